@@ -1,0 +1,1 @@
+"""The reference LangGraph agents Shipway ships, and the registry that finds them."""

@@ -1,0 +1,1 @@
+"""Shipway: governed LangGraph agents from spec to production, run durably on Temporal."""

@@ -1,0 +1,1 @@
+"""Database schema (SQLModel tables), engines and migrations."""

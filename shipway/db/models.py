@@ -1,0 +1,176 @@
+"""SQLModel tables of Shipway's catalog.
+
+Times are timezone-aware UTC. Money is US dollars (``*_usd``), durations are
+milliseconds (``*_ms``), token counts are integers. LangGraph's checkpoint tables
+are created separately by ``AsyncPostgresSaver.setup()``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+EMBEDDING_DIM = 384
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def _ts(nullable: bool = False) -> Any:
+    return Field(default_factory=utcnow if not nullable else None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+class Agent(SQLModel, table=True):
+    """An agent: a named line of versions owned by one person."""
+
+    __tablename__ = "agents"
+    name: str = Field(primary_key=True, max_length=63)
+    owner: str
+    template: str
+    description: str = ""
+    live_version: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class AgentVersion(SQLModel, table=True):
+    """One version of an agent: its validated spec, scaffolded artifact and lifecycle state.
+
+    ``status`` is one of: validating, guarding, scaffolding, indexing, awaiting_approval,
+    deploying, live, rejected, failed, rolled_back, retired.
+    """
+
+    __tablename__ = "agent_versions"
+    __table_args__ = (UniqueConstraint("agent_name", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agent_name: str = Field(foreign_key="agents.name", index=True)
+    version: int
+    spec: dict = Field(sa_column=Column(JSONB, nullable=False))
+    status: str = "validating"
+    artifact_sha256: str | None = None
+    artifact_path: str | None = None
+    embedding: list[float] | None = Field(default=None, sa_column=Column(Vector(EMBEDDING_DIM), nullable=True))
+    workflow_id: str
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+Index(
+    "ix_agent_versions_embedding_hnsw",
+    AgentVersion.__table__.c.embedding,
+    postgresql_using="hnsw",
+    postgresql_with={"m": 16, "ef_construction": 64},
+    postgresql_ops={"embedding": "vector_cosine_ops"},
+)
+
+
+class Approval(SQLModel, table=True):
+    """A decision signalled to a lifecycle workflow. ``accepted`` is False when the
+    workflow refused it (e.g. the approver is the owner); ``refusal_reason`` says why."""
+
+    __tablename__ = "approvals"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_name: str = Field(index=True)
+    version: int
+    decision: str  # approve | reject
+    approver: str
+    reason: str = ""
+    accepted: bool = True
+    refusal_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Deployment(SQLModel, table=True):
+    """A rollout of one agent version with a named strategy (CodeDeploy names)."""
+
+    __tablename__ = "deployments"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_name: str = Field(index=True)
+    version: int
+    strategy: str
+    target: str = "local"
+    status: str = "in_progress"  # in_progress | succeeded | rolled_back | aborted | failed
+    workflow_id: str
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class TrafficWeight(SQLModel, table=True):
+    """Share of an agent's traffic (percent, 0-100) routed to one version by the gateway."""
+
+    __tablename__ = "traffic_weights"
+    agent_name: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    weight_pct: float
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Run(SQLModel, table=True):
+    """One agent run (``AgentRunWorkflow``). ``status``: running, interrupted, succeeded, failed.
+
+    ``latency_ms`` is wall time from start to final result, excluding time spent waiting
+    for a human (``wait_ms``)."""
+
+    __tablename__ = "runs"
+    id: str = Field(primary_key=True)
+    agent_name: str = Field(index=True)
+    version: int
+    thread_id: str = Field(index=True)
+    tenant: str = Field(default="default", index=True)
+    status: str = "running"
+    input: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    output: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    interrupt: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    error: str | None = None
+    workflow_id: str
+    started_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    latency_ms: float | None = None
+    wait_ms: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+class LlmUsage(SQLModel, table=True):
+    """Token usage of one LLM call inside a run, priced from :class:`ModelPrice`."""
+
+    __tablename__ = "llm_usage"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True)
+    model: str
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ModelPrice(SQLModel, table=True):
+    """Price of a model in US dollars per million tokens (provider list prices)."""
+
+    __tablename__ = "model_prices"
+    model: str = Field(primary_key=True)
+    input_usd_per_mtok: float
+    output_usd_per_mtok: float
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only, hash-chained audit log. ``hash`` = SHA-256 over ``prev_hash`` and the
+    canonical JSON of (ts, actor, action, subject, detail)."""
+
+    __tablename__ = "audit_events"
+    id: int | None = Field(default=None, primary_key=True)
+    ts: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    actor: str
+    action: str = Field(index=True)
+    subject: str = Field(index=True)
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    prev_hash: str
+    hash: str = Field(unique=True)

