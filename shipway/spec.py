@@ -1,0 +1,91 @@
+"""The agent spec: what an owner submits to start an agent version's lifecycle."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
+
+
+class DeploymentSpec(BaseModel):
+    """How a version is rolled out: a CodeDeploy-style strategy name, on a target."""
+
+    model_config = ConfigDict(extra="forbid")
+    strategy: str = "AllAtOnce"
+    target: Literal["local", "aws"] = "local"
+
+
+class AgentSpec(BaseModel):
+    """A validated agent spec (YAML or JSON).
+
+    Fields: ``name`` (DNS-label style), ``owner`` (e-mail or user id, may not approve),
+    ``description``, ``template`` (reference agent or ``module:ATTR``), ``model``
+    (``provider:model`` or null), ``system_prompt``, ``tools``, ``data_classification``,
+    ``deployment``, ``config`` (passed to the agent's ``build_graph``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    owner: str = Field(min_length=1)
+    description: str = Field(min_length=10, max_length=4000)
+    template: str
+    model: str | None = None
+    system_prompt: str = ""
+    tools: list[str] = Field(default_factory=list)
+    data_classification: Literal["public", "internal", "confidential", "restricted"] = "internal"
+    deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError("must be 2-63 characters of lowercase letters, digits and '-', starting with a letter")
+        return v
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str | None) -> str | None:
+        if v is not None and ":" not in v:
+            raise ValueError("must be 'provider:model', e.g. 'openai:gpt-4o-mini'")
+        return v
+
+
+class SpecError(ValueError):
+    """A spec failed validation; ``errors`` lists ``(field_path, message)``."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{f}: {m}" for f, m in errors))
+
+
+def parse_spec(raw: Any) -> AgentSpec:
+    """Validate a raw spec mapping.
+
+    Raises:
+        SpecError: with one ``(field, message)`` per problem, the field given as a dotted path.
+    """
+    if not isinstance(raw, dict):
+        raise SpecError([("<root>", f"spec must be a mapping, got {type(raw).__name__}")])
+    try:
+        return AgentSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError([(".".join(str(p) for p in e["loc"]) or "<root>", e["msg"]) for e in exc.errors()]) from exc
+
+
+def load_spec_file(path: str) -> dict:
+    """Read a YAML or JSON spec file into a raw mapping (not yet validated).
+
+    Raises:
+        SpecError: the file is not valid YAML/JSON.
+    """
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        try:
+            return yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            raise SpecError([("<file>", f"not valid YAML/JSON: {exc}")]) from exc
