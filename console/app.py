@@ -1,0 +1,32 @@
+"""Entry point of the operator console: ``streamlit run console/app.py``.
+
+Builds the sidebar (who the operator acts as, links to the Temporal Web UI and the
+gateway) and routes to one page module per concern under ``console/pages/``.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from console.ui import operator_sidebar
+from shipway.settings import get_settings
+
+PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="Shipway console", page_icon=":material/rocket_launch:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page(PAGES / "agents.py", title="Agents", icon=":material/smart_toy:", default=True),
+        st.Page(PAGES / "approvals.py", title="Approvals", icon=":material/approval:"),
+        st.Page(PAGES / "runs.py", title="Runs", icon=":material/play_circle:"),
+    ]
+)
+
+settings = get_settings()
+with st.sidebar:
+    operator_sidebar()
+    st.markdown(f"[Temporal UI]({settings.resolved_temporal_ui_url()}/namespaces/{settings.temporal_namespace}/workflows)")
+    st.markdown(f"[Gateway]({settings.resolved_gateway_url()}/docs)")
+
+navigation.run()
