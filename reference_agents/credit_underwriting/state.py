@@ -1,0 +1,56 @@
+"""Graph state of the credit-underwriting agent (plain JSON values only, for the checkpointer)."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class ApplicationInput(TypedDict, total=False):
+    """The graph's input: one application, German Credit column names (see ``CreditApplication``).
+
+    Amounts in DM, durations in months; ``application_id`` is the row index when drawn from the data.
+    """
+
+    application_id: int | None
+    status_of_existing_checking_account: str
+    duration_in_month: int
+    credit_history: str
+    purpose: str
+    credit_amount: int
+    savings_account_and_bonds: str
+    present_employment_since: str
+    installment_rate_in_percentage_of_disposable_income: int
+    personal_status_and_sex: str
+    other_debtors_or_guarantors: str
+    present_residence_since: int
+    property: str
+    age_in_years: int
+    other_installment_plans: str
+    housing: str
+    number_of_existing_credits_at_this_bank: int
+    job: str
+    number_of_people_being_liable_to_provide_maintenance_for: int
+    telephone: str
+    foreign_worker: str
+
+
+class UnderwritingState(ApplicationInput, total=False):
+    """Input plus what the workers add, in order.
+
+    Attributes:
+        amount_per_month_dm: ``credit_amount / duration_in_month``, DM per month (intake).
+        assessment: ``{"pd_pct": 0-100, "score_points": int, "top_risk_factors": [str]}`` (risk scoring).
+        policy_result: ``{"decision", "reasons", "rule_hits": {tier: [codes]}, "policy_version"}`` (policy).
+        underwriter_review: ``{"decision": "approve"|"decline", "underwriter": str, "note": str}`` (refer).
+        decision: final ``"approve"`` or ``"decline"``.
+        reasons: machine-readable reason codes of the final decision.
+        decided_by: ``"policy"`` or ``"underwriter"``.
+    """
+
+    amount_per_month_dm: float
+    assessment: dict
+    policy_result: dict
+    underwriter_review: dict
+    decision: str
+    reasons: list[str]
+    decided_by: str

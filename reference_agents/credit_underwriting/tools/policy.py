@@ -1,0 +1,184 @@
+"""The credit policy decision tree (``policy.yaml``): loading, validation and evaluation.
+
+The tree is read in order: hard declines, then limits (both decline), then referral
+triggers (refer to an underwriter), else approve. Every outcome carries machine-readable
+reason codes: the rule names that fired, or the policy's ``approve_reason``.
+"""
+
+from __future__ import annotations
+
+import copy
+import operator
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from reference_agents.credit_underwriting.tools.data import (
+    CATEGORICAL_ATTRIBUTES,
+    NUMERIC_ATTRIBUTES,
+    PROTECTED_ATTRIBUTES,
+    categories,
+)
+
+POLICY_PATH = Path(__file__).resolve().parent.parent / "policy.yaml"
+TIERS = ("hard_declines", "limits", "referral_triggers")
+TIER_DECISION = {"hard_declines": "decline", "limits": "decline", "referral_triggers": "refer"}
+DERIVED_FIELDS = ("pd_pct", "score_points", "amount_per_month_dm")
+REASON_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{2,63}$")
+
+_OPS = {
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "in": lambda a, b: a in b,
+    "not_in": lambda a, b: a not in b,
+}
+
+
+class Condition(BaseModel):
+    """``field op value``; categorical values must be categories present in the data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    field: str
+    op: Literal["gt", "ge", "lt", "le", "eq", "ne", "in", "not_in"]
+    value: float | int | str | list[str | int | float]
+
+    @model_validator(mode="after")
+    def _check(self) -> "Condition":
+        if self.field in PROTECTED_ATTRIBUTES:
+            raise ValueError(f"field {self.field!r} is a protected attribute and may not be used in credit policy")
+        if self.field not in CATEGORICAL_ATTRIBUTES + NUMERIC_ATTRIBUTES + DERIVED_FIELDS:
+            raise ValueError(f"unknown field {self.field!r}")
+        is_list = isinstance(self.value, list)
+        if is_list != (self.op in ("in", "not_in")):
+            raise ValueError(f"op {self.op!r} needs {'a list' if not is_list else 'a single'} value")
+        values = self.value if is_list else [self.value]
+        if self.field in CATEGORICAL_ATTRIBUTES:
+            if self.op not in ("eq", "ne", "in", "not_in"):
+                raise ValueError(f"op {self.op!r} does not apply to categorical field {self.field!r}")
+            unknown = [v for v in values if v not in categories()[self.field]]
+            if unknown:
+                raise ValueError(f"{unknown} not categories of {self.field!r}: {list(categories()[self.field])}")
+        elif not all(isinstance(v, (int, float)) for v in values):
+            raise ValueError(f"numeric field {self.field!r} needs numeric values, got {self.value!r}")
+        return self
+
+    def holds(self, facts: Mapping[str, Any]) -> bool:
+        """Whether the condition is true for ``facts`` (application attributes + derived fields)."""
+        return _OPS[self.op](facts[self.field], self.value)
+
+
+class Rule(BaseModel):
+    """A named rule: fires when all its conditions hold (and it is enabled)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    description: str = ""
+    enabled: bool = True
+    all: list[Condition] = Field(min_length=1)
+
+
+class Policy(BaseModel):
+    """A validated credit policy; ``$name`` values are resolved from ``thresholds`` before validation.
+
+    Raises:
+        pydantic.ValidationError: unknown keys, fields, ops, categories, protected attributes,
+            malformed reason codes, or a ``$name`` missing from ``thresholds``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: str
+    thresholds: dict[str, float | int | str | list] = Field(default_factory=dict)
+    hard_declines: dict[str, Rule] = Field(default_factory=dict)
+    limits: dict[str, Rule] = Field(default_factory=dict)
+    referral_triggers: dict[str, Rule] = Field(default_factory=dict)
+    approve_reason: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_thresholds(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        thresholds = raw.get("thresholds") or {}
+        raw = copy.deepcopy(raw)
+        for tier in TIERS:
+            for code, rule in (raw.get(tier) or {}).items():
+                for cond in (rule or {}).get("all") or []:
+                    value = cond.get("value") if isinstance(cond, dict) else None
+                    if isinstance(value, str) and value.startswith("$"):
+                        if value[1:] not in thresholds:
+                            raise ValueError(f"{tier}.{code}: threshold {value!r} is not defined in thresholds")
+                        cond["value"] = thresholds[value[1:]]
+        return raw
+
+    @field_validator("hard_declines", "limits", "referral_triggers")
+    @classmethod
+    def _codes(cls, rules: dict[str, Rule]) -> dict[str, Rule]:
+        bad = [c for c in rules if not REASON_CODE_RE.match(c)]
+        if bad:
+            raise ValueError(f"reason codes must be UPPER_SNAKE_CASE: {bad}")
+        return rules
+
+    @field_validator("approve_reason")
+    @classmethod
+    def _approve_code(cls, v: str) -> str:
+        if not REASON_CODE_RE.match(v):
+            raise ValueError("reason codes must be UPPER_SNAKE_CASE")
+        return v
+
+    def fired(self, tier: str, facts: Mapping[str, Any]) -> list[str]:
+        """Codes of the enabled rules of ``tier`` whose conditions all hold, in file order."""
+        return [
+            code
+            for code, rule in getattr(self, tier).items()
+            if rule.enabled and all(c.holds(facts) for c in rule.all)
+        ]
+
+    def decide(self, facts: Mapping[str, Any]) -> dict:
+        """Walk the decision tree for one application.
+
+        Args:
+            facts: the application's attributes plus ``pd_pct`` (percent), ``score_points``
+                and ``amount_per_month_dm`` (DM).
+
+        Returns:
+            ``{"decision": "approve"|"decline"|"refer", "reasons": [codes of the deciding tier],
+            "rule_hits": {tier: [codes fired]}, "policy_version": str}``.
+        """
+        hits = {tier: self.fired(tier, facts) for tier in TIERS}
+        for tier in TIERS:
+            if hits[tier]:
+                return {"decision": TIER_DECISION[tier], "reasons": hits[tier], "rule_hits": hits, "policy_version": self.version}
+        return {"decision": "approve", "reasons": [self.approve_reason], "rule_hits": hits, "policy_version": self.version}
+
+
+def deep_merge(base: dict, override: Mapping) -> dict:
+    """``base`` with ``override`` merged in: nested mappings merge, anything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _default_policy_raw() -> dict:
+    with POLICY_PATH.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def load_policy(overrides: Mapping | None = None) -> Policy:
+    """The policy of ``policy.yaml`` with ``overrides`` (an agent spec's ``config``) deep-merged.
+
+    Raises:
+        pydantic.ValidationError: the merged policy is invalid (see :class:`Policy`).
+    """
+    return Policy.model_validate(deep_merge(_default_policy_raw(), overrides or {}))
