@@ -1,0 +1,1 @@
+"""The financial analysis agent's computations: market data, indicators, sentiment, signal."""
