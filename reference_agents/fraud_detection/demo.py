@@ -1,0 +1,59 @@
+"""Demo traffic (SYNTHETIC generator cases) and the demo analyst's documented rule."""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+
+from reference_agents.fraud_detection.generator import generate_cases
+
+# Pattern codes that, confirmed by the anomaly model, the demo analyst treats as fraud.
+PATTERN_CODES = frozenset({"CARD_TESTING_BURST", "ACCOUNT_TAKEOVER", "IMPOSSIBLE_TRAVEL", "AMOUNT_SPIKE"})
+CERTAIN_FRAUD_SCORE = 85.0
+
+
+@lru_cache(maxsize=1)
+def _demo_cases() -> tuple[dict, ...]:
+    cases = generate_cases()
+    fraud = [c for c in cases if c["is_fraud"]]
+    normal = [c for c in cases if not c["is_fraud"]]
+    # Interleave one fraud with three normal cases, so any prefix of the demo shows both.
+    mixed = []
+    while fraud or normal:
+        if fraud:
+            mixed.append(fraud.pop(0))
+        mixed.extend(normal[:3])
+        del normal[:3]
+    return tuple(mixed)
+
+
+def sample_inputs(n: int) -> list[dict]:
+    """Up to ``n`` run inputs from the SYNTHETIC generator (one fraud per three normal cases);
+    every third is sent as an upstream alert wrapping the transaction."""
+    out = []
+    for i, case in enumerate(_demo_cases()[: max(n, 0)]):
+        run_input = copy.deepcopy(case["input"])
+        if i % 3 == 2:
+            txn = run_input.pop("transaction")
+            run_input["alert"] = {
+                "alert_id": f"ALERT-{txn['transaction_id']}",
+                "source_system": "card-auth-rules-engine",
+                "rule_code": "REALTIME_SCREEN",
+                "transaction": txn,
+            }
+        out.append(run_input)
+    return out
+
+
+def resume_value(payload: dict, run_input: dict) -> dict:
+    """The demo analyst's disposition: ``fraud`` when the risk score is at least 85, or when a
+    fraud-pattern rule (card testing, account takeover, impossible travel, amount spike) and the
+    anomaly model (``MODEL_ANOMALY``) agree; otherwise ``legitimate``."""
+    reasons = set(payload["reasons"])
+    fraud = payload["risk_score"] >= CERTAIN_FRAUD_SCORE or (bool(reasons & PATTERN_CODES) and "MODEL_ANOMALY" in reasons)
+    matched = sorted(reasons & PATTERN_CODES) or ["none"]
+    return {
+        "disposition": "fraud" if fraud else "legitimate",
+        "analyst": "demo-analyst",
+        "note": f"rule: score {payload['risk_score']:.0f}, patterns {', '.join(matched)}",
+    }

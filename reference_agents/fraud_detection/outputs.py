@@ -1,0 +1,56 @@
+"""The run output of the fraud agent and the one-line summary of many outputs."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from reference_agents.fraud_detection.analyst import AnalystDecision, settle
+
+
+def output(state: dict) -> dict:
+    """JSON output of a finished run.
+
+    Returns:
+        ``decision`` (auto_close/step_up/block, after the analyst when one reviewed), ``reasons``
+        (rule/model codes, plus ``ANALYST_CONFIRMED_FRAUD``/``ANALYST_CONFIRMED_LEGITIMATE``),
+        ``risk_score`` (0-100), ``proposed_action`` (policy triage before review),
+        ``step_up_method``, the transaction's ``transaction_id``, ``customer_id``, ``amount``
+        and ``currency``, ``alert_id``, ``rule_hits``, ``model`` (IsolationForest result or None),
+        ``features`` (units in names) and ``analyst_review`` (or None).
+    """
+    txn, assessment, tri = state["transaction"], state["assessment"], state["triage"]
+    reasons = list(assessment["reasons"])
+    review = state.get("analyst_review")
+    if review is not None:
+        reasons.append(settle(AnalystDecision.model_validate(review))[1])
+    return {
+        "decision": state["decision"],
+        "reasons": reasons,
+        "risk_score": assessment["risk_score"],
+        "proposed_action": tri["action"],
+        "step_up_method": tri["step_up_method"],
+        "transaction_id": txn["transaction_id"],
+        "customer_id": txn["customer_id"],
+        "amount": txn["amount"],
+        "currency": txn["currency"],
+        "alert_id": (state.get("alert") or {}).get("alert_id"),
+        "rule_hits": assessment["rule_hits"],
+        "model": assessment["model"],
+        "features": state["features"],
+        "analyst_review": review,
+    }
+
+
+def summarize(outputs: list[dict]) -> str:
+    """One line: decisions by kind, analyst dispositions and the mean risk score."""
+    if not outputs:
+        return "fraud detection: no alerts"
+    decisions = Counter(o["decision"] for o in outputs)
+    reviews = Counter(o["analyst_review"]["disposition"] for o in outputs if o.get("analyst_review"))
+    mean_risk = sum(o["risk_score"] for o in outputs) / len(outputs)
+    return (
+        f"fraud detection: {len(outputs)} alerts -> "
+        f"{decisions['auto_close']} auto_close, {decisions['step_up']} step_up, {decisions['block']} block; "
+        f"{sum(reviews.values())} analyst reviews ({reviews['fraud']} fraud, {reviews['legitimate']} legitimate); "
+        f"mean risk {mean_risk:.1f}/100"
+    )
