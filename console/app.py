@@ -15,6 +15,12 @@ PAGES = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title="Shipway console", page_icon=":material/rocket_launch:", layout="wide")
 
+settings = get_settings()
+with st.sidebar:
+    operator_sidebar()
+    st.markdown(f"[Temporal UI]({settings.resolved_temporal_ui_url()}/namespaces/{settings.temporal_namespace}/workflows)")
+    st.markdown(f"[Gateway]({settings.resolved_gateway_url()}/docs)")
+
 navigation = st.navigation(
     [
         st.Page(PAGES / "agents.py", title="Agents", icon=":material/smart_toy:", default=True),
@@ -22,11 +28,4 @@ navigation = st.navigation(
         st.Page(PAGES / "runs.py", title="Runs", icon=":material/play_circle:"),
     ]
 )
-
-settings = get_settings()
-with st.sidebar:
-    operator_sidebar()
-    st.markdown(f"[Temporal UI]({settings.resolved_temporal_ui_url()}/namespaces/{settings.temporal_namespace}/workflows)")
-    st.markdown(f"[Gateway]({settings.resolved_gateway_url()}/docs)")
-
 navigation.run()

@@ -1,0 +1,84 @@
+"""Console-only fixtures: a dedicated migrated database per session (so truncating it between
+tests never touches rows other suites seeded in ``pg_url``), settings pointing at it, seeding
+and an ``AppTest`` of the real ``console/app.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "console" / "app.py"
+CHECKPOINT_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+APP_TIMEOUT_S = 60
+
+
+@pytest.fixture(scope="session")
+def console_db_url(pg_url: str) -> str:
+    """``postgresql://`` URL of database ``shipway_console`` on the test server, migrated to head."""
+    from shipway.db.migrate import upgrade
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS shipway_console")
+        conn.execute("CREATE DATABASE shipway_console")
+    url = make_url(pg_url).set(database="shipway_console").render_as_string(hide_password=False)
+    upgrade(url)
+    return url
+
+
+def _reset_engines() -> None:
+    """Forget cached engines so the next ``sync_engine()`` reads the current ``DATABASE_URL``."""
+    from shipway.db.engine import sync_engine
+
+    sync_engine.cache_clear()
+
+
+@pytest.fixture
+def console_env(settings_env, console_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """Settings pointing at an emptied console database and the test Temporal server; yields them."""
+    from shipway.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", console_db_url)
+    get_settings.cache_clear()
+    _reset_engines()
+    tables = [t.name for t in SQLModel.metadata.sorted_tables] + list(CHECKPOINT_TABLES)
+    with psycopg.connect(console_db_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE")
+    try:
+        yield get_settings()
+    finally:
+        _reset_engines()
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def seed(console_env) -> Callable[..., None]:
+    """``seed(*rows)``: insert SQLModel rows into the console database in one transaction."""
+    from shipway.db.engine import sync_engine
+
+    def add(*rows: SQLModel) -> None:
+        with Session(sync_engine()) as s:
+            s.add_all(rows)
+            s.commit()
+
+    return add
+
+
+@pytest.fixture
+def app(console_env) -> Callable[[str | None], AppTest]:
+    """``app(page)``: the console's ``AppTest``, run once, then switched to ``page``
+    (e.g. ``"pages/runs.py"``) and run again when given."""
+
+    def open_page(page: str | None = None) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S).run()
+        if page:
+            at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_page
