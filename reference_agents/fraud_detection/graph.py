@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
+from reference_agents.common.llm import get_chat_model, model_from_config, write_narrative
 from reference_agents.fraud_detection.analyst import AnalystDecision, settle
+from reference_agents.fraud_detection.narrative import case_facts, fallback_summary
 from reference_agents.fraud_detection.policy import load_policy
 from reference_agents.fraud_detection.schemas import FraudCaseInput
 from reference_agents.fraud_detection.state import FraudState
@@ -75,9 +78,21 @@ def build_graph(config: dict) -> StateGraph:
             update={"assessment": {"rule_hits": hits, "model": model, **combine_risk(hits, model, policy["model"])}},
         )
 
-    def triage_node(state: FraudState) -> Command[Literal["supervisor"]]:
-        result = triage(state["assessment"]["risk_score"], state["transaction"]["channel"], policy["triage"])
-        return Command(goto="supervisor", update={"triage": result, "decision": result["action"]})
+    def triage_node(state: FraudState, config: RunnableConfig) -> Command[Literal["supervisor"]]:
+        txn, assessment = state["transaction"], state["assessment"]
+        result = triage(assessment["risk_score"], txn["channel"], policy["triage"])
+        facts = case_facts(txn, state["features"], assessment, result)
+        llm = get_chat_model(model_from_config(config))
+        summary = write_narrative(llm, "Card transaction fraud alert", facts, fallback_summary(facts), config=config)
+        return Command(
+            goto="supervisor",
+            update={
+                "triage": result,
+                "decision": result["action"],
+                "narrative": summary,
+                "narrative_source": "llm" if llm else "tools",
+            },
+        )
 
     def analyst_review(state: FraudState) -> Command[Literal["supervisor"]]:
         assessment = state["assessment"]
@@ -91,6 +106,7 @@ def build_graph(config: dict) -> StateGraph:
                 "reasons": assessment["reasons"],
                 "rule_hits": assessment["rule_hits"],
                 "proposed_action": state["triage"]["action"],
+                "summary": state["narrative"],
             }
         )
         review = AnalystDecision.model_validate(answer)

@@ -16,7 +16,8 @@ def output(state: dict) -> dict:
         ``risk_score`` (0-100), ``proposed_action`` (policy triage before review),
         ``step_up_method``, the transaction's ``transaction_id``, ``customer_id``, ``amount``
         and ``currency``, ``alert_id``, ``rule_hits``, ``model`` (IsolationForest result or None),
-        ``features`` (units in names) and ``analyst_review`` (or None).
+        ``features`` (units in names), ``narrative`` (case summary) with its ``narrative_source``
+        and ``analyst_review`` (or None).
     """
     txn, assessment, tri = state["transaction"], state["assessment"], state["triage"]
     reasons = list(assessment["reasons"])
@@ -37,6 +38,8 @@ def output(state: dict) -> dict:
         "rule_hits": assessment["rule_hits"],
         "model": assessment["model"],
         "features": state["features"],
+        "narrative": state["narrative"],
+        "narrative_source": state["narrative_source"],
         "analyst_review": review,
     }
 

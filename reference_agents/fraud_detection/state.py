@@ -21,6 +21,8 @@ class FraudState(TypedDict, total=False):
         assessment: ``rule_hits``, ``model`` (IsolationForest result or None), ``risk_score`` (0-100),
             ``reasons`` (codes), ``model_weight``.
         triage: ``action`` (auto_close/step_up/block), ``step_up_method``, ``analyst_review`` (bool).
+        narrative: the case summary for the analyst (LLM prose when a model is configured).
+        narrative_source: ``"llm"`` or ``"tools"``.
         analyst_review: the analyst's ``disposition``, ``analyst``, ``note`` after the interrupt.
         decision: the final action.
     """
@@ -32,5 +34,7 @@ class FraudState(TypedDict, total=False):
     features: dict
     assessment: dict
     triage: dict
+    narrative: str
+    narrative_source: str
     analyst_review: dict
     decision: str
