@@ -20,7 +20,7 @@ PARAMS = POLICY["indicators"]
 
 
 def _raw(ticker: str) -> pd.DataFrame:
-    """The CSV read independently of the tools (csv module semantics via pandas, no helpers)."""
+    """The data file read directly, not through the tools' loader."""
     with gzip.open(DATA_FILE, "rt") as fh:
         df = pd.read_csv(fh)
     return df[df["Ticker"] == ticker].sort_values("Date").reset_index(drop=True)
