@@ -1,0 +1,133 @@
+"""Demo traffic: run inputs from the real UN list plus synthetic transaction histories,
+and the documented rule the demo's analyst follows.
+
+Names: every third input is a real listed UN party (an individual's primary name or
+alias, or an entity's name) perturbed the way screening must tolerate — word order
+reversed, diacritics dropped, a one-letter typo; the rest are ordinary names. Dates of
+birth: listed individuals carry their listed date in two of three cases (a true match)
+and a different date otherwise (a namesake). Transactions are SYNTHETIC, generated with
+``random.Random(SEED + i)``: normal activity, or normal activity plus one scenario
+(structuring, rapid movement, high-risk jurisdiction, velocity).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
+from anyascii import anyascii
+
+from reference_agents.compliance_monitoring.tools.policy import load_policy, resolve_path
+from reference_agents.compliance_monitoring.tools.un_list import parse_un_consolidated_xml
+
+SEED = 20201124
+ANALYST = "demo-analyst"
+ORDINARY_NAMES = (
+    "Margaret Thompson", "Lukas Becker", "Sofia Rossi", "Hiroshi Tanaka", "Priya Sharma", "Carlos Silva",
+    "Emma Dubois", "Kwame Mensah", "Anna Schmidt", "David Miller", "Olga Ivanova", "Chen Wei",
+    "Fatima Okafor", "Mateo Garcia", "Greta Muller", "Noah Williams",
+)
+SCENARIOS = ("normal", "structuring", "normal", "rapid_movement", "high_risk_jurisdiction", "velocity")
+START = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+
+@lru_cache(maxsize=1)
+def _listed_names() -> tuple[tuple[str, str, str | None], ...]:
+    """``(name, party_type, listed DOB (YYYY-MM-DD or YYYY) or None)`` of UN parties with a 2-5 word name
+    (the primary name, else a good-quality alias)."""
+    path = resolve_path(load_policy()["screening"]["un_list_path"])
+    out = []
+    for e in parse_un_consolidated_xml(path):
+        names = [e.primary_name] + [a for a, q in e.aliases if q in ("Good", "a.k.a.") and "(" not in a]
+        dob = next((d for d in e.dates_of_birth if len(d) in (4, 10)), None)
+        for name in names:
+            if 2 <= len(name.split()) <= 5:
+                out.append((name, e.party_type, dob))
+                break
+    return tuple(out)
+
+
+def _perturb(name: str, rng: random.Random, how: int) -> str:
+    words = anyascii(name).replace("'", "").split()
+    if how == 0:
+        words.reverse()
+    elif how == 1:
+        words = words[1:] + words[:1]
+    text = " ".join(w.capitalize() for w in words)
+    letters = [i for i, ch in enumerate(text) if ch.isalpha()]
+    i = rng.choice(letters[2:-1] or letters)
+    replacement = rng.choice([c for c in "aeiourn" if c != text[i].lower()])
+    return text[:i] + replacement + text[i + 1 :]
+
+
+def _tx(rng, txs, when, amount, direction, kind, country="US"):
+    txs.append({
+        "transaction_id": f"T{len(txs) + 1:04d}",
+        "timestamp": when.isoformat(),
+        "amount_usd": round(amount, 2),
+        "direction": direction,
+        "type": kind,
+        "counterparty_country": country,
+    })
+
+
+def transactions(scenario: str, rng: random.Random) -> list[dict]:
+    """A synthetic 30-day history: salary, rent, card spending, plus ``scenario``'s pattern."""
+    txs: list[dict] = []
+    _tx(rng, txs, START, rng.uniform(3000, 6000), "in", "wire")
+    _tx(rng, txs, START + timedelta(days=2), rng.uniform(900, 2200), "out", "ach")
+    for day in sorted(rng.sample(range(1, 30), 10)):
+        _tx(rng, txs, START + timedelta(days=day, hours=rng.randint(0, 10)), rng.uniform(8, 240), "out", "card",
+            rng.choice(["US", "US", "GB", "DE", "FR"]))
+    if scenario == "structuring":
+        for k in range(4):
+            _tx(rng, txs, START + timedelta(days=10 + k, hours=2), rng.uniform(9100, 9950), "in", "cash_deposit")
+    elif scenario == "rapid_movement":
+        amount = rng.uniform(12000, 22000)
+        _tx(rng, txs, START + timedelta(days=15), amount, "in", "wire", "GB")
+        _tx(rng, txs, START + timedelta(days=15, hours=20), amount * rng.uniform(0.85, 0.98), "out", "wire", "AE")
+    elif scenario == "high_risk_jurisdiction":
+        _tx(rng, txs, START + timedelta(days=18), rng.uniform(2000, 9000), "out", "wire", rng.choice(["IR", "KP", "MM"]))
+    elif scenario == "velocity":
+        for k in range(14):
+            _tx(rng, txs, START + timedelta(days=21, minutes=40 * k), rng.uniform(50, 400), "out", "card")
+    return sorted(txs, key=lambda t: t["timestamp"])
+
+
+def sample_inputs(n: int) -> list[dict]:
+    """``n`` run inputs (deterministic): perturbed listed names and ordinary names, each with
+    a synthetic transaction history."""
+    listed = _listed_names()
+    pick = random.Random(SEED).sample(range(len(listed)), min(len(listed), n // 3 + 1))
+    out = []
+    for i in range(n):
+        rng = random.Random(SEED + i)
+        if i % 3 == 0:
+            name, party_type, dob = listed[pick[i // 3]]
+            item = {"name": _perturb(name, rng, (i // 3) % 3), "party_type": party_type}
+            if party_type == "individual" and dob:
+                item["date_of_birth"] = dob if (i // 3) % 3 != 1 else f"{int(dob[:4]) + 23}{dob[4:]}"
+        else:
+            item = {"name": ORDINARY_NAMES[(i - i // 3 - 1) % len(ORDINARY_NAMES)], "party_type": "individual",
+                    "date_of_birth": f"{rng.randint(1950, 2002)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"}
+        item["customer_id"] = f"C{SEED % 10000:04d}-{i:04d}"
+        item["transactions"] = transactions(SCENARIOS[i % len(SCENARIOS)], rng)
+        out.append(item)
+    return out
+
+
+def resume_value(payload: dict, run_input: dict) -> dict:
+    """The demo analyst's disposition (a fixed rule, not a guess).
+
+    Rule: ``true_match`` when the best candidate's date of birth agrees with the customer's
+    (``dob_match`` true), or, with no date of birth on either side, when it is a strong
+    match (score >= the strong-match threshold, ``strong_match`` true); otherwise
+    ``false_positive`` (a different date of birth marks a namesake).
+    """
+    top = max(payload["candidates"], key=lambda c: c["score"])
+    if top["dob_match"] is True or (top["dob_match"] is None and top["strong_match"]):
+        return {"disposition": "true_match", "analyst": ANALYST, "reference_number": top["reference_number"],
+                "note": f"name score {top['score']}, date of birth {'agrees' if top['dob_match'] else 'not known'}"}
+    return {"disposition": "false_positive", "analyst": ANALYST,
+            "note": f"name score {top['score']}; date of birth {'differs' if top['dob_match'] is False else 'not known'}"}

@@ -1,0 +1,145 @@
+"""Transaction monitoring rules (AML scenarios), driven by the policy's ``monitoring`` section.
+
+Each rule takes the customer's transactions — dicts with ``transaction_id``, ``timestamp``
+(ISO 8601), ``amount_usd`` (> 0), ``direction`` (``"in"`` credit / ``"out"`` debit),
+``type`` (``cash_deposit``, ``wire``…) and ``counterparty_country`` (ISO 3166-1 alpha-2 or
+``None``) — and returns alerts: ``{"rule", "reason_code", "transaction_ids", "amount_usd",
+"details"}``, ``transaction_ids`` being the transactions that triggered it. Windows are
+rolling (each transaction opens one), so a burst straddling midnight is still caught.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+
+def _when(tx: dict) -> datetime:
+    ts = datetime.fromisoformat(tx["timestamp"])
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+def _sorted(txs: list[dict]) -> list[dict]:
+    return sorted(txs, key=lambda t: (_when(t), t["transaction_id"]))
+
+
+def _windows(txs: list[dict], span: timedelta):
+    """Yield each rolling window ``[t_i, t_i + span]`` of time-sorted ``txs`` as a list."""
+    times = [_when(t) for t in txs]
+    end = 0
+    for start in range(len(txs)):
+        end = max(end, start)
+        while end + 1 < len(txs) and times[end + 1] - times[start] <= span:
+            end += 1
+        yield txs[start : end + 1]
+
+
+def _alert(rule: str, code: str, txs: list[dict], **details) -> dict:
+    ids = sorted({t["transaction_id"] for t in txs})
+    amount = sum(t["amount_usd"] for t in txs if t["transaction_id"] in set(ids))
+    return {"rule": rule, "reason_code": code, "transaction_ids": ids, "amount_usd": round(amount, 2), "details": details}
+
+
+def structuring(txs: list[dict], rule: dict) -> list[dict]:
+    """Several cash deposits just below the reporting threshold within ``window_days``.
+
+    Qualifying: ``type`` in ``transaction_types``, credit, ``threshold - band <= amount <
+    threshold`` (USD). Fires when ``min_count`` qualify within one window; the alert lists
+    every qualifying deposit that is part of such a window.
+    """
+    high = rule["reporting_threshold_usd"]
+    low = high - rule["band_below_threshold_usd"]
+    near = _sorted([
+        t for t in txs
+        if t["type"] in rule["transaction_types"] and t["direction"] == "in" and low <= t["amount_usd"] < high
+    ])
+    hit: dict[str, dict] = {}
+    for window in _windows(near, timedelta(days=rule["window_days"])):
+        if len(window) >= rule["min_count"]:
+            hit.update({t["transaction_id"]: t for t in window})
+    if not hit:
+        return []
+    return [_alert("structuring", rule["reason_code"], list(hit.values()), count=len(hit),
+                   window_days=rule["window_days"], reporting_threshold_usd=high, band_low_usd=low)]
+
+
+def rapid_movement(txs: list[dict], rule: dict) -> list[dict]:
+    """Funds credited and debited again within ``window_hours`` (pass-through).
+
+    For each credit opening a window: inflow = credits in the window, outflow = debits in
+    the window after that credit; fires when inflow >= ``min_inflow_usd`` and
+    outflow / inflow >= ``min_pass_through_ratio``. ``details.pass_through_ratio`` is the
+    highest ratio seen.
+    """
+    ordered = _sorted(txs)
+    hit: dict[str, dict] = {}
+    best_ratio = 0.0
+    for window in _windows(ordered, timedelta(hours=rule["window_hours"])):
+        if window[0]["direction"] != "in":
+            continue
+        inflow = sum(t["amount_usd"] for t in window if t["direction"] == "in")
+        outflow = sum(t["amount_usd"] for t in window if t["direction"] == "out")
+        ratio = outflow / inflow
+        if inflow >= rule["min_inflow_usd"] and ratio >= rule["min_pass_through_ratio"]:
+            best_ratio = max(best_ratio, ratio)
+            hit.update({t["transaction_id"]: t for t in window})
+    if not hit:
+        return []
+    return [_alert("rapid_movement", rule["reason_code"], list(hit.values()),
+                   pass_through_ratio=round(best_ratio, 3), window_hours=rule["window_hours"])]
+
+
+def high_risk_jurisdiction(txs: list[dict], rule: dict) -> list[dict]:
+    """Transactions whose counterparty country is on the configured list (FATF call for action)."""
+    countries = {c.upper() for c in rule["countries"]}
+    hits = [t for t in txs if (t.get("counterparty_country") or "").upper() in countries]
+    if not hits:
+        return []
+    return [_alert("high_risk_jurisdiction", rule["reason_code"], hits,
+                   countries=sorted({t["counterparty_country"].upper() for t in hits}), source=rule.get("source"))]
+
+
+def velocity(txs: list[dict], rule: dict) -> list[dict]:
+    """More than ``max_count`` transactions, or more than ``max_amount_usd``, in ``window_hours``.
+
+    Each limit fires at most once, for its worst window.
+    """
+    worst_count: list[dict] = []
+    worst_amount: list[dict] = []
+    for window in _windows(_sorted(txs), timedelta(hours=rule["window_hours"])):
+        if len(window) > max(rule["max_count"], len(worst_count)):
+            worst_count = window
+        total = sum(t["amount_usd"] for t in window)
+        if total > max(rule["max_amount_usd"], sum(t["amount_usd"] for t in worst_amount)):
+            worst_amount = window
+    alerts = []
+    if worst_count:
+        alerts.append(_alert("velocity", rule["reason_code_count"], worst_count, count=len(worst_count),
+                             max_count=rule["max_count"], window_hours=rule["window_hours"]))
+    if worst_amount:
+        alerts.append(_alert("velocity", rule["reason_code_amount"], worst_amount,
+                             max_amount_usd=rule["max_amount_usd"], window_hours=rule["window_hours"]))
+    return alerts
+
+
+RULES = {
+    "structuring": structuring,
+    "rapid_movement": rapid_movement,
+    "high_risk_jurisdiction": high_risk_jurisdiction,
+    "velocity": velocity,
+}
+
+
+def run_monitoring(txs: list[dict], monitoring_policy: dict) -> list[dict]:
+    """All alerts of the rules configured in ``monitoring_policy`` (a rule set to ``null`` is off).
+
+    Raises:
+        ValueError: the policy names a rule that does not exist.
+    """
+    unknown = set(monitoring_policy) - set(RULES)
+    if unknown:
+        raise ValueError(f"unknown monitoring rules: {', '.join(sorted(unknown))}; known: {', '.join(RULES)}")
+    alerts: list[dict] = []
+    for name, rule in monitoring_policy.items():
+        if rule:
+            alerts += RULES[name](txs, rule)
+    return alerts
