@@ -31,7 +31,8 @@ def http(url: str, timeout_s: float = 3.0) -> Probe:
     return resp.is_success, f"HTTP {resp.status_code}"
 
 
-async def _temporal(settings: Settings, worker_pid: int | None, timeout_s: float) -> Probe:
+async def temporal_async(settings: Settings, worker_pid: int | None = None, timeout_s: float = 5.0) -> Probe:
+    """:func:`temporal` for callers already inside an event loop; raises on connection errors."""
     from datetime import timedelta
 
     from temporalio.api.enums.v1 import NamespaceState, TaskQueueType
@@ -67,6 +68,6 @@ def temporal(settings: Settings, worker_pid: int | None = None, timeout_s: float
     (temporalio/sdk-python#300).
     """
     try:
-        return asyncio.run(_temporal(settings, worker_pid, timeout_s))
+        return asyncio.run(temporal_async(settings, worker_pid, timeout_s))
     except Exception as exc:  # any failure means "not healthy"; the detail says which
         return False, f"{type(exc).__name__}: {exc}".strip()

@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import psycopg
 
 from shipway.stack.ports import choose_port
@@ -206,11 +207,18 @@ class EmbeddedPostgres:
         """
         if not (self.pgdata / "postmaster.pid").exists():
             return False
+        info = self.running()
         try:
             pg_ctl(["-w", "-t", str(int(timeout_s)), "-m", "fast", "stop"], pgdata=self.pgdata, timeout=timeout_s + 30, **self._run_as)
         except subprocess.CalledProcessError:
             # pg_ctl exits non-zero when no server runs on this PGDATA (stale pid file).
             return False
+        if info:
+            # pg_ctl returns once postmaster.pid is gone, a moment before the process itself exits.
+            try:
+                psutil.Process(info.pid).wait(timeout_s)
+            except (psutil.NoSuchProcess, psutil.TimeoutExpired):
+                pass
         return True
 
     def _ensure_database(self, port: int) -> None:
