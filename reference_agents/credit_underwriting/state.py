@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing_extensions import TypedDict  # pydantic needs it for JSON schemas on Python < 3.12
 
 
 class ApplicationInput(TypedDict, total=False):

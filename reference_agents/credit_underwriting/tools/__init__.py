@@ -1,0 +1,1 @@
+"""Computations of the credit-underwriting agent: data, scorecard, policy tree, referral."""
