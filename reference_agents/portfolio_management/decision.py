@@ -1,0 +1,135 @@
+"""Decision rules: when a manager must sign off, and ``rebalance`` | ``hold`` | ``rejected``.
+
+Rules (thresholds in ``policy.yaml``):
+1. A proposal *trades* when it has at least one order and its one-way turnover is at least
+   ``rebalance.hold_below_turnover``; otherwise the decision is ``hold``
+   (``DRIFT_BELOW_THRESHOLD`` or ``NO_ORDERS_ABOVE_MIN_TRADE``).
+2. A trading proposal needs a portfolio manager's sign-off when its turnover exceeds the
+   input's ``max_turnover`` (else ``rebalance.default_max_turnover``) — ``TURNOVER_ABOVE_LIMIT`` —
+   or the proposed portfolio's 1-day VaR / CVaR exceeds ``risk_limits`` — ``VAR_ABOVE_LIMIT`` /
+   ``CVAR_ABOVE_LIMIT``.
+3. Signed off with ``reject``: ``rejected`` (``MANAGER_REJECTED``); with ``approve`` or without
+   need of sign-off: ``rebalance`` (``TARGET_MAX_SHARPE`` / ``TARGET_MIN_VOLATILITY``,
+   ``MANAGER_APPROVED`` when signed).
+Context codes are added to every decision: ``FUNDAMENTALS_SKIPPED``, ``FUNDAMENTAL_SCREEN_APPLIED``,
+``BEARISH_TECHNICAL_CAPS``, ``WEIGHT_CAPS_DROPPED_INFEASIBLE``, ``MAX_SHARPE_INFEASIBLE_USED_MIN_VOLATILITY``,
+and, for trading proposals, ``RISK_REDUCED`` / ``RISK_INCREASED`` (proposed vs current CVaR).
+"""
+
+from __future__ import annotations
+
+from reference_agents.portfolio_management.state import PortfolioState
+
+
+def max_turnover(state: PortfolioState, policy: dict) -> float:
+    """The turnover limit (one-way fraction): the input's, else the policy default."""
+    limit = state["constraints"].get("max_turnover")
+    return float(limit) if limit is not None else float(policy["rebalance"]["default_max_turnover"])
+
+
+def trades(state: PortfolioState, policy: dict) -> bool:
+    """Rule 1: the proposal has orders and enough turnover to be worth trading."""
+    reb = state["rebalance"]
+    return bool(reb["orders"]) and reb["turnover_fraction"] >= policy["rebalance"]["hold_below_turnover"]
+
+
+def review_codes(state: PortfolioState, policy: dict) -> list[str]:
+    """Rule 2: the codes that require a manager's sign-off (empty when none or when holding)."""
+    if not trades(state, policy):
+        return []
+    codes = []
+    if state["rebalance"]["turnover_fraction"] > max_turnover(state, policy):
+        codes.append("TURNOVER_ABOVE_LIMIT")
+    return codes + list(state["risk"]["breaches"])
+
+
+def review_payload(state: PortfolioState, policy: dict) -> dict:
+    """What the portfolio manager sees at the interrupt (JSON)."""
+    reb, risk = state["rebalance"], state["risk"]
+    return {
+        "kind": "portfolio_manager_signoff",
+        "question": "Approve this rebalance? Resume with {\"decision\": \"approve\"|\"reject\", \"manager\": ..., \"note\": ...}",
+        "as_of_date": state["as_of_date"],
+        "review_required": state["review_required"],
+        "turnover_fraction": reb["turnover_fraction"],
+        "max_turnover_fraction": max_turnover(state, policy),
+        "risk_current": risk["current"],
+        "risk_proposed": risk["proposed"],
+        "risk_limits": risk["limits"],
+        "objective": state["optimisation"]["objective_used"],
+        "target_weights": {t: round(w, 6) for t, w in state["optimisation"]["weights"].items()},
+        "orders": [{k: o[k] for k in ("ticker", "side", "shares", "value_usd")} for o in reb["orders"]],
+        "portfolio_value_usd": reb["portfolio_value_usd"],
+    }
+
+
+def _context_codes(state: PortfolioState) -> list[str]:
+    opt = state["optimisation"]
+    codes = ["FUNDAMENTALS_SKIPPED" if state["fundamentals"]["status"] == "skipped" else "FUNDAMENTAL_SCREEN_APPLIED"]
+    if any("BEARISH_TECHNICAL_CAP" in c["reasons"] for c in opt["caps"].values()):
+        codes.append("BEARISH_TECHNICAL_CAPS")
+    if opt["caps_dropped"]:
+        codes.append("WEIGHT_CAPS_DROPPED_INFEASIBLE")
+    if opt["fallback"]:
+        codes.append("MAX_SHARPE_INFEASIBLE_USED_MIN_VOLATILITY")
+    return codes
+
+
+def _risk_change_code(state: PortfolioState) -> list[str]:
+    cur, prop = state["risk"]["current"]["cvar_1d_pct"], state["risk"]["proposed"]["cvar_1d_pct"]
+    return ["RISK_REDUCED"] if prop < cur else ["RISK_INCREASED"] if prop > cur else []
+
+
+def decide(state: PortfolioState, policy: dict) -> tuple[str, list[str]]:
+    """Rules 1-3: ``(decision, reason codes)``."""
+    context = _context_codes(state)
+    if not trades(state, policy):
+        code = "NO_ORDERS_ABOVE_MIN_TRADE" if not state["rebalance"]["orders"] else "DRIFT_BELOW_THRESHOLD"
+        return "hold", [code, *state["risk"]["breaches"], *context]
+    context += _risk_change_code(state)
+    required = list(state.get("review_required") or [])
+    review = state.get("review")
+    if review and review["decision"] == "reject":
+        return "rejected", [*required, "MANAGER_REJECTED", *context]
+    target = f"TARGET_{state['optimisation']['objective_used'].upper()}"
+    signed = ["MANAGER_APPROVED"] if review else []
+    return "rebalance", [target, *required, *signed, *context]
+
+
+def narrative_facts(state: PortfolioState) -> dict:
+    """The facts a narrative may use (JSON)."""
+    reb, risk, bench = state["rebalance"], state["risk"], state["benchmark"]
+    top = sorted(state["optimisation"]["weights"].items(), key=lambda kv: -kv[1])[:5]
+    return {
+        "as_of_date": state["as_of_date"],
+        "decision": state["decision"],
+        "reasons": state["reasons"],
+        "objective": state["optimisation"]["objective_used"],
+        "top_target_weights_pct": {t: round(100 * w, 2) for t, w in top},
+        "orders": len(reb["orders"]),
+        "traded_value_usd": reb["traded_value_usd"],
+        "turnover_pct": round(100 * reb["turnover_fraction"], 2),
+        "var_1d_pct": {"current": risk["current"]["var_1d_pct"], "proposed": risk["proposed"]["var_1d_pct"]},
+        "cvar_1d_pct": {"current": risk["current"]["cvar_1d_pct"], "proposed": risk["proposed"]["cvar_1d_pct"]},
+        "vs_sp500": {"beta": bench["beta"], "tracking_error_annual_pct": bench["tracking_error_annual_pct"],
+                     "excess_return_annual_pct": bench["excess_return_annual_pct"]},
+        "manager": state.get("review"),
+    }
+
+
+def template_narrative(f: dict) -> str:
+    """Deterministic narrative from :func:`narrative_facts` (used when no LLM is configured)."""
+    weights = ", ".join(f"{t} {w}%" for t, w in f["top_target_weights_pct"].items())
+    text = (
+        f"As of {f['as_of_date']}: decision {f['decision']} ({', '.join(f['reasons'])}). "
+        f"Target ({f['objective']}) top weights: {weights}. {f['orders']} orders, "
+        f"{f['traded_value_usd']:,.0f} USD traded, one-way turnover {f['turnover_pct']}%. "
+        f"1-day 95% VaR {f['var_1d_pct']['current']}% -> {f['var_1d_pct']['proposed']}%, "
+        f"CVaR {f['cvar_1d_pct']['current']}% -> {f['cvar_1d_pct']['proposed']}% of value. "
+        f"Proposed vs S&P 500 over the lookback: beta {f['vs_sp500']['beta']}, tracking error "
+        f"{f['vs_sp500']['tracking_error_annual_pct']}% a year, excess return "
+        f"{f['vs_sp500']['excess_return_annual_pct']}% a year (in-sample)."
+    )
+    if f["manager"]:
+        text += f" Manager {f['manager']['manager']}: {f['manager']['decision']}."
+    return text

@@ -1,0 +1,125 @@
+"""Run input of the portfolio-management agent: holdings and constraints (pydantic).
+
+Tickers and the as-of date are checked against the price data here, so the platform rejects a
+bad run before it starts, with an error naming the field and the valid tickers / date range.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from reference_agents.portfolio_management.tools import market_data
+from reference_agents.portfolio_management.tools.policy import load_policy
+
+
+def required_history_days(lookback_days: int, technical: dict) -> int:
+    """Trading days of history needed before the as-of date: the lookback window, 12-1 momentum,
+    and twice the slow moving average (so a crossover can be seen, not just the averages)."""
+    return max(lookback_days, technical["momentum_lookback_days"], 2 * technical["sma_slow_days"])
+
+
+def _normalise_tickers(tickers: list[str]) -> list[str]:
+    out = [t.strip().upper() for t in tickers]
+    market_data.check_tickers(out)
+    return out
+
+
+class Constraints(BaseModel):
+    """Optimisation and trading constraints.
+
+    Fields: ``as_of`` (date; the last trading day on or before it is used), ``objective``
+    (``max_sharpe`` | ``min_volatility``), ``weight_min`` / ``weight_max`` (per-asset weight
+    bounds, fractions of portfolio value), ``risk_free_rate`` (annual fraction),
+    ``lookback_days`` (trading days of returns for risk, optimisation and benchmark),
+    ``max_turnover`` (one-way turnover fraction above which a manager must sign off; None:
+    the policy default).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    as_of: date
+    objective: Literal["max_sharpe", "min_volatility"] = "max_sharpe"
+    weight_min: float = Field(0.0, ge=0.0, le=1.0)
+    weight_max: float = Field(0.35, gt=0.0, le=1.0)
+    risk_free_rate: float = Field(0.02, ge=-0.05, le=0.25)
+    lookback_days: int = Field(756, ge=60, le=2520)
+    max_turnover: float | None = Field(None, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Constraints":
+        if self.weight_min > self.weight_max:
+            raise ValueError(f"weight_min {self.weight_min} exceeds weight_max {self.weight_max}")
+        history = required_history_days(self.lookback_days, load_policy()["technical"])
+        market_data.as_of_position(self.as_of, history)
+        return self
+
+
+class PortfolioInput(BaseModel):
+    """One run: current holdings, optional candidate tickers, constraints.
+
+    Fields: ``holdings`` (ticker -> shares, or -> weight fraction when ``holdings_basis`` is
+    ``weights``), ``cash_usd`` (shares basis only; with weights the cash is ``1 - sum(weights)``),
+    ``portfolio_value_usd`` (required with weights), ``candidates`` (tickers the optimiser may
+    buy besides the holdings), ``constraints``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    holdings: dict[str, float] = Field(min_length=1)
+    holdings_basis: Literal["shares", "weights"] = "shares"
+    cash_usd: float = Field(0.0, ge=0.0)
+    portfolio_value_usd: float | None = Field(None, gt=0.0)
+    candidates: list[str] = Field(default_factory=list)
+    constraints: Constraints
+
+    @field_validator("holdings")
+    @classmethod
+    def _holdings(cls, v: dict[str, float]) -> dict[str, float]:
+        tickers = _normalise_tickers(list(v))
+        if len(set(tickers)) != len(tickers):
+            raise ValueError("a ticker is listed twice")
+        negative = [t for t, x in zip(tickers, v.values()) if x < 0]
+        if negative:
+            raise ValueError(f"short positions are not supported: {negative}")
+        return dict(zip(tickers, (float(x) for x in v.values())))
+
+    @field_validator("candidates")
+    @classmethod
+    def _candidates(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(_normalise_tickers(v)))
+
+    @model_validator(mode="after")
+    def _check(self) -> "PortfolioInput":
+        if self.holdings_basis == "weights":
+            if self.portfolio_value_usd is None:
+                raise ValueError("portfolio_value_usd is required when holdings_basis is 'weights'")
+            if self.cash_usd:
+                raise ValueError("cash_usd must be 0 with holdings_basis 'weights' (cash is 1 - sum of weights)")
+            total = sum(self.holdings.values())
+            if total > 1.0 + 1e-9:
+                raise ValueError(f"holdings weights sum to {total:.6f} > 1")
+        elif sum(self.holdings.values()) <= 0 and self.cash_usd <= 0:
+            raise ValueError("the portfolio holds no shares and no cash")
+        n = len(self.universe)
+        c = self.constraints
+        if n * c.weight_min > 1.0 + 1e-12 or n * c.weight_max < 1.0 - 1e-12:
+            raise ValueError(
+                f"constraints.weight_min/weight_max [{c.weight_min}, {c.weight_max}] cannot make a fully "
+                f"invested portfolio of the {n} assets in holdings + candidates"
+            )
+        return self
+
+    @property
+    def universe(self) -> list[str]:
+        """Holdings then candidates, without repeats: the assets the optimiser may hold."""
+        return list(dict.fromkeys([*self.holdings, *self.candidates]))
+
+
+class ManagerDecision(BaseModel):
+    """A portfolio manager's sign-off given when resuming an interrupted run."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approve", "reject"]
+    manager: str = Field(min_length=1)
+    note: str = ""

@@ -1,0 +1,218 @@
+"""Worker nodes of the portfolio-management graph; each returns ``Command(goto="supervisor")``.
+
+Every worker takes ``(state, policy)``; ``graph.build_graph`` binds the policy. Workers read
+prices from the cached data (``tools.market_data``) by the as-of row the ``prepare`` worker
+found, so no DataFrame ever enters the state.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command, interrupt
+from pydantic import ValidationError
+
+from reference_agents.common import get_chat_model, model_from_config, write_narrative
+from reference_agents.portfolio_management import decision as decision_rules
+from reference_agents.portfolio_management.inputs import ManagerDecision, PortfolioInput, required_history_days
+from reference_agents.portfolio_management.state import PortfolioRunInput, PortfolioState
+from reference_agents.portfolio_management.tools import market_data
+from reference_agents.portfolio_management.tools.benchmark import compare_to_benchmark
+from reference_agents.portfolio_management.tools.fundamentals import load_fundamentals, screen
+from reference_agents.portfolio_management.tools.optimise import expected_annual_returns, optimise_weights, weight_bounds
+from reference_agents.portfolio_management.tools.rebalance import rebalance_orders
+from reference_agents.portfolio_management.tools.risk import daily_returns, portfolio_returns, risk_report, shrinkage_covariance
+from reference_agents.portfolio_management.tools.technical import technical_signals
+
+INPUT_KEYS = tuple(PortfolioRunInput.__annotations__)
+Next = Command[Literal["supervisor"]]
+
+
+def _row(state: PortfolioState) -> int:
+    return market_data.stock_prices().index.get_loc(pd.Timestamp(state["as_of_date"]))
+
+
+def _lookback_closes(state: PortfolioState):
+    return market_data.price_window(state["universe"], _row(state), state["constraints"]["lookback_days"])
+
+
+def prepare(state: PortfolioState, policy: dict) -> Next:
+    """Validate the input (``pydantic.ValidationError`` names the field), find the as-of trading
+    day and its closes, and express the holdings as shares and cash."""
+    inp = PortfolioInput.model_validate({k: state[k] for k in INPUT_KEYS if k in state})
+    c = inp.constraints
+    row = market_data.as_of_position(c.as_of, required_history_days(c.lookback_days, policy["technical"]))
+    closes = market_data.stock_prices().iloc[row]
+    as_of_date = closes.name.date().isoformat()
+    universe = inp.universe
+    prices = {t: float(closes[t]) for t in universe}
+    if inp.holdings_basis == "weights":
+        value = inp.portfolio_value_usd
+        shares = {t: w * value / prices[t] for t, w in inp.holdings.items()}
+        cash = value * (1.0 - sum(inp.holdings.values()))
+    else:
+        shares, cash = dict(inp.holdings), inp.cash_usd
+    notes = []
+    if as_of_date != c.as_of.isoformat():
+        notes.append(f"{c.as_of.isoformat()} is not a trading day in the data; used the close of {as_of_date}.")
+    return Command(goto="supervisor", update={
+        **inp.model_dump(mode="json"),
+        "as_of_date": as_of_date,
+        "universe": universe,
+        "prices_usd": prices,
+        "current_shares": shares,
+        "current_cash_usd": cash,
+        "notes": notes,
+    })
+
+
+def technical(state: PortfolioState, policy: dict) -> Next:
+    """12-1 momentum and 50/200-day moving-average state per ticker at the as-of date."""
+    p = policy["technical"]
+    n = max(p["momentum_lookback_days"] + 1, 2 * p["sma_slow_days"])
+    row = _row(state)
+    closes = market_data.stock_prices().iloc[row - n + 1 : row + 1][state["universe"]]
+    return Command(goto="supervisor", update={"technical": technical_signals(closes, p)})
+
+
+def fundamentals(state: PortfolioState, policy: dict) -> Next:
+    """Screen the universe with the user's fundamentals CSV, or skip with a note when none is configured.
+
+    Raises:
+        FundamentalsFileError: the configured CSV is missing or malformed.
+    """
+    path = policy.get("fundamentals_csv")
+    if not path:
+        note = "No fundamentals_csv configured: fundamentals screen skipped; technical and risk analysis only."
+        return Command(goto="supervisor", update={"fundamentals": {"status": "skipped", "source": None, "screen": {}},
+                                                  "notes": [note]})
+    result = screen(load_fundamentals(path), state["universe"], policy["fundamentals"])
+    failed = sorted(t for t, r in result.items() if not r["passed"])
+    note = f"Fundamentals screen from {path}: {len(failed)} of {len(result)} tickers failed ({', '.join(failed) or 'none'})."
+    return Command(goto="supervisor", update={"fundamentals": {"status": "applied", "source": str(path), "screen": result},
+                                              "notes": [note]})
+
+
+def risk_model(state: PortfolioState, policy: dict) -> Next:
+    """Ledoit-Wolf covariance and mean historical returns over the lookback window (annualised)."""
+    closes = _lookback_closes(state)
+    cov, delta = shrinkage_covariance(closes)
+    mu = expected_annual_returns(closes)
+    return Command(goto="supervisor", update={"risk_model": {
+        "tickers": list(cov.columns),
+        "covariance_annual": cov.to_numpy().tolist(),
+        "shrinkage_intensity": round(delta, 6),
+        "expected_return_annual": {t: float(mu[t]) for t in cov.columns},
+    }})
+
+
+def optimiser(state: PortfolioState, policy: dict) -> Next:
+    """Target weights: bounds from the constraints, capped for bearish signals and failed screens."""
+    c = state["constraints"]
+    caps: dict[str, dict] = {}
+    for t, sig in state["technical"].items():
+        if sig["signal"] == "bearish":
+            caps[t] = {"cap": policy["technical"]["bearish_weight_cap"], "reasons": ["BEARISH_TECHNICAL_CAP"]}
+    for t, res in state["fundamentals"]["screen"].items():
+        if not res["passed"]:
+            cap = policy["fundamentals"]["screened_weight_cap"]
+            prev = caps.get(t, {"cap": cap, "reasons": []})
+            caps[t] = {"cap": min(prev["cap"], cap), "reasons": [*prev["reasons"], "FUNDAMENTAL_SCREEN_CAP", *res["reasons"]]}
+    bounds, dropped = weight_bounds(state["universe"], c["weight_min"], c["weight_max"],
+                                    {t: v["cap"] for t, v in caps.items()})
+    rm = state["risk_model"]
+    mu = pd.Series(rm["expected_return_annual"])[rm["tickers"]]
+    cov = pd.DataFrame(rm["covariance_annual"], index=rm["tickers"], columns=rm["tickers"])
+    result = optimise_weights(mu, cov, bounds, c["objective"], c["risk_free_rate"])
+    notes = []
+    if result["fallback"]:
+        notes.append("No portfolio within the bounds has an expected return above the risk-free rate: "
+                     "max-Sharpe is undefined, solved min-volatility instead.")
+    if dropped:
+        notes.append(f"Signal/screen caps on {', '.join(sorted(caps))} left no fully invested portfolio possible; "
+                     "they were not applied.")
+        caps = {}
+    return Command(goto="supervisor", update={
+        "optimisation": {**result, "bounds": {t: list(b) for t, b in bounds.items()}, "caps": caps,
+                         "caps_dropped": dropped},
+        "notes": notes,
+    })
+
+
+def rebalance(state: PortfolioState, policy: dict) -> Next:
+    """Whole-share orders from the current holdings to the target weights at the as-of close."""
+    codes = {t: v["reasons"] for t, v in state["optimisation"]["caps"].items()}
+    for t, sig in state["technical"].items():
+        if sig["signal"] == "bullish":
+            codes.setdefault(t, []).append("BULLISH_TECHNICAL")
+        if sig["recent_crossover"]:
+            codes.setdefault(t, []).append(sig["last_crossover"].upper())
+    result = rebalance_orders(state["current_shares"], state["current_cash_usd"], state["prices_usd"],
+                              state["optimisation"]["weights"], policy["rebalance"]["min_trade_usd"], codes)
+    return Command(goto="supervisor", update={"rebalance": result})
+
+
+def risk(state: PortfolioState, policy: dict) -> Next:
+    """Historical 1-day VaR/CVaR and volatility of the current and proposed portfolios, and limit breaches."""
+    returns = daily_returns(_lookback_closes(state))
+    limits = policy["risk_limits"]
+    conf = limits["var_confidence"]
+    current = risk_report(returns, state["rebalance"]["current_weights"], conf)
+    proposed = risk_report(returns, state["rebalance"]["post_trade_weights"], conf)
+    breaches = []
+    if proposed["var_1d_pct"] > limits["max_var_95_1d_pct"]:
+        breaches.append("VAR_ABOVE_LIMIT")
+    if proposed["cvar_1d_pct"] > limits["max_cvar_95_1d_pct"]:
+        breaches.append("CVAR_ABOVE_LIMIT")
+    return Command(goto="supervisor", update={"risk": {
+        "current": current, "proposed": proposed, "breaches": breaches,
+        "limits": {"max_var_1d_pct": limits["max_var_95_1d_pct"], "max_cvar_1d_pct": limits["max_cvar_95_1d_pct"],
+                   "confidence": conf},
+    }})
+
+
+def benchmark(state: PortfolioState, policy: dict) -> Next:
+    """The proposed portfolio vs the S&P 500 index over the lookback window."""
+    row, n = _row(state), state["constraints"]["lookback_days"]
+    port = portfolio_returns(daily_returns(_lookback_closes(state)), state["rebalance"]["post_trade_weights"])
+    result = compare_to_benchmark(port, market_data.index_window(row, n), state["constraints"]["risk_free_rate"])
+    return Command(goto="supervisor", update={"benchmark": result})
+
+
+def limits(state: PortfolioState, policy: dict) -> Next:
+    """Which limits a trade proposal breaches, so a portfolio manager must sign off (empty: none)."""
+    return Command(goto="supervisor", update={"review_required": decision_rules.review_codes(state, policy)})
+
+
+def manager_review(state: PortfolioState, policy: dict) -> Next:
+    """Pause for a portfolio manager's sign-off (``interrupt``); resume with
+    ``{"decision": "approve"|"reject", "manager": str, "note": str}``.
+
+    A malformed answer is not taken: the node interrupts again with the same payload plus
+    ``error`` (pydantic's message, naming the field), until a valid answer arrives.
+    """
+    payload = decision_rules.review_payload(state, policy)
+    while True:
+        try:
+            answer = ManagerDecision.model_validate(interrupt(payload))
+        except ValidationError as exc:
+            payload = {**payload, "error": "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'resume'}: {e['msg']}" for e in exc.errors())}
+            continue
+        return Command(goto="supervisor", update={"review": answer.model_dump()})
+
+
+def decide(state: PortfolioState, policy: dict) -> Next:
+    """``rebalance`` | ``hold`` | ``rejected`` with reason codes (rules in ``decision.py``)."""
+    decision, reasons = decision_rules.decide(state, policy)
+    return Command(goto="supervisor", update={"decision": decision, "reasons": reasons})
+
+
+def narrative(state: PortfolioState, config: RunnableConfig) -> Next:
+    """A short summary for people: written by the configured LLM from the computed facts, else a template."""
+    facts = decision_rules.narrative_facts(state)
+    text = write_narrative(get_chat_model(model_from_config(config)), f"Portfolio review as of {state['as_of_date']}",
+                           facts, decision_rules.template_narrative(facts), config=config)
+    return Command(goto="supervisor", update={"narrative": text})
