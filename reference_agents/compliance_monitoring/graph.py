@@ -17,6 +17,7 @@ from __future__ import annotations
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
+from pydantic import ValidationError
 
 from reference_agents.common import get_chat_model, model_from_config, write_narrative
 from reference_agents.compliance_monitoring.schemas import ComplianceInput, Disposition
@@ -60,6 +61,32 @@ def decide(screening: dict, disposition: dict | None, alerts: list[dict]) -> tup
     if "WATCHLIST_CONFIRMED_MATCH" in reasons:
         return "blocked", reasons
     return ("alert" if alerts else "clear"), reasons
+
+
+def parse_disposition(answer: object, candidate_refs: list[str]) -> dict:
+    """The analyst's resume value as a recorded disposition.
+
+    Returns:
+        :class:`Disposition` fields plus ``candidate_reference_numbers``; a ``true_match``
+        without ``reference_number`` confirms the best candidate (``candidate_refs[0]``).
+
+    Raises:
+        ValueError: not a valid disposition (message names the fields), or
+            ``reference_number`` is not one of the candidates.
+    """
+    try:
+        disposition = Disposition.model_validate(answer).model_dump()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"invalid disposition ({problems})") from exc
+    if disposition["reference_number"] is not None and disposition["reference_number"] not in candidate_refs:
+        raise ValueError(
+            f"reference_number {disposition['reference_number']!r} is not a candidate ({', '.join(candidate_refs)})"
+        )
+    if disposition["disposition"] == "true_match" and disposition["reference_number"] is None:
+        disposition["reference_number"] = candidate_refs[0]
+    disposition["candidate_reference_numbers"] = candidate_refs
+    return disposition
 
 
 def build_graph(config: dict) -> StateGraph:
@@ -111,28 +138,26 @@ def build_graph(config: dict) -> StateGraph:
 
     def review(state: ComplianceState) -> Command:
         screening = state["screening"]
-        answer = interrupt(
-            {
-                "kind": "watchlist_potential_match",
-                "question": "Is the screened party the listed party? Reply with disposition "
-                "'true_match' or 'false_positive', your name as analyst, and a note.",
-                "customer_id": state.get("customer_id"),
-                "screened_name": screening["screened_name"],
-                "date_of_birth": state.get("date_of_birth"),
-                "nationality": state.get("nationality"),
-                "candidates": screening["candidates"],
-                "allowed_dispositions": ["true_match", "false_positive"],
-            }
-        )
-        disposition = Disposition.model_validate(answer).model_dump()
         refs = [c["reference_number"] for c in screening["candidates"]]
-        if disposition["reference_number"] is not None and disposition["reference_number"] not in refs:
-            raise ValueError(
-                f"disposition.reference_number {disposition['reference_number']!r} is not a candidate ({', '.join(refs)})"
-            )
-        if disposition["disposition"] == "true_match" and disposition["reference_number"] is None:
-            disposition["reference_number"] = refs[0]
-        disposition["candidate_reference_numbers"] = refs
+        prompt = {
+            "kind": "watchlist_potential_match",
+            "question": "Is the screened party the listed party? Reply with disposition "
+            "'true_match' or 'false_positive', your name as analyst, and a note.",
+            "customer_id": state.get("customer_id"),
+            "screened_name": screening["screened_name"],
+            "date_of_birth": state.get("date_of_birth"),
+            "nationality": state.get("nationality"),
+            "candidates": screening["candidates"],
+            "allowed_dispositions": ["true_match", "false_positive"],
+        }
+        # An invalid answer asks again (a new interrupt carrying the error) instead of
+        # failing: a resume value is kept in the thread, so raising would wedge the run.
+        while True:
+            try:
+                disposition = parse_disposition(interrupt(prompt), refs)
+                break
+            except ValueError as exc:
+                prompt = {**prompt, "error": str(exc)}
         return Command(goto="supervisor", update={"disposition": disposition})
 
     def monitor(state: ComplianceState) -> Command:

@@ -160,7 +160,7 @@ def screen_name(
             query, index.choices, scorer=fuzz.token_sort_ratio, score_cutoff=score_cutoff, limit=None
         )
     }
-    if len(query.split()) >= 2 and subset_weight > 0:
+    if len(query.split()) >= 2 and score_cutoff <= 100 * subset_weight:
         for _c, score, pos in process.extract(
             query, index.choices, scorer=fuzz.token_set_ratio, score_cutoff=score_cutoff / subset_weight, limit=None
         ):
