@@ -203,11 +203,20 @@ class LocalStack:
         pid = processes.spawn([*shipway_command(), name], log, pid_file, env=self._child_env(record))
         entry.update(pid=pid, log=str(log))
         self._save(record)
-        ok = processes.wait_until(lambda: processes.exited_early(pid) is not None or self._service_healthy(name, record)[0], timeout_s, 0.5)
-        if not ok or processes.running_pid(pid_file) is None:
+        exit_code: list[int] = []
+
+        def ready() -> bool:
+            if (code := processes.exited_early(pid)) is not None:
+                exit_code.append(code)
+                return True
+            return self._service_healthy(name, record)[0]
+
+        ok = processes.wait_until(ready, timeout_s, 0.5)
+        if exit_code or not ok:
             processes.stop(pid_file)
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-            raise RuntimeError(f"{name} did not become healthy within {timeout_s:.0f}s; end of {log}:\n{tail}")
+            why = f"exited with code {exit_code[0]}" if exit_code else f"did not become healthy within {timeout_s:.0f}s"
+            raise RuntimeError(f"`shipway {name}` {why}; end of {log}:\n{tail}")
         self._done(name, t0, f"ok ({entry.get('url', 'polling ' + CONTROL_TASK_QUEUE)}, pid {pid})")
 
     @staticmethod
