@@ -1,0 +1,45 @@
+"""The compliance_monitoring template renders into a package whose generated tests pass."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from reference_agents.compliance_monitoring import AGENT
+
+
+def render(template_dir: Path, out_dir: Path, context: dict) -> list[Path]:
+    """Render every ``*.j2`` under ``template_dir`` (path segments are templates too)."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    written = []
+    for src in sorted(template_dir.rglob("*.j2")):
+        rel = env.from_string(str(src.relative_to(template_dir))).render(context)[: -len(".j2")]
+        dst = out_dir / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(env.from_string(src.read_text()).render(context))
+        written.append(dst)
+    return written
+
+
+def test_template_renders_and_its_tests_pass(tmp_path):
+    spec = yaml.safe_load(AGENT.spec_path.read_text())
+    spec["config"] = {"screening": {"max_candidates": 3}}
+    context = {"name": spec["name"], "package": "compliance_monitoring_agent", "version": 3,
+               "template": spec["template"], "spec": spec, "config": spec["config"]}
+    written = render(AGENT.template_dir, tmp_path, context)
+    rels = {p.relative_to(tmp_path).as_posix() for p in written}
+    assert {"compliance_monitoring_agent/__init__.py", "compliance_monitoring_agent/agent.py",
+            "tests/test_compliance_monitoring_agent.py"} <= rels
+    agent_src = (tmp_path / "compliance_monitoring_agent/agent.py").read_text()
+    assert "CONFIG = {'screening': {'max_candidates': 3}}" in agent_src and "VERSION = 3" in agent_src
+
+    env = os.environ | {"PYTHONPATH": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "5 passed" in proc.stdout
