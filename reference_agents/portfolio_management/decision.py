@@ -48,7 +48,8 @@ def review_payload(state: PortfolioState, policy: dict) -> dict:
     reb, risk = state["rebalance"], state["risk"]
     return {
         "kind": "portfolio_manager_signoff",
-        "question": "Approve this rebalance? Resume with {\"decision\": \"approve\"|\"reject\", \"manager\": ..., \"note\": ...}",
+        "question": "Approve this rebalance? Resume with "
+                    '{"decision": "approve"|"reject", "manager": "<name>", "note": "<why>"}',
         "as_of_date": state["as_of_date"],
         "review_required": state["review_required"],
         "turnover_fraction": reb["turnover_fraction"],

@@ -62,11 +62,11 @@ class PortfolioInput(BaseModel):
     Fields: ``holdings`` (ticker -> shares, or -> weight fraction when ``holdings_basis`` is
     ``weights``), ``cash_usd`` (shares basis only; with weights the cash is ``1 - sum(weights)``),
     ``portfolio_value_usd`` (required with weights), ``candidates`` (tickers the optimiser may
-    buy besides the holdings), ``constraints``.
+    buy besides the holdings; an all-cash portfolio gives only candidates), ``constraints``.
     """
 
     model_config = ConfigDict(extra="forbid")
-    holdings: dict[str, float] = Field(min_length=1)
+    holdings: dict[str, float] = Field(default_factory=dict)
     holdings_basis: Literal["shares", "weights"] = "shares"
     cash_usd: float = Field(0.0, ge=0.0)
     portfolio_value_usd: float | None = Field(None, gt=0.0)
@@ -102,6 +102,8 @@ class PortfolioInput(BaseModel):
         elif sum(self.holdings.values()) <= 0 and self.cash_usd <= 0:
             raise ValueError("the portfolio holds no shares and no cash")
         n = len(self.universe)
+        if n == 0:
+            raise ValueError("holdings and candidates are both empty: no asset to invest in")
         c = self.constraints
         if n * c.weight_min > 1.0 + 1e-12 or n * c.weight_max < 1.0 - 1e-12:
             raise ValueError(

@@ -21,9 +21,18 @@ from reference_agents.portfolio_management.state import PortfolioRunInput, Portf
 from reference_agents.portfolio_management.tools import market_data
 from reference_agents.portfolio_management.tools.benchmark import compare_to_benchmark
 from reference_agents.portfolio_management.tools.fundamentals import load_fundamentals, screen
-from reference_agents.portfolio_management.tools.optimise import expected_annual_returns, optimise_weights, weight_bounds
+from reference_agents.portfolio_management.tools.optimise import (
+    expected_annual_returns,
+    optimise_weights,
+    weight_bounds,
+)
 from reference_agents.portfolio_management.tools.rebalance import rebalance_orders
-from reference_agents.portfolio_management.tools.risk import daily_returns, portfolio_returns, risk_report, shrinkage_covariance
+from reference_agents.portfolio_management.tools.risk import (
+    daily_returns,
+    portfolio_returns,
+    risk_report,
+    shrinkage_covariance,
+)
 from reference_agents.portfolio_management.tools.technical import technical_signals
 
 INPUT_KEYS = tuple(PortfolioRunInput.__annotations__)
@@ -90,9 +99,10 @@ def fundamentals(state: PortfolioState, policy: dict) -> Next:
                                                   "notes": [note]})
     result = screen(load_fundamentals(path), state["universe"], policy["fundamentals"])
     failed = sorted(t for t, r in result.items() if not r["passed"])
-    note = f"Fundamentals screen from {path}: {len(failed)} of {len(result)} tickers failed ({', '.join(failed) or 'none'})."
-    return Command(goto="supervisor", update={"fundamentals": {"status": "applied", "source": str(path), "screen": result},
-                                              "notes": [note]})
+    note = (f"Fundamentals screen from {path}: {len(failed)} of {len(result)} tickers failed "
+            f"({', '.join(failed) or 'none'}).")
+    return Command(goto="supervisor", update={
+        "fundamentals": {"status": "applied", "source": str(path), "screen": result}, "notes": [note]})
 
 
 def risk_model(state: PortfolioState, policy: dict) -> Next:
@@ -119,7 +129,8 @@ def optimiser(state: PortfolioState, policy: dict) -> Next:
         if not res["passed"]:
             cap = policy["fundamentals"]["screened_weight_cap"]
             prev = caps.get(t, {"cap": cap, "reasons": []})
-            caps[t] = {"cap": min(prev["cap"], cap), "reasons": [*prev["reasons"], "FUNDAMENTAL_SCREEN_CAP", *res["reasons"]]}
+            caps[t] = {"cap": min(prev["cap"], cap),
+                       "reasons": [*prev["reasons"], "FUNDAMENTAL_SCREEN_CAP", *res["reasons"]]}
     bounds, dropped = weight_bounds(state["universe"], c["weight_min"], c["weight_max"],
                                     {t: v["cap"] for t, v in caps.items()})
     rm = state["risk_model"]

@@ -115,6 +115,7 @@ def test_shorter_lookback_allows_earlier_dates_and_non_trading_days_use_the_prev
     ({"holdings_basis": "weights"}, "portfolio_value_usd"),
     ({"cash_usd": -1}, "cash_usd"),
     ({"risk_budget": 3}, "risk_budget"),
+    ({"holdings": {}, "candidates": []}, "no asset"),
 ])
 def test_malformed_input_names_the_field(bad, field):
     with pytest.raises(ValidationError, match=field):
@@ -132,6 +133,17 @@ def test_holdings_given_as_weights_become_shares_of_the_stated_value():
     out = AGENT.output(state)
     assert out["portfolio_value_usd"] == pytest.approx(1e6)
     assert out["current_weights"]["CASH"] == pytest.approx(0.2)
+
+
+def test_an_all_cash_portfolio_is_invested_in_the_candidates():
+    run_input = {"cash_usd": 250_000.0, "candidates": ["KO", "PG", "JNJ", "WMT"],
+                 "constraints": {"as_of": "2020-06-30", "objective": "min_volatility", "weight_max": 0.4,
+                                 "max_turnover": 1.0}}
+    out = AGENT.output(_run(_graph({"risk_limits": {"max_var_95_1d_pct": 5, "max_cvar_95_1d_pct": 8}}), run_input)[0])
+    assert out["decision"] == "rebalance" and all(o["side"] == "buy" for o in out["orders"])
+    assert out["current_weights"] == {"CASH": 1.0, "JNJ": 0.0, "KO": 0.0, "PG": 0.0, "WMT": 0.0}
+    assert out["turnover_fraction"] == pytest.approx(1 - out["post_trade_weights"]["CASH"])
+    assert 0 <= out["cash_after_usd"] < 0.01 * 250_000
 
 
 def test_turnover_above_the_limit_waits_for_the_manager_approve_and_bad_answers():
