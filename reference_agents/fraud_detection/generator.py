@@ -106,11 +106,14 @@ def _local_daytime(rng: np.random.Generator, day: int, city: City) -> datetime:
     return local.astimezone(timezone.utc)
 
 
-def _far_city(rng: np.random.Generator, home: City, table: tuple[City, ...], min_km: float,
-              max_km: float = 40_000.0) -> City:
-    """A random city between ``min_km`` and ``max_km`` from ``home``."""
+def _far_city(rng: np.random.Generator, home: City, table: tuple[City, ...], min_km: float, nearest: int = 0) -> City:
+    """A random city at least ``min_km`` from ``home``; with ``nearest`` > 0, one of the
+    ``nearest`` closest such cities (a plausible trip rather than any far place)."""
     here = np.array([[home.latitude, home.longitude]])
-    far = [c for c in table if min_km <= distances_km(here, np.array([[c.latitude, c.longitude]]))[0, 0] <= max_km]
+    km = distances_km(here, np.array([[c.latitude, c.longitude] for c in table]))[0]
+    far = [table[i] for i in np.argsort(km) if km[i] >= min_km]
+    if nearest:
+        far = far[:nearest]
     return far[int(rng.integers(len(far)))]
 
 
@@ -158,7 +161,7 @@ def _normal_days(s: _Stream, c: _Customer, days: int, table: tuple[City, ...]) -
     trip = None
     if rng.random() < 0.35:  # a legitimate trip: fly out, stay 2-3 days, fly home
         depart = int(rng.integers(days // 2, days - 3))
-        trip = (depart, depart + int(rng.integers(2, 4)), _far_city(rng, c.home, table, 500, 6000))
+        trip = (depart, depart + int(rng.integers(2, 4)), _far_city(rng, c.home, table, 500, nearest=4))
     new_phone_day = int(rng.integers(days // 2, days)) if rng.random() < 0.2 else None
     if rng.random() < 0.25:  # a legitimate password reset from a known device
         day = int(rng.integers(days))

@@ -1,0 +1,68 @@
+"""The fraud_detection scaffolding template renders into a package whose generated tests pass."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import jinja2
+import yaml
+
+from reference_agents.fraud_detection import AGENT
+
+
+def render(tmp_path, spec: dict, version: int = 3) -> None:
+    context = {
+        "name": spec["name"],
+        "package": spec["name"].replace("-", "_") + "_agent",
+        "version": version,
+        "template": spec["template"],
+        "spec": spec,
+        "config": spec["config"],
+    }
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    for source in AGENT.template_dir.rglob("*.j2"):
+        relative = env.from_string(str(source.relative_to(AGENT.template_dir))[: -len(".j2")]).render(context)
+        target = tmp_path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(env.from_string(source.read_text(encoding="utf-8")).render(context), encoding="utf-8")
+
+
+def run_generated_tests(tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_rendered_package_builds_and_its_tests_pass(tmp_path):
+    spec = yaml.safe_load(AGENT.spec_path.read_text(encoding="utf-8"))
+    spec["config"] = {"triage": {"block_min_score": 75, "analyst_review_min_score": 80}}
+    render(tmp_path, spec)
+    agent_py = tmp_path / "fraud_detection_agent" / "agent.py"
+    assert "VERSION = 3" in agent_py.read_text()
+    result = run_generated_tests(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
+    # The rendered CONFIG is the spec's, so the generated package applies its overrides.
+    probe = subprocess.run(
+        [sys.executable, "-c", "import json; from fraud_detection_agent.agent import CONFIG; print(json.dumps(CONFIG))"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=60,
+    )
+    assert json.loads(probe.stdout) == spec["config"]
+
+
+def test_generated_tests_fail_on_a_broken_agent(tmp_path):
+    spec = yaml.safe_load(AGENT.spec_path.read_text(encoding="utf-8"))
+    render(tmp_path, spec)
+    agent_py = tmp_path / "fraud_detection_agent" / "agent.py"
+    # An agent that never asks an analyst must fail the generated interrupt test.
+    agent_py.write_text(agent_py.read_text().replace("build_graph(CONFIG)", "build_graph({'triage': {'analyst_review_min_score': 100}})"))
+    result = run_generated_tests(tmp_path)
+    assert result.returncode != 0
