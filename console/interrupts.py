@@ -1,10 +1,13 @@
 """Reading an interrupted run's payload to prefill the operator's resume value.
 
-Two payload shapes are recognised:
+Three payload shapes are recognised:
 
 * LangChain's ``HumanInTheLoopMiddleware`` request: ``{"action_requests": [...],
   "review_configs": [{"action_name", "allowed_decisions": [...]}, ...]}``, answered
   with ``{"decisions": [{"type": <decision>}, ...]}`` (one per action request);
+* a payload with a ``resume_format`` template (as the credit-underwriting agent sends:
+  ``{"decision": "approve|decline", "underwriter": "<underwriter id>", ...}``), prefilled
+  with the first alternative of each ``a|b`` field and the first allowed decision;
 * a plain ``interrupt({... "allowed_decisions": [...]})`` payload, answered with
   ``{"decision": <decision>}``.
 
@@ -65,4 +68,10 @@ def resume_template(payload: Any) -> dict[str, Any]:
             fallback = next(iter(first_allowed.values()))
             return {"decisions": [{"type": first_allowed.get(r.get("name"), fallback)} for r in requests]}
     allowed = allowed_decisions(payload)
+    fmt = (_find(payload, "resume_format") or {}).get("resume_format")
+    if isinstance(fmt, dict) and fmt:
+        template = {k: v.split("|")[0] if isinstance(v, str) and "|" in v else v for k, v in fmt.items()}
+        if allowed and "decision" in template:
+            template["decision"] = allowed[0]
+        return template
     return {"decision": allowed[0]} if allowed else {}

@@ -10,6 +10,7 @@ from console.data import DatabaseUnavailable
 from shipway.settings import get_settings
 
 ACTING_AS_KEY = "acting_as"
+OPERATOR_WIDGET_KEY = "operator_name"
 
 
 def signed_in_user() -> str | None:
@@ -33,12 +34,19 @@ def operator_sidebar() -> str:
     user = signed_in_user()
     if user:
         st.sidebar.markdown(f"Signed in as **{user}**")
-        name = user
-    else:
-        name = st.sidebar.text_input("Act as operator", value=get_settings().operator, key="operator_name").strip()
-        st.sidebar.caption("No sign-in is configured: approvals and resumes are recorded under this name.")
-    st.session_state[ACTING_AS_KEY] = name
-    return name
+        st.session_state[ACTING_AS_KEY] = user
+        return user
+    st.session_state.setdefault(ACTING_AS_KEY, get_settings().operator)
+    # Re-seed the widget from a plain key each run: Streamlit drops a widget's state on page
+    # switches when the widget is not sent back, and the name must survive them.
+    st.session_state[OPERATOR_WIDGET_KEY] = st.session_state[ACTING_AS_KEY]
+    st.sidebar.text_input("Act as operator", key=OPERATOR_WIDGET_KEY, on_change=_remember_operator)
+    st.sidebar.caption("No sign-in is configured: approvals and resumes are recorded under this name.")
+    return st.session_state[ACTING_AS_KEY]
+
+
+def _remember_operator() -> None:
+    st.session_state[ACTING_AS_KEY] = st.session_state[OPERATOR_WIDGET_KEY].strip()
 
 
 def acting_as() -> str:

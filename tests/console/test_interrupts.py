@@ -29,3 +29,15 @@ def test_payload_nested_under_value_is_found():
 def test_payload_without_allowed_decisions_prefills_an_empty_object():
     assert resume_template({"question": "What amount?"}) == {}
     assert allowed_decisions(None) == []
+
+
+def test_resume_format_template_is_prefilled_with_first_alternatives():
+    # Shape of reference_agents.credit_underwriting.tools.review.referral_payload.
+    referral = {
+        "kind": "credit_referral",
+        "pd_pct": 47.2,
+        "allowed_decisions": ["decline", "approve"],
+        "resume_format": {"decision": "approve|decline", "underwriter": "<underwriter id>", "note": "<text>"},
+    }
+    assert resume_template(referral) == {"decision": "decline", "underwriter": "<underwriter id>", "note": "<text>"}
+    assert resume_template({"resume_format": {"disposition": "fraud|legitimate"}}) == {"disposition": "fraud"}
