@@ -57,7 +57,7 @@ async def submit_agent(client: Client, engine: AsyncEngine, raw_spec: dict, subm
     name = raw_spec.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise SpecError([("name", "required: 2-63 characters of lowercase letters, digits and '-', starting with a letter")])
-    async with AsyncSession(engine) as session:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
         agent = await session.get(Agent, name)
         if agent is None:
             session.add(Agent(name=name, owner=str(raw_spec.get("owner", "")), template=str(raw_spec.get("template", "")),
@@ -98,7 +98,7 @@ async def pick_version(engine: AsyncEngine, agent_name: str, rng: random.Random 
     Raises:
         UnknownAgentError: the agent has no version with positive weight.
     """
-    async with AsyncSession(engine) as session:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
         weights = (await session.exec(select(TrafficWeight).where(TrafficWeight.agent_name == agent_name, TrafficWeight.weight_pct > 0))).all()
     if not weights:
         raise UnknownAgentError(f"agent {agent_name!r} does not exist or has no live version")
@@ -125,7 +125,7 @@ async def start_run(client: Client, engine: AsyncEngine, agent_name: str, run_in
     run_id = str(uuid.uuid4())
     thread_id = thread_id or run_id
     wf_id = run_workflow_id(run_id)
-    async with AsyncSession(engine) as session:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
         session.add(Run(id=run_id, agent_name=agent_name, version=version, thread_id=thread_id, tenant=tenant,
                         input=run_input, workflow_id=wf_id))
         await session.commit()

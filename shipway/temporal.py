@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from temporalio.client import Client, TLSConfig
-from temporalio.common import SearchAttributeKey
 
 from shipway.settings import Settings, get_settings
+from workflows.types import SA_AGENT, SA_STEP, SA_TENANT
 
 # Custom search attributes Shipway sets on its workflows (registered by `shipway up`).
-SA_AGENT = SearchAttributeKey.for_keyword("ShipwayAgent")
-SA_STEP = SearchAttributeKey.for_keyword("ShipwayStep")
-SA_TENANT = SearchAttributeKey.for_keyword("ShipwayTenant")
 SEARCH_ATTRIBUTES = (SA_AGENT, SA_STEP, SA_TENANT)
 
 

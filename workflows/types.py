@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from temporalio.common import SearchAttributeKey
+
 # AgentLifecycleWorkflow
 SIGNAL_APPROVE = "approve"
 SIGNAL_REJECT = "reject"
@@ -22,6 +24,11 @@ QUERY_PROGRESS = "progress"
 SIGNAL_RESUME_RUN = "resume"
 UPDATE_RESUME_RUN = "resume_run"
 QUERY_RUN_STATE = "state"
+
+# Custom search attributes (Keyword) Shipway sets on its workflows; `shipway up` registers them.
+SA_AGENT = SearchAttributeKey.for_keyword("ShipwayAgent")
+SA_STEP = SearchAttributeKey.for_keyword("ShipwayStep")
+SA_TENANT = SearchAttributeKey.for_keyword("ShipwayTenant")
 
 # Lifecycle steps, in order (the value of the `status` query's `step`).
 STEPS = ("validate", "guard", "scaffold", "index", "approval", "deploy", "live")
@@ -45,6 +52,8 @@ class LifecycleInput:
     version: int
     spec: dict[str, Any]
     submitted_by: str
+    approval_timeout_s: float = 7 * 24 * 3600
+    reminder_every_s: float = 24 * 3600
 
 
 @dataclass
@@ -119,6 +128,92 @@ class RunInput:
     thread_id: str
     input: dict[str, Any]
     tenant: str = "default"
+    heartbeat_timeout_s: float = 30.0
+    resume_timeout_s: float = 7 * 24 * 3600
+
+
+@dataclass
+class GraphStepInput:
+    """One execution of the graph activity: a fresh ``input``, or a ``resume`` answer to an interrupt."""
+
+    run_id: str
+    agent_name: str
+    version: int
+    thread_id: str
+    input: dict[str, Any] | None = None
+    resume: dict[str, Any] | None = None
+
+
+@dataclass
+class RunRecord:
+    """What the run-recording activity writes on the ``runs`` row."""
+
+    run_id: str
+    status: str
+    output: dict[str, Any] | None = None
+    interrupt: dict[str, Any] | None = None
+    error: str | None = None
+    latency_ms: float | None = None
+    wait_ms: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
+class AuditRecord:
+    """One audit event to append: ``actor`` did ``action`` on ``subject`` (e.g. ``agent:x:v1``)."""
+
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VersionStatus:
+    """Set an agent version's ``status`` (and optionally its artifact) in the catalog."""
+
+    name: str
+    version: int
+    status: str
+    artifact_sha256: str | None = None
+    artifact_path: str | None = None
+
+
+@dataclass
+class ApprovalRecord:
+    """An approval decision as recorded in the ``approvals`` table."""
+
+    name: str
+    version: int
+    decision: str
+    approver: str
+    reason: str
+    accepted: bool
+    refusal_reason: str | None = None
+
+
+@dataclass
+class TrafficUpdate:
+    """Set the gateway's traffic weights (percent by version) for one agent."""
+
+    name: str
+    weights: dict[str, float]  # version (as text, JSON keys are strings) -> percent
+    live_version: int | None = None
+
+
+@dataclass
+class CanaryAnalysisInput:
+    """Compare the canary ``version`` against ``baseline`` over runs since ``since_iso``."""
+
+    name: str
+    version: int
+    baseline: int | None
+    since_iso: str
+    max_error_rate: float = 0.05
+    max_p99_latency_ratio: float = 2.0
+    min_runs: int = 1
 
 
 @dataclass
