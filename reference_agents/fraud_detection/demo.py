@@ -50,7 +50,8 @@ def resume_value(payload: dict, run_input: dict) -> dict:
     fraud-pattern rule (card testing, account takeover, impossible travel, amount spike) and the
     anomaly model (``MODEL_ANOMALY``) agree; otherwise ``legitimate``."""
     reasons = set(payload["reasons"])
-    fraud = payload["risk_score"] >= CERTAIN_FRAUD_SCORE or (bool(reasons & PATTERN_CODES) and "MODEL_ANOMALY" in reasons)
+    agree = bool(reasons & PATTERN_CODES) and "MODEL_ANOMALY" in reasons
+    fraud = payload["risk_score"] >= CERTAIN_FRAUD_SCORE or agree
     matched = sorted(reasons & PATTERN_CODES) or ["none"]
     return {
         "disposition": "fraud" if fraud else "legitimate",

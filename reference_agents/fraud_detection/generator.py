@@ -2,7 +2,7 @@
 
 No freely licensed, labelled fraud data set is available offline, so this module simulates
 one, in the spirit of the transaction simulator of Le Borgne et al., "Reproducible Machine
-Learning for Credit Card Fraud Detection - Practical Handbook" (2022), ch. 3:
+Learning for Credit Card Fraud Detection - Practical Handbook" (2022):
 
 * **Normal behaviour** per customer: a home city from the real GeoNames table
   (``data/cities_geonames.csv``) with transactions scattered within ~10 km of it, in the
@@ -39,6 +39,7 @@ EVERYDAY_MCCS = ("5411", "5812", "5814", "5541", "5912", "5311", "4111", "4121",
 TESTING_MCCS = ("5999", "5968", "5734")  # where card testers probe: online retail, subscriptions, software
 CASH_OUT_MCCS = ("5732", "5944", "4829")  # electronics, jewellery, wire transfers: easy to resell/move
 TRAVEL_MCCS = ("7011", "5812", "4121")  # hotels, restaurants, taxis
+LABEL_KEYS = ("is_fraud", "pattern")
 JITTER_DEG = 0.06  # ~6 km of latitude: spread of a customer's merchants around the home city
 
 
@@ -102,7 +103,8 @@ class _Stream:
 def _local_daytime(rng: np.random.Generator, day: int, city: City) -> datetime:
     """A time on ``day`` (days after START) between 07:00 and 23:00 in the city's local time."""
     hour = float(np.clip(rng.normal(14, 4), 7, 22.99))
-    local = datetime(START.year, START.month, START.day, tzinfo=ZoneInfo(city.timezone)) + timedelta(days=day, hours=hour)
+    midnight = datetime(START.year, START.month, START.day, tzinfo=ZoneInfo(city.timezone))
+    local = midnight + timedelta(days=day, hours=hour)
     return local.astimezone(timezone.utc)
 
 
@@ -127,7 +129,8 @@ def _inject(s: _Stream, c: _Customer, pattern: str, day: int, table: tuple[City,
         for k in range(int(rng.integers(5, 10))):
             t += timedelta(minutes=float(rng.uniform(1, 6)))
             mcc = str(rng.choice(TESTING_MCCS))
-            s.txn(c, t, float(rng.uniform(0.5, 4.0)), mcc, where, "card_not_present", device, f"M-WEB-{mcc}-{k}", pattern)
+            amount = float(rng.uniform(0.5, 4.0))
+            s.txn(c, t, amount, mcc, where, "card_not_present", device, f"M-WEB-{mcc}-{k}", pattern)
         t += timedelta(minutes=float(rng.uniform(10, 30)))
         s.txn(c, t, c.median_amount * float(rng.uniform(6, 15)), "5732", where, "card_not_present", device,
               "M-WEB-5732-X", pattern)
@@ -178,12 +181,15 @@ def _normal_days(s: _Stream, c: _Customer, days: int, table: tuple[City, ...]) -
             s.everyday(c, when, city, devices, TRAVEL_MCCS if away else None)
 
 
-def generate_transactions(n_customers: int = 10, days: int = 18, seed: int = 7, fraud_start_day: int = 9) -> dict:
+def generate_transactions(
+    n_customers: int = 10, days: int = 18, seed: int = 7, fraud_start_day: int | None = None
+) -> dict:
     """A SYNTHETIC labelled stream.
 
     Args:
         n_customers: cardholders; customer ``i`` gets fraud pattern ``PATTERNS[i % 5]``
-            (``i % 5 == 4``: none), injected on a day in ``[fraud_start_day, days - 1)``.
+            (``i % 5 == 4``: none), injected on a day in ``[fraud_start_day, days - 1)``;
+            ``fraud_start_day`` defaults to ``days // 2``, leaving the first half to build history.
         days: length of the stream from 2024-03-01 UTC.
         seed: NumPy ``default_rng`` seed; the same arguments give the same stream.
 
@@ -192,6 +198,7 @@ def generate_transactions(n_customers: int = 10, days: int = 18, seed: int = 7, 
         "account_events": [{"customer_id", "type", "timestamp", "device_id"}]}``.
     """
     table = cities()
+    fraud_start_day = days // 2 if fraud_start_day is None else fraud_start_day
     s = _Stream(seed)
     for i in range(n_customers):
         c = _Customer(i, s.rng, table)
@@ -206,8 +213,6 @@ def generate_transactions(n_customers: int = 10, days: int = 18, seed: int = 7, 
     return {"transactions": ordered, "account_events": sorted(s.events, key=lambda e: e["timestamp"])}
 
 
-LABEL_KEYS = ("is_fraud", "pattern")
-
 
 def generate_cases(n_customers: int = 10, days: int = 18, seed: int = 7, min_history: int = 20,
                    max_history: int = 200) -> list[dict]:
@@ -221,7 +226,7 @@ def generate_cases(n_customers: int = 10, days: int = 18, seed: int = 7, min_his
         ``[{"input": {"transaction", "history", "account_events"}, "is_fraud": bool, "pattern": str | None}]``
         in time order.
     """
-    stream = generate_transactions(n_customers, days, seed, fraud_start_day=days // 2)
+    stream = generate_transactions(n_customers, days, seed)
     past: dict[str, list[dict]] = {}
     cases = []
     for t in stream["transactions"]:

@@ -50,7 +50,9 @@ def build_graph(config: dict) -> StateGraph:
     """
     policy = load_policy(config)
 
-    def supervisor(state: FraudState) -> Command[Literal["enrichment", "scoring", "triage", "analyst_review", "__end__"]]:
+    def supervisor(
+        state: FraudState,
+    ) -> Command[Literal["enrichment", "scoring", "triage", "analyst_review", "__end__"]]:
         return Command(goto=next_step(state))
 
     def enrichment(state: FraudState) -> Command[Literal["supervisor"]]:

@@ -30,7 +30,10 @@ def fallback_summary(facts: dict) -> str:
         action += f" ({facts['step_up_method']})"
     evidence = "; ".join(facts["evidence"]) or "no rule fired"
     anomaly = facts["isolation_forest_anomaly_score"]
-    model = f"IsolationForest anomaly score {anomaly:.2f}" if anomaly is not None else "too little history for the model"
+    if anomaly is None:
+        model = "too little history for the model"
+    else:
+        model = f"IsolationForest anomaly score {anomaly:.2f}"
     return (
         f"{facts['amount']:.2f} {facts['currency']} {facts['channel'].replace('_', '-')} at MCC "
         f"{facts['merchant_category']}: risk {facts['risk_score_0_100']:.0f}/100, proposed {action}. "

@@ -113,7 +113,9 @@ class FraudCaseInput(BaseModel):
             if past.customer_id != txn.customer_id:
                 raise ValueError(f"history[{i}].customer_id {past.customer_id!r} is not the transaction's customer")
             if past.currency != txn.currency:
-                raise ValueError(f"history[{i}].currency {past.currency!r} is not the billing currency {txn.currency!r}")
+                raise ValueError(
+                    f"history[{i}].currency {past.currency!r} is not the billing currency {txn.currency!r}"
+                )
             if past.timestamp >= txn.timestamp:
                 raise ValueError(f"history[{i}].timestamp is not before the transaction's timestamp")
         return self

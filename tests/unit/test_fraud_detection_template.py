@@ -52,7 +52,7 @@ def test_rendered_package_builds_and_its_tests_pass(tmp_path):
     assert "3 passed" in result.stdout
     # The rendered CONFIG is the spec's, so the generated package applies its overrides.
     probe = subprocess.run(
-        [sys.executable, "-c", "import json; from fraud_detection_agent.agent import CONFIG; print(json.dumps(CONFIG))"],
+        [sys.executable, "-c", "import json, fraud_detection_agent.agent as a; print(json.dumps(a.CONFIG))"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=60,
     )
     assert json.loads(probe.stdout) == spec["config"]
@@ -63,6 +63,7 @@ def test_generated_tests_fail_on_a_broken_agent(tmp_path):
     render(tmp_path, spec)
     agent_py = tmp_path / "fraud_detection_agent" / "agent.py"
     # An agent that never asks an analyst must fail the generated interrupt test.
-    agent_py.write_text(agent_py.read_text().replace("build_graph(CONFIG)", "build_graph({'triage': {'analyst_review_min_score': 100}})"))
+    never_review = "build_graph({'triage': {'analyst_review_min_score': 100}})"
+    agent_py.write_text(agent_py.read_text().replace("build_graph(CONFIG)", never_review))
     result = run_generated_tests(tmp_path)
     assert result.returncode != 0

@@ -83,7 +83,8 @@ def test_high_risk_interrupts_for_an_analyst_and_resumes(cases, disposition, dec
     assert "ACCOUNT_TAKEOVER" in payload["reasons"] or "AMOUNT_SPIKE" in payload["reasons"]
     assert payload["summary"].startswith(f"{run_input['transaction']['amount']:.2f}")
     json.dumps(payload)
-    resumed = graph.invoke(Command(resume={"disposition": disposition, "analyst": "a.analyst", "note": "called"}), config)
+    answer = {"disposition": disposition, "analyst": "a.analyst", "note": "called"}
+    resumed = graph.invoke(Command(resume=answer), config)
     out = AGENT.output(resumed)
     assert out["decision"] == decision and out["proposed_action"] == "block"
     assert out["reasons"][-1] == code

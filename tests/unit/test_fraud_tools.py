@@ -10,7 +10,14 @@ import pytest
 
 from reference_agents.fraud_detection.policy import load_policy
 from reference_agents.fraud_detection.reference_data import cities
-from reference_agents.fraud_detection.tools import anomaly_score, combine_risk, enrich, evaluate_rules, score_case, triage
+from reference_agents.fraud_detection.tools import (
+    anomaly_score,
+    combine_risk,
+    enrich,
+    evaluate_rules,
+    score_case,
+    triage,
+)
 from reference_agents.fraud_detection.tools.geo import distances_km, medoid
 
 CITY = {c.name: c for c in cities()}
@@ -228,13 +235,15 @@ def test_risk_is_a_noisy_or_of_the_evidence():
     ],
 )
 def test_triage_thresholds_of_the_default_policy(score, channel, action, method, review):
-    assert triage(score, channel, POLICY["triage"]) == {"action": action, "step_up_method": method, "analyst_review": review}
+    expected = {"action": action, "step_up_method": method, "analyst_review": review}
+    assert triage(score, channel, POLICY["triage"]) == expected
 
 
 def test_policy_overrides_move_thresholds_and_are_checked():
     strict = load_policy({"triage": {"step_up_min_score": 10, "block_min_score": 50, "analyst_review_min_score": 90}})
     assert triage(20, "card_present", strict["triage"])["action"] == "step_up"
-    assert triage(60, "card_present", strict["triage"]) == {"action": "block", "step_up_method": None, "analyst_review": False}
+    blocked = triage(60, "card_present", strict["triage"])
+    assert blocked == {"action": "block", "step_up_method": None, "analyst_review": False}
     assert load_policy()["triage"]["block_min_score"] == 70  # overrides do not leak into the defaults
     with pytest.raises(ValueError, match="triage.block_min_scor"):
         load_policy({"triage": {"block_min_scor": 50}})

@@ -109,8 +109,12 @@ def enrich(txn: dict, history: list[dict], account_events: list[dict], policy: d
     )
 
     testing = rules["card_testing"]
-    in_test_window = [h for h in history if _minutes_between(parse_time(h["timestamp"]), now) <= testing["window_minutes"]]
-    small = sum(1 for h in in_test_window if h["amount"] <= testing["small_amount_max"])
+    small = sum(
+        1
+        for h in history
+        if h["amount"] <= testing["small_amount_max"]
+        and _minutes_between(parse_time(h["timestamp"]), now) <= testing["window_minutes"]
+    )
     features["small_txn_count_window"] = small + (1 if txn["amount"] <= testing["small_amount_max"] else 0)
     velocity_window = rules["velocity"]["window_minutes"]
     features["txn_count_window"] = sum(

@@ -91,12 +91,16 @@ def evaluate_rules(features: dict, txn: dict, policy: dict) -> list[dict]:
         hits.append(_hit("NEW_DEVICE", r["new_device"]["weight"], "device not seen in the history"))
     if features["is_new_country"]:
         hits.append(
-            _hit("NEW_COUNTRY", r["new_country"]["weight"], f"merchant country {txn['merchant_country']} not seen before")
+            _hit(
+                "NEW_COUNTRY", r["new_country"]["weight"], f"merchant country {txn['merchant_country']} not seen before"
+            )
         )
     if features["is_new_mcc"]:
         hits.append(
             _hit("NEW_MERCHANT_CATEGORY", r["new_merchant_category"]["weight"], f"MCC {txn['mcc']} not seen before")
         )
     if txn["mcc"] in r["high_risk_mcc"]["codes"]:
-        hits.append(_hit("HIGH_RISK_MCC", r["high_risk_mcc"]["weight"], f"MCC {txn['mcc']} is cash-like or resale-prone"))
+        hits.append(
+            _hit("HIGH_RISK_MCC", r["high_risk_mcc"]["weight"], f"MCC {txn['mcc']} is cash-like or resale-prone")
+        )
     return hits
