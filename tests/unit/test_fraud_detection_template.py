@@ -7,27 +7,23 @@ import os
 import subprocess
 import sys
 
-import jinja2
 import yaml
 
+from activities.scaffold import package_name, render_package
 from reference_agents.fraud_detection import AGENT
 
 
 def render(tmp_path, spec: dict, version: int = 3) -> None:
+    """Render as the lifecycle's scaffold step does."""
     context = {
         "name": spec["name"],
-        "package": spec["name"].replace("-", "_") + "_agent",
+        "package": package_name(spec["name"]),
         "version": version,
         "template": spec["template"],
         "spec": spec,
         "config": spec["config"],
     }
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    for source in AGENT.template_dir.rglob("*.j2"):
-        relative = env.from_string(str(source.relative_to(AGENT.template_dir))[: -len(".j2")]).render(context)
-        target = tmp_path / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(env.from_string(source.read_text(encoding="utf-8")).render(context), encoding="utf-8")
+    render_package(AGENT.template_dir, tmp_path, context)
 
 
 def run_generated_tests(tmp_path) -> subprocess.CompletedProcess:

@@ -112,8 +112,10 @@ def test_upstream_alert_wrapping_a_transaction(cases):
     run_input = copy.deepcopy(cases["account_takeover"]["input"])
     txn = run_input.pop("transaction")
     run_input["alert"] = {"alert_id": "ALERT-1", "source_system": "scheme-monitor", "transaction": txn}
-    AGENT.input_model.model_validate(run_input)
-    state, config = run(graph, run_input)
+    # As the platform does: validate, then run on the JSON dump (which carries "transaction": null).
+    dumped = AGENT.input_model.model_validate(run_input).model_dump(mode="json")
+    assert dumped["transaction"] is None
+    state, config = run(graph, dumped)
     payload = state["__interrupt__"][0].value
     assert payload["alert_id"] == "ALERT-1"
     assert payload["transaction"]["transaction_id"] == txn["transaction_id"]
