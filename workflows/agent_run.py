@@ -17,6 +17,7 @@ from workflows.types import (
     QUERY_RUN_STATE,
     SIGNAL_RESUME_RUN,
     UPDATE_RESUME_RUN,
+    UPDATE_WAIT_SETTLED,
     GraphStepInput,
     GraphStepResult,
     ResumeRequest,
@@ -56,38 +57,43 @@ class AgentRunWorkflow:
                 )
             except ActivityError as err:
                 message = str(err.cause) if err.cause else str(err)
-                self._result = RunResult(run_id=inp.run_id, status="failed", error=message)
                 await self._record(RunRecord(run_id=inp.run_id, status="failed", error=message,
                                              latency_ms=self._ms(workflow.now() - started - waited), wait_ms=self._ms(waited),
                                              tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost))
+                await self._settle(RunResult(run_id=inp.run_id, status="failed", error=message))
                 raise ApplicationError(message, type="RunFailed", non_retryable=True) from err
             tokens_in += res.tokens_in
             tokens_out += res.tokens_out
             cost += res.cost_usd
             if res.status == "completed":
                 break
-            self._result = RunResult(run_id=inp.run_id, status="interrupted", interrupt=res.interrupt)
             await self._record(RunRecord(run_id=inp.run_id, status="interrupted", interrupt=res.interrupt,
                                          wait_ms=self._ms(waited), tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost))
+            self._result = RunResult(run_id=inp.run_id, status="interrupted", interrupt=res.interrupt)
             wait_start = workflow.now()
             try:
                 await workflow.wait_condition(lambda: self._resume is not None, timeout=timedelta(seconds=inp.resume_timeout_s))
             except TimeoutError:
                 message = f"no resume within {inp.resume_timeout_s:.0f} s"
-                self._result = RunResult(run_id=inp.run_id, status="failed", interrupt=res.interrupt, error=message)
                 await self._record(RunRecord(run_id=inp.run_id, status="failed", interrupt=res.interrupt, error=message,
                                              wait_ms=self._ms(workflow.now() - wait_start + waited)))
+                await self._settle(RunResult(run_id=inp.run_id, status="failed", interrupt=res.interrupt, error=message))
                 raise ApplicationError(message, type="ResumeTimeout", non_retryable=True)
             waited += workflow.now() - wait_start
             step = GraphStepInput(run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version,
                                   thread_id=inp.thread_id, resume=self._resume.value)
             self._resume = None
             self._result = RunResult(run_id=inp.run_id, status="running")
-        self._result = RunResult(run_id=inp.run_id, status="succeeded", output=res.output)
         await self._record(RunRecord(run_id=inp.run_id, status="succeeded", output=res.output,
                                      latency_ms=self._ms(workflow.now() - started - waited), wait_ms=self._ms(waited),
                                      tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost))
+        await self._settle(RunResult(run_id=inp.run_id, status="succeeded", output=res.output))
         return self._result
+
+    async def _settle(self, result: RunResult) -> None:
+        """Publish the final result and let waiting update handlers answer before the run closes."""
+        self._result = result
+        await workflow.wait_condition(workflow.all_handlers_finished)
 
     @staticmethod
     def _ms(delta: timedelta) -> float:
@@ -99,6 +105,12 @@ class AgentRunWorkflow:
     @workflow.query(name=QUERY_RUN_STATE)
     def state(self) -> RunResult:
         """Current status, output or pending interrupt payload."""
+        return self._result
+
+    @workflow.update(name=UPDATE_WAIT_SETTLED)
+    async def wait_settled(self) -> RunResult:
+        """Return once the run is interrupted, succeeded or failed (for callers that wait)."""
+        await workflow.wait_condition(lambda: self._result is not None and self._result.status != "running")
         return self._result
 
     @workflow.signal(name=SIGNAL_RESUME_RUN)

@@ -23,6 +23,7 @@ QUERY_PROGRESS = "progress"
 # AgentRunWorkflow
 SIGNAL_RESUME_RUN = "resume"
 UPDATE_RESUME_RUN = "resume_run"
+UPDATE_WAIT_SETTLED = "wait_settled"
 QUERY_RUN_STATE = "state"
 
 # Custom search attributes (Keyword) Shipway sets on its workflows; `shipway up` registers them.

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import sys
 
 import typer
 
+from shipway.cli.common import exit_now as _exit
 from shipway.settings import get_settings
 from shipway.stack.local import COMPONENTS, LocalStack
-
-
-def _exit(code: int) -> None:
-    """Flush and leave at once: the Temporal SDK's runtime can abort during interpreter teardown
-    (exit code 134; temporalio/sdk-python#300), which must not replace our exit code."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def up(

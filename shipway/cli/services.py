@@ -1,0 +1,59 @@
+"""``shipway worker | gateway | console``: the long-running processes (``shipway up`` starts them)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from shipway.cli.common import exit_now, run_async
+from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, get_settings
+
+
+def worker(queue: list[str] = typer.Option([CONTROL_TASK_QUEUE, AGENTS_TASK_QUEUE], help="Task queue(s) to poll; repeat the option.")) -> None:
+    """Run a Temporal worker for Shipway's workflows and activities until interrupted."""
+    from shipway.temporal import connect
+    from shipway.worker import run_workers
+
+    async def main() -> None:
+        client = await connect()
+        typer.echo(f"[worker] polling {', '.join(queue)} on {get_settings().resolved_temporal_address()}")
+        await run_workers(client, queue)
+
+    try:
+        run_async(main())
+    except KeyboardInterrupt:
+        pass
+    exit_now(0)
+
+
+def gateway(host: str = typer.Option(None, help="Bind address (default from settings)."),
+            port: int = typer.Option(None, help="Port (default from settings).")) -> None:
+    """Serve the HTTP gateway (FastAPI on uvicorn)."""
+    import uvicorn
+
+    from shipway.gateway.app import create_app
+
+    s = get_settings()
+    uvicorn.run(create_app(), host=host or s.gateway_host, port=port or s.gateway_port, log_level="warning")
+    exit_now(0)
+
+
+def console(port: int = typer.Option(None, help="Port (default from settings).")) -> None:
+    """Serve the Streamlit operator console."""
+    import console as console_pkg
+
+    app = Path(console_pkg.__file__).parent / "app.py"
+    s = get_settings()
+    code = subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port or s.console_port),
+                            "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"])
+    exit_now(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the service commands to the CLI."""
+    app.command()(worker)
+    app.command()(gateway)
+    app.command()(console)

@@ -1,0 +1,1 @@
+"""The HTTP gateway: invoke agents (routed by traffic weights), HITL resume, health, metrics."""
