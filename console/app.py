@@ -1,7 +1,7 @@
 """Entry point of the operator console: ``streamlit run console/app.py``.
 
 Builds the sidebar (who the operator acts as, links to the Temporal Web UI and the
-gateway) and routes to one page module per concern under ``console/pages/``.
+gateway) and routes to one page module per concern under ``console/views/`` (not ``pages/``, which Streamlit would also list as legacy pages).
 """
 
 from pathlib import Path
@@ -11,7 +11,7 @@ import streamlit as st
 from console.ui import operator_sidebar
 from shipway.settings import get_settings
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="Shipway console", page_icon=":material/rocket_launch:", layout="wide")
 

@@ -72,7 +72,7 @@ def seed(console_env) -> Callable[..., None]:
 @pytest.fixture
 def app(console_env) -> Callable[[str | None], AppTest]:
     """``app(page)``: the console's ``AppTest``, run once, then switched to ``page``
-    (e.g. ``"pages/runs.py"``) and run again when given."""
+    (e.g. ``"views/runs.py"``) and run again when given."""
 
     def open_page(page: str | None = None) -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S).run()

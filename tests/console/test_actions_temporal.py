@@ -112,7 +112,7 @@ async def test_decision_buttons_signal_the_lifecycle_as_the_operator(doubles, se
                             "description": "Triage of small-business loan applications."}))
     handle = await client.start_workflow("AgentLifecycleWorkflow", {}, id=wf_id, task_queue=queue)
 
-    at = await _open("pages/approvals.py", "bob.approver@bank.example")
+    at = await _open("views/approvals.py", "bob.approver@bank.example")
     assert "You act as **bob.approver@bank.example**" in "\n".join(c.value for c in at.caption)
     at.text_area(key=f"reason:{name}:1").input("model risk review MRM-112 passed")
     at.button(key=f"{decision}:{name}:1").click()
@@ -132,7 +132,7 @@ async def test_resume_form_sends_the_update_and_shows_the_acknowledgement(double
                         "resume_format": {"decision": "approve|decline", "underwriter": "<underwriter id>", "note": "<text>"}}))
     handle = await client.start_workflow("AgentRunWorkflow", {}, id=run_workflow_id(run_id), task_queue=queue)
 
-    at = await _open("pages/runs.py", "uma.underwriter@bank.example")
+    at = await _open("views/runs.py", "uma.underwriter@bank.example")
     editor = at.text_area(key=f"resume_value:{run_id}")
     editor.input('{"decision": "decline", "underwriter": "uma", "note": "DTI above 45%"}')
     at.button(key=f"resume:{run_id}").click()
@@ -151,7 +151,7 @@ async def test_resume_refused_by_the_workflow_is_shown(doubles, seed):
              workflow_id=run_workflow_id(run_id), interrupt={"question": "What amount?"}))
     handle = await client.start_workflow("AgentRunWorkflow", {}, id=run_workflow_id(run_id), task_queue=queue)
 
-    at = await _open("pages/runs.py", "uma.underwriter@bank.example")
+    at = await _open("views/runs.py", "uma.underwriter@bank.example")
     assert at.text_area(key=f"resume_value:{run_id}").value == "{}"
     at.button(key=f"resume:{run_id}").click()
     await _run(at)

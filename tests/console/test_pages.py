@@ -56,7 +56,7 @@ def test_unreachable_database_says_to_run_shipway_up(console_env, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"postgresql://shipway@127.0.0.1:{free_port()}/shipway")
     get_settings.cache_clear()
     sync_engine.cache_clear()
-    for page in ("pages/agents.py", "pages/approvals.py", "pages/runs.py"):
+    for page in ("views/agents.py", "views/approvals.py", "views/runs.py"):
         at = AppTest.from_file(str(APP), default_timeout=60).run()
         at.switch_page(page).run()
         assert not at.exception, page
@@ -87,7 +87,7 @@ def test_approvals_page_shows_pending_version_spec_and_refused_attempt(app, seed
     _agent_with_versions(seed)
     seed(Approval(agent_name="credit-underwriting", version=2, decision="approve", approver="alice@bank.example",
                   reason="looks good", accepted=False, refusal_reason="the owner may not approve their own agent"))
-    at = app("pages/approvals.py")
+    at = app("views/approvals.py")
 
     assert [s.value for s in at.subheader] == ["credit-underwriting v2"]  # v1 is live, not pending
     page = _texts(at.markdown)
@@ -102,7 +102,7 @@ def test_approvals_page_shows_pending_version_spec_and_refused_attempt(app, seed
 
 def test_decision_without_reason_is_not_sent(app, seed):
     _agent_with_versions(seed)
-    at = app("pages/approvals.py")
+    at = app("views/approvals.py")
     at.button(key="approve:credit-underwriting:2").click().run()
     assert "Give a reason" in _texts(at.error)
 
@@ -115,7 +115,7 @@ def test_signed_in_user_is_who_the_console_acts_as(console_env, seed):
     # AppTest keeps the entrypoint's sidebar only on the default page's run, so check it there.
     assert "Signed in as **carol@bank.example**" in _texts(at.sidebar.markdown)
     assert len(at.sidebar.text_input) == 0
-    at.switch_page("pages/approvals.py").run()
+    at.switch_page("views/approvals.py").run()
     assert "You act as **carol@bank.example**" in _texts(at.caption)
 
 
@@ -138,7 +138,7 @@ def _runs(seed) -> list[Run]:
 
 def test_runs_page_lists_runs_with_totals_and_filters(app, seed):
     _runs(seed)
-    at = app("pages/runs.py")
+    at = app("views/runs.py")
     runs = at.dataframe[0].value
     assert runs["run_id"].tolist() == ["r-wait", "r-fail", "r-ok"]  # newest first
     assert runs.set_index("run_id").loc["r-ok", ["agent", "version", "status", "latency_ms", "tenant"]].tolist() == \
@@ -189,7 +189,7 @@ def _checkpointed_thread(database_url: str, thread_id: str) -> None:
 def test_run_detail_shows_json_checkpoint_history_and_prefilled_resume(app, seed, console_env):
     _runs(seed)
     _checkpointed_thread(console_env.resolved_database_url(), "th-wait")
-    at = app("pages/runs.py")
+    at = app("views/runs.py")
     assert at.selectbox(key="run_pick").value == "r-wait"  # newest run is shown first
 
     history = at.dataframe[1].value
@@ -212,7 +212,7 @@ def test_run_detail_shows_json_checkpoint_history_and_prefilled_resume(app, seed
 
 def test_resume_rejects_invalid_json_before_calling_temporal(app, seed):
     _runs(seed)
-    at = app("pages/runs.py")
+    at = app("views/runs.py")
     at.text_area(key="resume_value:r-wait").input("{decision: refer")
     at.button(key="resume:r-wait").click().run()
     assert "Not valid JSON" in _texts(at.error)
