@@ -76,6 +76,18 @@ async def compiled_graph(agent_name: str, version: int) -> _Compiled:
     return _graphs[key]
 
 
+async def _keep_heartbeating(details) -> None:
+    """Heartbeat during long nodes too (an LLM call may outlast the heartbeat timeout);
+    only once a node has finished, so a retry knows whether anything was checkpointed."""
+    timeout = activity.info().heartbeat_timeout
+    period = max(timeout.total_seconds() / 3, 0.1) if timeout else 10.0
+    while True:
+        await asyncio.sleep(period)
+        d = details()
+        if d["nodes"]:
+            activity.heartbeat(d)
+
+
 def _started_before() -> bool:
     """True when an earlier attempt of this activity already ran at least one node."""
     info = activity.info()
@@ -132,6 +144,7 @@ async def run_graph(inp: GraphStepInput) -> GraphStepResult:
 
     nodes: list[str] = []
     interrupt = None
+    beat = asyncio.create_task(_keep_heartbeating(lambda: {"node": nodes[-1] if nodes else None, "nodes": len(nodes)}))
     try:
         async for chunk in c.graph.astream(payload, config, stream_mode="updates"):
             for node, update in chunk.items():
@@ -142,6 +155,8 @@ async def run_graph(inp: GraphStepInput) -> GraphStepResult:
                     activity.heartbeat({"node": node, "nodes": len(nodes)})
     except (ValueError, ValidationError) as exc:
         raise ApplicationError(f"{type(exc).__name__}: {exc}", type="InvalidInput", non_retryable=True) from exc
+    finally:
+        beat.cancel()
     tokens_in, tokens_out, cost = await _record_usage(inp.run_id, usage)
     if interrupt is None:
         final = await c.graph.aget_state(config)

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import TypedSearchAttributes, SearchAttributePair
 
 from shipway.db.models import Agent, AgentVersion, Run, TrafficWeight
-from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE
+from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, get_settings
 from shipway.spec import NAME_RE, SpecError
 from shipway.temporal import SA_AGENT, SA_TENANT
 from workflows.types import (
@@ -69,7 +69,8 @@ async def submit_agent(client: Client, engine: AsyncEngine, raw_spec: dict, subm
         await session.commit()
     await client.start_workflow(
         "AgentLifecycleWorkflow",
-        LifecycleInput(name=name, version=version, spec=raw_spec, submitted_by=submitted_by),
+        LifecycleInput(name=name, version=version, spec=raw_spec, submitted_by=submitted_by,
+                       approval_timeout_s=get_settings().approval_timeout_s),
         id=wf_id,
         task_queue=CONTROL_TASK_QUEUE,
         search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, name)]),
@@ -120,6 +121,7 @@ async def start_run(client: Client, engine: AsyncEngine, agent_name: str, run_in
     Raises:
         UnknownAgentError: no live version of the agent.
     """
+    settings = get_settings()
     if version is None:
         version = await pick_version(engine, agent_name)
     run_id = str(uuid.uuid4())
@@ -131,7 +133,8 @@ async def start_run(client: Client, engine: AsyncEngine, agent_name: str, run_in
         await session.commit()
     handle = await client.start_workflow(
         "AgentRunWorkflow",
-        RunInput(run_id=run_id, agent_name=agent_name, version=version, thread_id=thread_id, input=run_input, tenant=tenant),
+        RunInput(run_id=run_id, agent_name=agent_name, version=version, thread_id=thread_id, input=run_input, tenant=tenant,
+                 heartbeat_timeout_s=settings.graph_heartbeat_timeout_s, resume_timeout_s=settings.resume_timeout_s),
         id=wf_id,
         task_queue=AGENTS_TASK_QUEUE,
         search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, agent_name), SearchAttributePair(SA_TENANT, tenant)]),

@@ -22,6 +22,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from reference_agents.registry import get_agent
 from shipway import control
@@ -74,6 +75,7 @@ def create_app() -> FastAPI:
         yield
 
     app = FastAPI(title="Shipway gateway", version="0.1.0", lifespan=lifespan)
+    # Starlette's own limiter answers a declared oversize Content-Length in plain text; ours answers JSON.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
@@ -93,8 +95,14 @@ def create_app() -> FastAPI:
 
     async def settled(client, run_id: str, agent: str, started: float) -> dict:
         handle = client.get_workflow_handle(run_workflow_id(run_id))
-        result: RunResult = await handle.execute_update(UPDATE_WAIT_SETTLED, result_type=RunResult)
-        RUNS_SETTLED.labels(agent, result.status).inc()
+        try:
+            result: RunResult = await handle.execute_update(UPDATE_WAIT_SETTLED, result_type=RunResult)
+            status = result.status
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            status = "closed"  # it finished before the update arrived; its row is already written
+        RUNS_SETTLED.labels(agent, status).inc()
         RUN_WAIT_SECONDS.labels(agent).observe(time.perf_counter() - started)
         async with AsyncSession(async_engine(), expire_on_commit=False) as s:
             return run_json(await s.get(Run, run_id))
@@ -140,6 +148,10 @@ def create_app() -> FastAPI:
             ack = await control.resume_run(client, run_id, body.value, body.actor)
         except WorkflowUpdateFailedError as exc:
             return _error(409, "run is not waiting for input", str(exc.cause or exc))
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return _error(409, "run is not waiting for input", f"run is {run.status}")
         RESUMES.labels(run.agent_name).inc()
         if not wait:
             return JSONResponse(ack, status_code=202)

@@ -1,0 +1,5 @@
+"""``python -m shipway`` = the ``shipway`` command."""
+
+from shipway.cli import app
+
+app()
