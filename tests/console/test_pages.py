@@ -6,7 +6,6 @@ import json
 from datetime import timedelta
 from typing import TypedDict
 
-import pytest
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
