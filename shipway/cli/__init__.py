@@ -9,7 +9,7 @@ import typer
 app = typer.Typer(help="Shipway: governed LangGraph agents on Temporal.", no_args_is_help=True)
 
 # Modules that add commands to `app`; each defines `register(app)`.
-_COMMAND_MODULES = ("shipway.cli.stack", "shipway.cli.services", "shipway.cli.agents", "shipway.cli.runs")
+_COMMAND_MODULES = ("shipway.cli.stack", "shipway.cli.services", "shipway.cli.agents", "shipway.cli.runs", "shipway.cli.demo")
 
 for _name in _COMMAND_MODULES:
     try:

@@ -43,9 +43,9 @@ def gateway(host: str = typer.Option(None, help="Bind address (default from sett
 
 def console(port: int = typer.Option(None, help="Port (default from settings).")) -> None:
     """Serve the Streamlit operator console."""
-    import console as console_pkg
+    import importlib.util
 
-    app = Path(console_pkg.__file__).parent / "app.py"
+    app = Path(importlib.util.find_spec("console.app").origin)
     s = get_settings()
     code = subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port or s.console_port),
                             "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"])

@@ -194,7 +194,7 @@ class LocalStack:
         entry: dict = {}
         if name in HEALTH_PATHS:
             wanted = self.settings.gateway_port if name == "gateway" else self.settings.console_port
-            port = choose_port(name, wanted, pick_free_ports, avoid=self._ports_in_use(record))
+            port = choose_port(name, wanted, pick_free_ports, avoid=self._ports_in_use(record, except_for=name))
             host = self.settings.gateway_host if name == "gateway" else "127.0.0.1"
             entry.update(port=port, url=f"http://{host}:{port}")
             record[f"{name}_url"] = entry["url"]
@@ -220,8 +220,9 @@ class LocalStack:
         self._done(name, t0, f"ok ({entry.get('url', 'polling ' + CONTROL_TASK_QUEUE)}, pid {pid})")
 
     @staticmethod
-    def _ports_in_use(record: dict) -> set[int]:
-        ports = {record.get(k, {}).get("port") for k in ("postgres", "temporal", "gateway", "console")}
+    def _ports_in_use(record: dict, except_for: str | None = None) -> set[int]:
+        # a component's own port from an earlier, failed start is not "in use" by another
+        ports = {record.get(k, {}).get("port") for k in ("postgres", "temporal", "gateway", "console") if k != except_for}
         ports.add(record.get("temporal", {}).get("ui_port"))
         return {p for p in ports if p}
 
