@@ -9,8 +9,10 @@ import io
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 from jinja2 import Environment, StrictUndefined
@@ -65,24 +67,43 @@ def reproducible_tarball(src: Path) -> bytes:
     return bytes(data)
 
 
-async def run_generated_tests(package_dir: Path) -> tuple[int, str]:
-    """Run ``pytest`` on the rendered package in a subprocess; returns ``(exit code, output tail)``."""
+def generated_tests_command(package_dir: Path, basetemp: str) -> tuple[list[str], dict[str, str]]:
+    """argv and environment that run a rendered package's tests: cwd and ``PYTHONPATH`` = the package.
+
+    An own ``--basetemp``: pytest otherwise rotates the shared ``/tmp/pytest-of-<user>`` folders and
+    may delete the temp dirs of another pytest session still running on this machine.
+    """
     path = os.pathsep.join(p for p in (str(package_dir), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",
-        cwd=package_dir, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        while True:
-            try:
-                out, _ = await asyncio.wait_for(proc.communicate(), timeout=5)
-                break
-            except asyncio.TimeoutError:
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}", "tests"], env
+
+
+def run_generated_tests_blocking(package_dir: Path, timeout_s: float = TEST_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """Run a rendered package's tests as the scaffold step does, blocking (for template tests).
+
+    Returns:
+        the completed process; ``stdout`` holds pytest's output and stderr together.
+    """
+    with tempfile.TemporaryDirectory(prefix="shipway-scaffold-") as basetemp:
+        argv, env = generated_tests_command(package_dir, basetemp)
+        return subprocess.run(argv, cwd=package_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=timeout_s)
+
+
+async def run_generated_tests(package_dir: Path) -> tuple[int, str]:
+    """Run ``pytest`` on the rendered package in a subprocess, heartbeating; returns ``(exit code, output tail)``."""
+    with tempfile.TemporaryDirectory(prefix="shipway-scaffold-") as basetemp:
+        argv, env = generated_tests_command(package_dir, basetemp)
+        proc = await asyncio.create_subprocess_exec(*argv, cwd=package_dir, env=env, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.STDOUT)
+        communicate = asyncio.ensure_future(proc.communicate())
+        try:
+            while not (await asyncio.wait({communicate}, timeout=5))[0]:
                 activity.heartbeat("running generated tests")
-    except BaseException:
-        proc.kill()
-        raise
+        except BaseException:
+            proc.kill()
+            raise
+        out, _ = communicate.result()
     return proc.returncode, out.decode(errors="replace")[-4000:]
 
 

@@ -1,0 +1,54 @@
+"""A governed agent with an LLM configured: routing and narrative through the real langchain-openai
+client against a loopback server speaking the OpenAI chat-completions API; every call's tokens are
+recorded on the run and priced."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+import yaml
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from activities.llm_usage import DEFAULT_PRICES, price_usd
+from reference_agents.financial_analysis import AGENT
+from shipway import control
+from shipway.db.engine import async_engine
+from shipway.db.models import LlmUsage
+from shipway.gateway.app import create_app
+from tests.support.openai_stub import OpenAIStub, use_stub
+from workflows.types import LifecycleStatus
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_llm_tokens_and_cost_are_recorded_on_the_run(worker, monkeypatch):
+    client = worker
+    spec = yaml.safe_load(AGENT.spec_path.read_text())
+    spec.update(name=f"fin-llm-{uuid.uuid4().hex[:6]}", model="openai:gpt-4o-mini")
+    name, version, wf_id = await control.submit_agent(client, async_engine(), spec, submitted_by=spec["owner"])
+    await control.approve(client, name, version, "carol.approver@bank.example", "LLM path test")
+    assert (await client.get_workflow_handle(wf_id, result_type=LifecycleStatus).result()).state == "live"
+
+    with OpenAIStub(text="MSFT fell in late 2008 and the tools flag a downtrend.", option="sentiment") as stub:
+        use_stub(monkeypatch, stub)
+        app = create_app()
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http:
+                inp = {"tickers": ["MSFT"], "start": "2008-09-01", "end": "2008-12-31",
+                       "headlines": ["Microsoft shares plunged as the outlook was cut and losses widened."]}
+                r = await http.post(f"/v1/agents/{name}/runs?wait=true", json={"input": inp})
+    assert r.status_code == 200, r.text
+    run = r.json()
+    assert run["status"] == "succeeded"
+    assert run["output"]["narrative"] == stub.text
+    assert stub.requests, "the LLM was never called"
+    assert run["tokens_in"] == sum(u["prompt_tokens"] for u in stub.usages) > 0
+    assert run["tokens_out"] == sum(u["completion_tokens"] for u in stub.usages) > 0
+    expected = price_usd("gpt-4o-mini", run["tokens_in"], run["tokens_out"], DEFAULT_PRICES)
+    assert run["cost_usd"] == pytest.approx(expected) and expected > 0
+    async with AsyncSession(async_engine()) as s:
+        calls = (await s.exec(select(LlmUsage).where(LlmUsage.run_id == run["run_id"]))).all()
+    assert len(calls) == len(stub.requests) and all(c.model.startswith("gpt-4o-mini") for c in calls)
