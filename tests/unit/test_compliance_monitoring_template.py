@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jinja2
 import yaml
 
+from activities.scaffold import run_generated_tests_blocking
 from reference_agents.compliance_monitoring import AGENT
 
 
@@ -38,8 +36,6 @@ def test_template_renders_and_its_tests_pass(tmp_path):
     agent_src = (tmp_path / "compliance_monitoring_agent/agent.py").read_text()
     assert "CONFIG = {'screening': {'max_candidates': 3}}" in agent_src and "VERSION = 3" in agent_src
 
-    env = os.environ | {"PYTHONPATH": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_generated_tests_blocking(tmp_path)
+    assert proc.returncode == 0, proc.stdout
     assert "5 passed" in proc.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from activities.scaffold import package_name, render_package
+from activities.scaffold import package_name, render_package, run_generated_tests_blocking
 from reference_agents.credit_underwriting import AGENT
 
 
@@ -23,19 +23,12 @@ def _render(tmp_path: Path, config: dict) -> tuple[Path, str]:
     return tmp_path, package
 
 
-def _pytest(rendered: Path) -> subprocess.CompletedProcess:
-    # Exactly how the scaffold step runs generated tests: cwd and PYTHONPATH = the rendered dir.
-    env = {**os.environ, "PYTHONPATH": str(rendered), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                          cwd=rendered, env=env, capture_output=True, text=True, timeout=120)
-
-
 def test_rendered_package_tests_pass(tmp_path):
     rendered, package = _render(tmp_path, {})
     assert {p.relative_to(rendered).as_posix() for p in rendered.rglob("*.py")} == {
         f"{package}/__init__.py", f"{package}/agent.py", f"tests/test_{package}.py"}
-    result = _pytest(rendered)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    result = run_generated_tests_blocking(rendered)
+    assert result.returncode == 0, result.stdout[-5000:]
     assert "3 passed" in result.stdout
 
 

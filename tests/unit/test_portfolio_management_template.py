@@ -1,13 +1,10 @@
 """The portfolio-management template renders into a package whose generated tests pass."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from activities.scaffold import package_name, render_package
+from activities.scaffold import package_name, render_package, run_generated_tests_blocking
 from reference_agents.portfolio_management import AGENT
 
 
@@ -25,24 +22,17 @@ def _render(tmp_path: Path, config: dict) -> Path:
     return tmp_path
 
 
-def _pytest(src: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH", "")) if p),
-           "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                          cwd=src, env=env, capture_output=True, text=True, timeout=300)
-
-
 def test_rendered_package_tests_pass(tmp_path):
     src = _render(tmp_path, {"risk_limits": {"max_var_95_1d_pct": 3.0}})
     agent_py = (src / "portfolio_management_agent" / "agent.py").read_text()
     assert "VERSION = 3" in agent_py and '"max_var_95_1d_pct": 3.0' in agent_py
-    result = _pytest(src)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    result = run_generated_tests_blocking(src)
+    assert result.returncode == 0, result.stdout[-5000:]
     assert "3 passed" in result.stdout and "skipped" not in result.stdout
 
 
 def test_rendered_tests_fail_on_an_invalid_config(tmp_path):
     # a config naming an unknown policy section must fail the scaffold's tests, not pass silently
     src = _render(tmp_path, {"no_such_section": {}})
-    result = _pytest(src)
+    result = run_generated_tests_blocking(src)
     assert result.returncode != 0 and "unknown portfolio policy key" in result.stdout
