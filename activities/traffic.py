@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from shipway.db.engine import async_engine
-from shipway.db.models import Agent, Deployment, TrafficWeight, utcnow
+from shipway.db.models import Agent, AgentVersion, Deployment, TrafficWeight, utcnow
 from workflows.types import TrafficUpdate
 
 
@@ -39,6 +39,11 @@ async def set_traffic(upd: TrafficUpdate) -> None:
             agent = await session.get(Agent, upd.name)
             agent.live_version = upd.live_version
             session.add(agent)
+            # the version it replaces stops being "live" in the catalog
+            for old in (await session.exec(select(AgentVersion).where(
+                    AgentVersion.agent_name == upd.name, AgentVersion.status == "live", AgentVersion.version != upd.live_version))).all():
+                old.status, old.updated_at = "superseded", utcnow()
+                session.add(old)
         await session.commit()
 
 
