@@ -37,22 +37,23 @@ class _Compiled:
     model: str | None
 
 
-_pools: dict[int, AsyncConnectionPool] = {}
-_graphs: dict[tuple[int, str, int], _Compiled] = {}
+_pools: dict[tuple[int, str], AsyncConnectionPool] = {}
+_graphs: dict[tuple[int, str, str, int], _Compiled] = {}
 _lock = asyncio.Lock()
 
 
 async def checkpointer() -> AsyncPostgresSaver:
-    """An ``AsyncPostgresSaver`` on a connection pool shared by this event loop's activities."""
-    loop_id = id(asyncio.get_running_loop())
-    if loop_id not in _pools:
+    """An ``AsyncPostgresSaver`` on a connection pool shared by this event loop's activities
+    (one pool per loop and database URL)."""
+    key = (id(asyncio.get_running_loop()), get_settings().resolved_database_url())
+    if key not in _pools:
         pool = AsyncConnectionPool(
-            get_settings().resolved_database_url(), min_size=2, max_size=30, open=False,
+            key[1], min_size=2, max_size=30, open=False,
             kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         )
         await pool.open()
-        _pools[loop_id] = pool
-    return AsyncPostgresSaver(_pools[loop_id])
+        _pools[key] = pool
+    return AsyncPostgresSaver(_pools[key])
 
 
 async def compiled_graph(agent_name: str, version: int) -> _Compiled:
@@ -61,7 +62,7 @@ async def compiled_graph(agent_name: str, version: int) -> _Compiled:
     Raises:
         ApplicationError (non-retryable, ``UnknownAgentVersion``): the version is not in the catalog.
     """
-    key = (id(asyncio.get_running_loop()), agent_name, version)
+    key = (id(asyncio.get_running_loop()), get_settings().resolved_database_url(), agent_name, version)
     if key in _graphs:
         return _graphs[key]
     async with _lock:
