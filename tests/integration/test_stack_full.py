@@ -1,0 +1,70 @@
+"""The whole local stack as a user runs it (``shipway up`` with worker, gateway and console): an agent
+goes live, a run stops at an interrupt, the stack goes ``down`` and ``up``, and the same run then
+resumes to completion; the agent and the run are still in the catalog."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from shipway.stack.ports import free_port
+from tests.integration.test_stack import processes_under, shipway, stack_env, stack_record  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.integration
+
+
+def _wait_live(env: dict[str, str], name: str, timeout_s: float = 180) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        st = json.loads(shipway(env, "agent", "status", name, "1").stdout)
+        if st["state"] != "running" or time.monotonic() > deadline:
+            return st
+        time.sleep(0.5)
+
+
+def test_interrupted_run_survives_down_and_up_and_carries_on(stack_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    env = dict(stack_env)
+    ports = {int(env[k]) for k in ("SHIPWAY_POSTGRES_PORT", "SHIPWAY_TEMPORAL_PORT", "SHIPWAY_TEMPORAL_UI_PORT")}
+    for key in ("SHIPWAY_GATEWAY_PORT", "SHIPWAY_CONSOLE_PORT"):
+        ports.add(port := free_port(avoid=ports))
+        env[key] = str(port)
+    name = f"restart-{uuid.uuid4().hex[:8]}"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"name": name, "owner": "olivia.owner@bank.example", "template": "counting_agent:AGENT",
+                                    "description": "A three-node test agent that must survive a stack restart."}))
+    nodes_log = tmp_path / "nodes.log"
+    try:
+        out = shipway(env, "up").stdout
+        for component in ("postgres", "temporal", "migrations", "worker", "gateway", "console"):
+            assert f"[up] {component} ... ok" in out, out
+        assert "approval" in shipway(env, "agent", "submit", str(spec), "--follow").stdout
+        shipway(env, "agent", "approve", name, "1", "--as", "carol.approver@bank.example", "--reason", "restart test")
+        assert _wait_live(env, name)["state"] == "live"
+
+        gateway = stack_record(env)["gateway_url"]
+        r = httpx.post(f"{gateway}/v1/agents/{name}/runs?wait=true", json={"input": {"log_path": str(nodes_log), "ask": True}}, timeout=120)
+        assert r.status_code == 200 and r.json()["status"] == "interrupted", r.text
+        run_id = r.json()["run_id"]
+
+        shipway(env, "down")
+        assert not processes_under(env["SHIPWAY_STATE_DIR"])
+        shipway(env, "up")
+        assert shipway(env, "status").returncode == 0
+
+        gateway = stack_record(env)["gateway_url"]
+        assert httpx.get(f"{gateway}/v1/runs/{run_id}", timeout=30).json()["status"] == "interrupted"
+        r = httpx.post(f"{gateway}/v1/runs/{run_id}/resume?wait=true", json={"value": {"answer": "yes"}, "actor": "uma"}, timeout=120)
+        assert r.status_code == 200, r.text
+        run = r.json()
+        assert run["status"] == "succeeded" and run["output"]["visited"] == ["a", "b", "c"]
+        assert nodes_log.read_text().split() == ["a", "b", "c"]
+        assert f"{name}  owner=olivia.owner@bank.example" in shipway(env, "agent", "list").stdout
+    finally:
+        shipway(env, "down", check=False)
+    assert not processes_under(env["SHIPWAY_STATE_DIR"])
