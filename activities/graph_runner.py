@@ -21,7 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.llm_usage import DEFAULT_PRICES, UsageCollector, price_usd
+from activities.llm_usage import UsageCollector, price_usd
+from activities.model_prices import current_prices
 from reference_agents.base import AgentDefinition
 from reference_agents.registry import get_agent
 from shipway.db.engine import async_engine
@@ -95,9 +96,9 @@ def _started_before() -> bool:
     return info.attempt > 1 and bool(info.heartbeat_details)
 
 
-def _price(model: str, tokens_in: int, tokens_out: int) -> float:
+def _price(model: str, tokens_in: int, tokens_out: int, prices: dict[str, tuple[float, float]]) -> float:
     try:
-        return price_usd(model, tokens_in, tokens_out, DEFAULT_PRICES)
+        return price_usd(model, tokens_in, tokens_out, prices)
     except KeyError:
         activity.logger.warning("no price for model %s; its cost is recorded as 0", model)
         return 0.0
@@ -105,12 +106,14 @@ def _price(model: str, tokens_in: int, tokens_out: int) -> float:
 
 async def _record_usage(run_id: str, usage: UsageCollector) -> tuple[int, int, float]:
     """Write one ``llm_usage`` row per LLM call; returns (tokens in, tokens out, cost USD)."""
+    if not usage.calls:
+        return 0, 0, 0.0
+    prices = await current_prices()
     rows = [LlmUsage(run_id=run_id, model=c.model, tokens_in=c.tokens_in, tokens_out=c.tokens_out,
-                     cost_usd=_price(c.model, c.tokens_in, c.tokens_out)) for c in usage.calls]
-    if rows:
-        async with AsyncSession(async_engine(), expire_on_commit=False) as session:
-            session.add_all(rows)
-            await session.commit()
+                     cost_usd=_price(c.model, c.tokens_in, c.tokens_out, prices)) for c in usage.calls]
+    async with AsyncSession(async_engine(), expire_on_commit=False) as session:
+        session.add_all(rows)
+        await session.commit()
     return sum(r.tokens_in for r in rows), sum(r.tokens_out for r in rows), sum(r.cost_usd for r in rows)
 
 

@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from langgraph.checkpoint.postgres import PostgresSaver
 from sqlalchemy import create_engine, pool
 
+from activities.model_prices import seed_model_prices
 from shipway.db.engine import sqlalchemy_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -44,8 +45,9 @@ def current_revision(database_url: str) -> str | None:
 
 
 def upgrade(database_url: str) -> str:
-    """Apply all Alembic revisions up to head, then create/upgrade LangGraph's checkpoint tables
-    (``PostgresSaver.setup()``). Idempotent; concurrent callers wait on an advisory lock.
+    """Apply all Alembic revisions up to head, create/upgrade LangGraph's checkpoint tables
+    (``PostgresSaver.setup()``) and seed missing model prices. Idempotent; concurrent callers
+    wait on an advisory lock.
 
     Args:
         database_url: ``postgresql://`` URL of the catalog database.
@@ -63,6 +65,7 @@ def upgrade(database_url: str) -> str:
             command.upgrade(alembic_config(database_url), "head")
             with PostgresSaver.from_conn_string(database_url) as saver:
                 saver.setup()
+            seed_model_prices(database_url)
         finally:
             lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK_KEY,))
     return current_revision(database_url)

@@ -12,11 +12,11 @@ import yaml
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activities.llm_usage import DEFAULT_PRICES, price_usd
+from activities.llm_usage import price_usd
 from reference_agents.financial_analysis import AGENT
 from shipway import control
 from shipway.db.engine import async_engine
-from shipway.db.models import LlmUsage
+from shipway.db.models import LlmUsage, ModelPrice
 from shipway.gateway.app import create_app
 from tests.support.openai_stub import OpenAIStub, use_stub
 from workflows.types import LifecycleStatus
@@ -31,6 +31,14 @@ async def test_llm_tokens_and_cost_are_recorded_on_the_run(worker, monkeypatch):
     name, version, wf_id = await control.submit_agent(client, async_engine(), spec, submitted_by=spec["owner"])
     await control.approve(client, name, version, "carol.approver@bank.example", "LLM path test")
     assert (await client.get_workflow_handle(wf_id, result_type=LifecycleStatus).result()).state == "live"
+
+    # runs are priced from the model_prices table (seeded by migrate); an operator's price wins
+    async with AsyncSession(async_engine()) as s:
+        price = await s.get(ModelPrice, "gpt-4o-mini")
+        assert price is not None, "migrate did not seed model prices"
+        price.input_usd_per_mtok, price.output_usd_per_mtok = 1000.0, 2000.0
+        s.add(price)
+        await s.commit()
 
     with OpenAIStub(text="MSFT fell in late 2008 and the tools flag a downtrend.", option="sentiment") as stub:
         use_stub(monkeypatch, stub)
@@ -47,7 +55,7 @@ async def test_llm_tokens_and_cost_are_recorded_on_the_run(worker, monkeypatch):
     assert stub.requests, "the LLM was never called"
     assert run["tokens_in"] == sum(u["prompt_tokens"] for u in stub.usages) > 0
     assert run["tokens_out"] == sum(u["completion_tokens"] for u in stub.usages) > 0
-    expected = price_usd("gpt-4o-mini", run["tokens_in"], run["tokens_out"], DEFAULT_PRICES)
+    expected = price_usd("gpt-4o-mini", run["tokens_in"], run["tokens_out"], {"gpt-4o-mini": (1000.0, 2000.0)})
     assert run["cost_usd"] == pytest.approx(expected) and expected > 0
     async with AsyncSession(async_engine()) as s:
         calls = (await s.exec(select(LlmUsage).where(LlmUsage.run_id == run["run_id"]))).all()
