@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import yaml
 
+from reference_agents.common.config import deep_merge
+
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 POLICY_PATH = PACKAGE_DIR / "policy.yaml"
-
-
-def _merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def load_policy(overrides: dict | None = None) -> dict:
@@ -44,7 +35,7 @@ def load_policy(overrides: dict | None = None) -> dict:
             unknown = set(value) - set(policy[section])
             if unknown:
                 raise ValueError(f"unknown keys in policy section {section!r}: {', '.join(sorted(unknown))}")
-    return _merge(policy, overrides)
+    return deep_merge(policy, overrides)
 
 
 def resolve_path(path: str | None) -> Path | None:

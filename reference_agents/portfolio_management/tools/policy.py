@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from reference_agents.common.config import deep_merge
 
 POLICY_PATH = Path(__file__).resolve().parent.parent / "policy.yaml"
 
@@ -16,16 +17,6 @@ POLICY_PATH = Path(__file__).resolve().parent.parent / "policy.yaml"
 def _default_policy() -> dict[str, Any]:
     with POLICY_PATH.open(encoding="utf-8") as fh:
         return yaml.safe_load(fh)
-
-
-def _deep_merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def load_policy(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -40,4 +31,4 @@ def load_policy(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     unknown = sorted(set(overrides) - set(base))
     if unknown:
         raise KeyError(f"unknown portfolio policy key(s) {unknown}; known: {sorted(base)}")
-    return _deep_merge(base, overrides)
+    return deep_merge(base, overrides)
