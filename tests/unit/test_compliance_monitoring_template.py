@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import jinja2
 import yaml
 
-from activities.scaffold import run_generated_tests_blocking
+from activities.scaffold import render_package, run_generated_tests_blocking
 from reference_agents.compliance_monitoring import AGENT
-
-
-def render(template_dir: Path, out_dir: Path, context: dict) -> list[Path]:
-    """Render every ``*.j2`` under ``template_dir`` (path segments are templates too)."""
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    written = []
-    for src in sorted(template_dir.rglob("*.j2")):
-        rel = env.from_string(str(src.relative_to(template_dir))).render(context)[: -len(".j2")]
-        dst = out_dir / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(env.from_string(src.read_text()).render(context))
-        written.append(dst)
-    return written
 
 
 def test_template_renders_and_its_tests_pass(tmp_path):
@@ -29,8 +13,7 @@ def test_template_renders_and_its_tests_pass(tmp_path):
     spec["config"] = {"screening": {"max_candidates": 3}}
     context = {"name": spec["name"], "package": "compliance_monitoring_agent", "version": 3,
                "template": spec["template"], "spec": spec, "config": spec["config"]}
-    written = render(AGENT.template_dir, tmp_path, context)
-    rels = {p.relative_to(tmp_path).as_posix() for p in written}
+    rels = {p.as_posix() for p in render_package(AGENT.template_dir, tmp_path, context)}
     assert {"compliance_monitoring_agent/__init__.py", "compliance_monitoring_agent/agent.py",
             "tests/test_compliance_monitoring_agent.py"} <= rels
     agent_src = (tmp_path / "compliance_monitoring_agent/agent.py").read_text()
