@@ -1,20 +1,26 @@
-"""The credit-underwriting graph: a supervisor routing to intake, risk scoring, policy and referral.
+"""The credit-underwriting graph: a supervisor routing to intake, risk scoring, policy, referral and memo.
 
 Every worker returns ``Command(goto="supervisor", update=...)``; the supervisor reads the
-state and sends the run to the next missing step (deterministic, no LLM). A referred
-application stops at ``interrupt()`` in ``underwriter_review`` until the platform resumes
-the thread with ``Command(resume={"decision", "underwriter", "note"})``; a malformed resume
-value brings the same interrupt back with an ``"error"`` naming the field.
+state and sends the run to the next missing step (deterministic, no LLM: each step needs
+the previous one's result, so there is never more than one valid next step to choose). A
+referred application stops at ``interrupt()`` in ``underwriter_review`` until the platform
+resumes the thread with ``Command(resume={"decision", "underwriter", "note"})``; a malformed
+resume value brings the same interrupt back with an ``"error"`` naming the field. Once
+decided, ``narrative`` writes the underwriting memo: by the configured LLM from the
+decision's facts, else from a template; the decision never depends on it.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
+from reference_agents.common.llm import get_chat_model, model_from_config, write_narrative
 from reference_agents.credit_underwriting.application import CreditApplication
+from reference_agents.credit_underwriting.memo import MEMO_TITLE, memo_facts, rules_memo
 from reference_agents.credit_underwriting.state import ApplicationInput, UnderwritingState
 from reference_agents.credit_underwriting.tools.policy import load_policy
 from reference_agents.credit_underwriting.tools.review import (
@@ -27,8 +33,8 @@ from reference_agents.credit_underwriting.tools.scorecard import fitted_scorecar
 _APPLICATION_FIELDS = tuple(CreditApplication.model_fields)
 
 
-def supervisor(state: UnderwritingState) -> Command[Literal["intake", "risk_scoring", "policy_decision", "underwriter_review", "__end__"]]:
-    """Route to the first step whose result is missing from the state; end once decided."""
+def supervisor(state: UnderwritingState) -> Command[Literal["intake", "risk_scoring", "policy_decision", "underwriter_review", "narrative", "__end__"]]:
+    """Route to the first step whose result is missing from the state; end once the memo is written."""
     if "amount_per_month_dm" not in state:
         return Command(goto="intake")
     if "assessment" not in state:
@@ -37,6 +43,8 @@ def supervisor(state: UnderwritingState) -> Command[Literal["intake", "risk_scor
         return Command(goto="policy_decision")
     if "decision" not in state:
         return Command(goto="underwriter_review")
+    if "narrative" not in state:
+        return Command(goto="narrative")
     return Command(goto=END)
 
 
@@ -100,11 +108,23 @@ def build_graph(config: dict) -> StateGraph:
             update.update(decision=result["decision"], reasons=result["reasons"], decided_by="policy")
         return Command(goto="supervisor", update=update)
 
+    def narrative(state: UnderwritingState, config: RunnableConfig) -> Command[Literal["supervisor"]]:
+        """The underwriting memo: LLM-written from :func:`memo_facts` when a model is configured,
+        else :func:`rules_memo` (no LLM object is created then)."""
+        facts = memo_facts(state, policy)
+        fallback = rules_memo(facts)
+        llm = get_chat_model(model_from_config(config))
+        text = write_narrative(llm, MEMO_TITLE, facts, fallback, config=config)
+        # write_narrative falls back on an empty answer; say so rather than crediting the LLM.
+        source = "llm" if llm is not None and text != fallback else "tools"
+        return Command(goto="supervisor", update={"narrative": text, "narrative_source": source})
+
     builder = StateGraph(UnderwritingState, input_schema=ApplicationInput)
     builder.add_node("supervisor", supervisor)
     builder.add_node("intake", intake)
     builder.add_node("risk_scoring", risk_scoring)
     builder.add_node("policy_decision", policy_decision)
     builder.add_node("underwriter_review", underwriter_review)
+    builder.add_node("narrative", narrative)
     builder.add_edge(START, "supervisor")
     return builder

@@ -17,8 +17,10 @@ def output(state: Mapping) -> dict:
         ``decision`` (approve/decline; ``refer`` only if the run is still awaiting an underwriter),
         ``reasons`` (codes), ``decided_by`` (``policy``/``underwriter``), ``pd_pct`` (0-100),
         ``score_points``, ``top_risk_factors``, ``credit_amount_dm``, ``duration_months``,
-        ``amount_per_month_dm``, ``policy_version``, ``rule_hits``, ``application_id``; when an
-        underwriter decided also ``underwriter``, ``underwriter_note`` and ``referral_reasons``.
+        ``amount_per_month_dm``, ``policy_version``, ``rule_hits``, ``application_id``,
+        ``narrative`` (the underwriting memo; ``""`` while pending) and ``narrative_source``
+        (``llm``/``tools``; ``pending`` while awaiting an underwriter); when an underwriter
+        decided also ``underwriter``, ``underwriter_note`` and ``referral_reasons``.
     """
     policy = state.get("policy_result") or {}
     assessment = state.get("assessment") or {}
@@ -35,6 +37,8 @@ def output(state: Mapping) -> dict:
         "amount_per_month_dm": state.get("amount_per_month_dm"),
         "policy_version": policy.get("policy_version"),
         "rule_hits": policy.get("rule_hits", {}),
+        "narrative": state.get("narrative", ""),
+        "narrative_source": state.get("narrative_source", "pending"),
     }
     review = state.get("underwriter_review")
     if review:

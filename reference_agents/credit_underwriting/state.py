@@ -45,6 +45,8 @@ class UnderwritingState(ApplicationInput, total=False):
         decision: final ``"approve"`` or ``"decline"``.
         reasons: machine-readable reason codes of the final decision.
         decided_by: ``"policy"`` or ``"underwriter"``.
+        narrative: the underwriting memo, written once decided (LLM or template; see ``memo.py``).
+        narrative_source: ``"llm"`` or ``"tools"`` (the template over the tools' facts).
     """
 
     amount_per_month_dm: float
@@ -54,3 +56,5 @@ class UnderwritingState(ApplicationInput, total=False):
     decision: str
     reasons: list[str]
     decided_by: str
+    narrative: str
+    narrative_source: str

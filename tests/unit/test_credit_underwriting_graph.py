@@ -207,5 +207,6 @@ async def test_streams_updates_and_interrupt_like_the_platform(graph):
     assert nodes == ["supervisor", "intake", "supervisor", "risk_scoring", "supervisor", "policy_decision", "supervisor"]
     resumed = [c async for c in graph.astream(Command(resume=AGENT.resume_value(interrupts[0][0].value, run_input)),
                                                config, stream_mode="updates")]
-    assert [next(iter(c)) for c in resumed] == ["underwriter_review", "supervisor"]
-    assert AGENT.output((await graph.aget_state(config)).values)["decided_by"] == "underwriter"
+    assert [next(iter(c)) for c in resumed] == ["underwriter_review", "supervisor", "narrative", "supervisor"]
+    out = AGENT.output((await graph.aget_state(config)).values)
+    assert out["decided_by"] == "underwriter" and out["narrative_source"] == "tools"
