@@ -12,8 +12,8 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import TypedSearchAttributes, SearchAttributePair
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
 from shipway.db.models import Agent, AgentVersion, Run, TrafficWeight
 from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, get_settings
@@ -23,10 +23,12 @@ from workflows.types import (
     SIGNAL_APPROVE,
     SIGNAL_REJECT,
     UPDATE_RESUME_RUN,
+    UPDATE_WAIT_SETTLED,
     ApprovalDecision,
     LifecycleInput,
     ResumeRequest,
     RunInput,
+    RunResult,
     lifecycle_workflow_id,
     run_workflow_id,
 )
@@ -112,16 +114,9 @@ async def pick_version(engine: AsyncEngine, agent_name: str, rng: random.Random 
     return weights[-1].version
 
 
-async def start_run(client: Client, engine: AsyncEngine, agent_name: str, run_input: dict, *,
-                    thread_id: str | None = None, tenant: str = "default", version: int | None = None) -> tuple[str, WorkflowHandle]:
-    """Record a run and start its ``AgentRunWorkflow`` on ``shipway-agents``.
-
-    Returns:
-        ``(run_id, handle)``.
-
-    Raises:
-        UnknownAgentError: no live version of the agent.
-    """
+async def _record_run(engine: AsyncEngine, agent_name: str, run_input: dict, thread_id: str | None, tenant: str,
+                      version: int | None) -> tuple[str, dict]:
+    """Insert the run's row; returns ``(run_id, keyword arguments of the workflow start)``."""
     settings = get_settings()
     if version is None:
         version = await pick_version(engine, agent_name)
@@ -132,15 +127,47 @@ async def start_run(client: Client, engine: AsyncEngine, agent_name: str, run_in
         session.add(Run(id=run_id, agent_name=agent_name, version=version, thread_id=thread_id, tenant=tenant,
                         input=run_input, workflow_id=wf_id))
         await session.commit()
-    handle = await client.start_workflow(
-        "AgentRunWorkflow",
-        RunInput(run_id=run_id, agent_name=agent_name, version=version, thread_id=thread_id, input=run_input, tenant=tenant,
-                 heartbeat_timeout_s=settings.graph_heartbeat_timeout_s, resume_timeout_s=settings.resume_timeout_s),
+    start = dict(
+        arg=RunInput(run_id=run_id, agent_name=agent_name, version=version, thread_id=thread_id, input=run_input, tenant=tenant,
+                     heartbeat_timeout_s=settings.graph_heartbeat_timeout_s, resume_timeout_s=settings.resume_timeout_s),
         id=wf_id,
         task_queue=AGENTS_TASK_QUEUE,
         search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, agent_name), SearchAttributePair(SA_TENANT, tenant)]),
     )
-    return run_id, handle
+    return run_id, start
+
+
+async def start_run(client: Client, engine: AsyncEngine, agent_name: str, run_input: dict, *,
+                    thread_id: str | None = None, tenant: str = "default", version: int | None = None) -> tuple[str, WorkflowHandle]:
+    """Record a run and start its ``AgentRunWorkflow`` on ``shipway-agents``.
+
+    Returns:
+        ``(run_id, handle)``.
+
+    Raises:
+        UnknownAgentError: no live version of the agent.
+    """
+    run_id, start = await _record_run(engine, agent_name, run_input, thread_id, tenant, version)
+    return run_id, await client.start_workflow("AgentRunWorkflow", start.pop("arg"), **start)
+
+
+async def start_run_and_wait(client: Client, engine: AsyncEngine, agent_name: str, run_input: dict, *,
+                             thread_id: str | None = None, tenant: str = "default", version: int | None = None) -> tuple[str, RunResult]:
+    """Record a run, start it and wait until it settles (finished or interrupted), in one
+    update-with-start call (one round trip to Temporal instead of two).
+
+    Returns:
+        ``(run_id, result)`` where ``result.status`` is ``succeeded``, ``failed`` or ``interrupted``.
+
+    Raises:
+        UnknownAgentError: no live version of the agent.
+    """
+    run_id, start = await _record_run(engine, agent_name, run_input, thread_id, tenant, version)
+    operation = WithStartWorkflowOperation("AgentRunWorkflow", start.pop("arg"),
+                                           id_conflict_policy=WorkflowIDConflictPolicy.FAIL, **start)
+    result = await client.execute_update_with_start_workflow(UPDATE_WAIT_SETTLED, start_workflow_operation=operation,
+                                                             result_type=RunResult)
+    return run_id, result
 
 
 async def resume_run(client: Client, run_id: str, value: dict, actor: str) -> dict:

@@ -93,19 +93,22 @@ def create_app() -> FastAPI:
             specs[(name, version)] = row.spec
         return specs[(name, version)]
 
-    async def settled(client, run_id: str, agent: str, started: float) -> dict:
-        handle = client.get_workflow_handle(run_workflow_id(run_id))
-        try:
-            result: RunResult = await handle.execute_update(UPDATE_WAIT_SETTLED, result_type=RunResult)
-            status = result.status
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            status = "closed"  # it finished before the update arrived; its row is already written
+    async def observed(run_id: str, agent: str, status: str, started: float) -> dict:
+        """Count a settled run in the metrics; returns its row as JSON."""
         RUNS_SETTLED.labels(agent, status).inc()
         RUN_WAIT_SECONDS.labels(agent).observe(time.perf_counter() - started)
         async with AsyncSession(async_engine(), expire_on_commit=False) as s:
             return run_json(await s.get(Run, run_id))
+
+    async def settled(client, run_id: str, agent: str, started: float) -> dict:
+        handle = client.get_workflow_handle(run_workflow_id(run_id))
+        try:
+            status = (await handle.execute_update(UPDATE_WAIT_SETTLED, result_type=RunResult)).status
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            status = "closed"  # it finished before the update arrived; its row is already written
+        return await observed(run_id, agent, status, started)
 
     @app.post("/v1/agents/{name}/runs", status_code=202)
     async def start_run(name: str, body: RunRequest, request: Request, wait: bool = False) -> JSONResponse:
@@ -120,13 +123,15 @@ def create_app() -> FastAPI:
         except ValidationError as exc:
             return _error(422, "invalid input for agent", [{"loc": ["input", *e["loc"]], "msg": e["msg"]} for e in exc.errors()])
         client = request.app.state.client
-        run_id, _ = await control.start_run(client, async_engine(), name, body.input, thread_id=body.thread_id,
-                                            tenant=body.tenant, version=version)
-        RUNS_STARTED.labels(name, str(version)).inc()
+        kwargs = dict(thread_id=body.thread_id, tenant=body.tenant, version=version)
         if not wait:
+            run_id, _ = await control.start_run(client, async_engine(), name, body.input, **kwargs)
+            RUNS_STARTED.labels(name, str(version)).inc()
             return JSONResponse({"run_id": run_id, "agent": name, "version": version, "status": "running",
                                  "workflow_url": settings.workflow_url(run_workflow_id(run_id))}, status_code=202)
-        return JSONResponse(await settled(client, run_id, name, started), status_code=200)
+        run_id, result = await control.start_run_and_wait(client, async_engine(), name, body.input, **kwargs)
+        RUNS_STARTED.labels(name, str(version)).inc()
+        return JSONResponse(await observed(run_id, name, result.status, started), status_code=200)
 
     @app.get("/v1/runs/{run_id}")
     async def get_run(run_id: str) -> JSONResponse:
