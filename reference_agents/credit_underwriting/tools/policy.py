@@ -17,6 +17,7 @@ from typing import Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from reference_agents.common.config import deep_merge
 from reference_agents.credit_underwriting.tools.data import (
     CATEGORICAL_ATTRIBUTES,
     NUMERIC_ATTRIBUTES,
@@ -156,17 +157,6 @@ class Policy(BaseModel):
             if hits[tier]:
                 return {"decision": TIER_DECISION[tier], "reasons": hits[tier], "rule_hits": hits, "policy_version": self.version}
         return {"decision": "approve", "reasons": [self.approve_reason], "rule_hits": hits, "policy_version": self.version}
-
-
-def deep_merge(base: dict, override: Mapping) -> dict:
-    """``base`` with ``override`` merged in: nested mappings merge, anything else replaces."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 @lru_cache(maxsize=1)
