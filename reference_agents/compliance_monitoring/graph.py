@@ -182,11 +182,15 @@ def build_graph(config: dict) -> StateGraph:
             f"{len(facts['watchlist_candidates'])} watchlist candidate(s), "
             f"{len(state['alerts'])} monitoring alert(s) over {facts['transactions_monitored']} transaction(s)."
         )
+        llm = get_chat_model(model_from_config(config))
         narrative = write_narrative(
-            get_chat_model(model_from_config(config)), "Sanctions screening and transaction monitoring case",
-            facts, fallback, config=config,
+            llm, "Sanctions screening and transaction monitoring case", facts, fallback, config=config,
         )
-        return Command(goto="supervisor", update={"decision": decision, "reasons": reasons, "narrative": narrative})
+        # write_narrative falls back on an empty answer; say so rather than crediting the LLM.
+        source = "llm" if llm is not None and narrative != fallback else "tools"
+        return Command(goto="supervisor", update={
+            "decision": decision, "reasons": reasons, "narrative": narrative, "narrative_source": source,
+        })
 
     graph = StateGraph(ComplianceState)
     graph.add_node("supervisor", supervisor, destinations=("intake", "screen", "review", "monitor", "decide", END))

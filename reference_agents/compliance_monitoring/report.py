@@ -18,8 +18,11 @@ def output(state: dict) -> dict:
         ``watchlist`` (``top_score_0_100``, ``candidates`` with list data only, thresholds
         0-100, index sizes, list sources), ``disposition`` (analyst's, or None),
         ``alerts``, ``transactions_monitored_count``, ``alerted_amount_usd`` (sum of the
-        distinct alerted transactions) and ``narrative``. The screened name and date of
-        birth are not repeated: they stay in the run input.
+        distinct alerted transactions), ``narrative`` (the case summary; ``""`` while pending)
+        and ``narrative_source`` (``"llm"`` when a configured model wrote it, ``"tools"`` when
+        it was built from the tools' results -- no model, or an empty answer; ``"pending"``
+        before the decision). The screened name and date of birth are not repeated: they
+        stay in the run input.
     """
     screening = state.get("screening") or {}
     candidates = screening.get("candidates") or []
@@ -44,6 +47,7 @@ def output(state: dict) -> dict:
         "transactions_monitored_count": len(by_id),
         "alerted_amount_usd": round(sum(by_id.get(i, 0.0) for i in alerted), 2),
         "narrative": state.get("narrative", ""),
+        "narrative_source": state.get("narrative_source", "pending"),
     }
 
 

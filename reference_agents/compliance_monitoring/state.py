@@ -23,6 +23,7 @@ class ComplianceState(TypedDict, total=False):
         decision: ``clear`` | ``alert`` | ``blocked``.
         reasons: machine-readable reason codes.
         narrative: a short case summary (LLM-written when a model is configured).
+        narrative_source: ``"llm"`` or ``"tools"`` (the deterministic sentence).
     """
 
     customer_id: str | None
@@ -38,3 +39,4 @@ class ComplianceState(TypedDict, total=False):
     decision: str
     reasons: list[str]
     narrative: str
+    narrative_source: str

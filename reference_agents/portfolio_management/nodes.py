@@ -222,8 +222,15 @@ def decide(state: PortfolioState, policy: dict) -> Next:
 
 
 def narrative(state: PortfolioState, config: RunnableConfig) -> Next:
-    """A short summary for people: written by the configured LLM from the computed facts, else a template."""
+    """A short summary for people: written by the configured LLM from the computed facts, else a template.
+
+    ``narrative_source`` is ``"llm"`` only when the model's answer is used; ``"tools"`` for the
+    template (no model configured, or the model returned nothing).
+    """
     facts = decision_rules.narrative_facts(state)
-    text = write_narrative(get_chat_model(model_from_config(config)), f"Portfolio review as of {state['as_of_date']}",
-                           facts, decision_rules.template_narrative(facts), config=config)
-    return Command(goto="supervisor", update={"narrative": text})
+    fallback = decision_rules.template_narrative(facts)
+    llm = get_chat_model(model_from_config(config))
+    text = write_narrative(llm, f"Portfolio review as of {state['as_of_date']}", facts, fallback, config=config)
+    # write_narrative falls back on an empty answer; say so rather than crediting the LLM.
+    source = "llm" if llm is not None and text != fallback else "tools"
+    return Command(goto="supervisor", update={"narrative": text, "narrative_source": source})

@@ -11,6 +11,9 @@ def output(state: PortfolioState) -> dict:
     ``orders`` are the orders to send (empty unless the decision is ``rebalance``);
     ``proposed_orders`` are the orders the proposal contained whatever the decision.
     Weights are fractions of portfolio value (``CASH`` included in current/post-trade weights).
+    ``narrative`` is the review summary; ``narrative_source`` is ``"llm"`` when a configured
+    model wrote it, ``"tools"`` when it is the template over the computed facts (no model, or
+    the model returned nothing).
     """
     reb, opt = state["rebalance"], state["optimisation"]
     return {
@@ -40,5 +43,6 @@ def output(state: PortfolioState) -> dict:
         "review_required": state["review_required"],
         "manager_review": state.get("review"),
         "narrative": state.get("narrative", ""),
+        "narrative_source": state.get("narrative_source", "pending"),
         "notes": state.get("notes", []),
     }

@@ -42,6 +42,7 @@ class PortfolioState(PortfolioRunInput, total=False):
         decision: ``rebalance`` | ``hold`` | ``rejected``.
         reasons: machine-readable reason codes of the decision.
         narrative: a short text for people (LLM-written only when a model is configured).
+        narrative_source: ``"llm"`` or ``"tools"`` (the template over the computed facts).
         notes: human-readable notes appended by workers.
     """
 
@@ -62,4 +63,5 @@ class PortfolioState(PortfolioRunInput, total=False):
     decision: str
     reasons: list[str]
     narrative: str
+    narrative_source: str
     notes: Annotated[list[str], operator.add]

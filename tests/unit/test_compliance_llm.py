@@ -38,7 +38,7 @@ def test_llm_writes_the_case_narrative_after_the_analyst_with_usage_recorded(mon
         state = graph.invoke(Command(resume={"disposition": "true_match", "analyst": "a.kowalski", "note": "DOB agrees"}),
                              config)
     out = AGENT.output(state)
-    assert out["narrative"] == CASE_TEXT
+    assert out["narrative"] == CASE_TEXT and out["narrative_source"] == "llm"
     # the LLM writes prose; screening, the analyst and the monitoring rules decide
     assert out["decision"] == "blocked"
     assert out["reasons"] == ["WATCHLIST_CONFIRMED_MATCH", "STRUCTURING_BELOW_CTR_THRESHOLD"]
@@ -67,3 +67,4 @@ def test_without_a_model_the_narrative_is_built_from_the_decision(monkeypatch):
     assert stub.requests == []
     assert out["decision"] == "alert"
     assert out["narrative"].startswith("Decision alert: WATCHLIST_NO_MATCH, STRUCTURING_BELOW_CTR_THRESHOLD.")
+    assert out["narrative_source"] == "tools"

@@ -36,7 +36,7 @@ def test_llm_writes_the_review_after_the_managers_sign_off_with_usage_recorded(m
         assert stub.requests == []  # optimisation, risk and the limit check involve no LLM
         state = graph.invoke(Command(resume={"decision": "approve", "manager": "pm-3", "note": "ok to trade"}), config)
     out = AGENT.output(state)
-    assert out["narrative"] == REVIEW_TEXT
+    assert out["narrative"] == REVIEW_TEXT and out["narrative_source"] == "llm"
     # the LLM writes prose; the optimiser, the limits and the manager decide
     assert out["decision"] == "rebalance" and out["orders"]
     assert out["reasons"][:3] == ["TARGET_MAX_SHARPE", "TURNOVER_ABOVE_LIMIT", "MANAGER_APPROVED"]
@@ -54,3 +54,18 @@ def test_llm_writes_the_review_after_the_managers_sign_off_with_usage_recorded(m
     assert usage.tokens_in == stub.usages[0]["prompt_tokens"] > 0
     assert usage.tokens_out == stub.usages[0]["completion_tokens"] == len(REVIEW_TEXT.split())
     assert usage.cost_usd(DEFAULT_PRICES) == pytest.approx((usage.tokens_in * 0.15 + usage.tokens_out * 0.60) / 1e6)
+
+
+def test_without_a_model_the_narrative_is_the_template_over_the_facts(monkeypatch):
+    payload = AGENT.input_model.model_validate(TECH_HEAVY).model_dump(mode="json")
+    with OpenAIStub(text=REVIEW_TEXT) as stub:
+        use_stub(monkeypatch, stub)
+        graph = AGENT.build_graph({}).compile(checkpointer=InMemorySaver())
+        config = {"configurable": {"thread_id": "no-llm", "model": None}}
+        state = graph.invoke(payload, config)
+        state = graph.invoke(Command(resume={"decision": "approve", "manager": "pm-3", "note": "ok to trade"}), config)
+    out = AGENT.output(state)
+    assert stub.requests == []
+    assert out["decision"] == "rebalance"
+    assert out["narrative"].startswith("As of 2019-12-31: decision rebalance")
+    assert out["narrative_source"] == "tools"
