@@ -114,7 +114,8 @@ def build_graph(config: dict) -> StateGraph:
                 "decision": decision,
                 "reasons": reasons,
                 "narrative": narrative,
-                "narrative_source": "llm" if llm else "tools",
+                # an empty LLM answer falls back to the tools' text: that is not the LLM's
+                "narrative_source": "llm" if llm and narrative != fallback else "tools",
             },
         )
 

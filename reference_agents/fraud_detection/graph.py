@@ -85,14 +85,16 @@ def build_graph(config: dict) -> StateGraph:
         result = triage(assessment["risk_score"], txn["channel"], policy["triage"])
         facts = case_facts(txn, state["features"], assessment, result)
         llm = get_chat_model(model_from_config(config))
-        summary = write_narrative(llm, "Card transaction fraud alert", facts, fallback_summary(facts), config=config)
+        fallback = fallback_summary(facts)
+        summary = write_narrative(llm, "Card transaction fraud alert", facts, fallback, config=config)
         return Command(
             goto="supervisor",
             update={
                 "triage": result,
                 "decision": result["action"],
                 "narrative": summary,
-                "narrative_source": "llm" if llm else "tools",
+                # an empty LLM answer falls back to the tools' text: that is not the LLM's
+                "narrative_source": "llm" if llm and summary != fallback else "tools",
             },
         )
 
