@@ -33,6 +33,17 @@ def temporal_cli_path() -> str:
     return _wheel_binary("temporal")
 
 
+TEST_AGENTS_DIR = Path(__file__).resolve().parent / "agents"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_agents_importable() -> None:
+    """Make the test agents (``counting_agent``) importable here and in subprocesses (workers,
+    the scaffold step's generated tests)."""
+    sys.path.insert(0, str(TEST_AGENTS_DIR))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TEST_AGENTS_DIR), os.environ.get("PYTHONPATH", "")) if p)
+
+
 @pytest.fixture(scope="session")
 def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``postgresql://`` URL of a fresh, migrated ``shipway`` database (Alembic head + LangGraph

@@ -5,9 +5,7 @@ version live."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -15,32 +13,21 @@ from streamlit.testing.v1 import AppTest
 
 from shipway import control
 from shipway.db.engine import async_engine
+from tests.support.workers import running_workers
 from tests.console.conftest import APP, APP_TIMEOUT_S
 from workflows.types import LifecycleStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-TEST_AGENTS = Path(__file__).resolve().parents[1] / "agents"
 OWNER = "olivia.owner@bank.example"
 APPROVER = "carol.approver@bank.example"
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def shipway_worker(console_env, temporal_env, monkeypatch):
-    """Shipway's real workers (both task queues) in this process, with the test agents importable."""
-    monkeypatch.syspath_prepend(str(TEST_AGENTS))
-    # The scaffold step runs the generated package's tests in a subprocess, which imports the agent too.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(TEST_AGENTS), os.environ.get("PYTHONPATH", "")) if p))
-    from shipway.worker import build_workers
-
-    workers = build_workers(temporal_env.client)
-    tasks = [asyncio.create_task(w.run()) for w in workers]
-    try:
-        yield temporal_env.client
-    finally:
-        await asyncio.gather(*(w.shutdown() for w in workers))
-        for t in tasks:
-            t.cancel()
+async def shipway_worker(console_env, temporal_env):
+    """Shipway's real workers (both task queues) in this process, on the console's database."""
+    async with running_workers(temporal_env.client) as client:
+        yield client
 
 
 async def _run(at: AppTest) -> AppTest:

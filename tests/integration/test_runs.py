@@ -19,6 +19,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from shipway import control
 from shipway.db.engine import async_engine
 from shipway.gateway.app import create_app
+from tests.support.workers import running_workers
 from workflows.types import LifecycleStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -115,17 +116,12 @@ def _start_worker(log: Path) -> subprocess.Popen:
 @pytest_asyncio.fixture(loop_scope="session")
 async def control_worker(settings_env, temporal_env, monkeypatch):
     """Only ``shipway-control`` in this process; agent runs go to worker subprocesses."""
-    from shipway.worker import build_workers
-
-    monkeypatch.setenv("SHIPWAY_GRAPH_HEARTBEAT_TIMEOUT_S", "2")
     from shipway.settings import get_settings
 
+    monkeypatch.setenv("SHIPWAY_GRAPH_HEARTBEAT_TIMEOUT_S", "2")
     get_settings.cache_clear()
-    [w] = build_workers(temporal_env.client, ["shipway-control"])
-    task = asyncio.create_task(w.run())
-    yield temporal_env.client
-    await w.shutdown()
-    task.cancel()
+    async with running_workers(temporal_env.client, ["shipway-control"]) as client:
+        yield client
 
 
 async def test_worker_killed_mid_graph_resumes_from_checkpoint(control_worker, pg_url, tmp_path):
