@@ -93,8 +93,13 @@ async def test_owner_approval_is_refused_and_recorded(worker):
         await asyncio.sleep(0.1)
     assert st.step == "approval" and st.state == "running"
     assert "owner" in st.refused[0]
-    async with AsyncSession(async_engine()) as s:
-        rows = (await s.exec(select(Approval).where(Approval.agent_name == name))).all()
+    # the refusal shows in the query at once; its row is written by the activity that follows
+    for _ in range(100):
+        async with AsyncSession(async_engine()) as s:
+            rows = (await s.exec(select(Approval).where(Approval.agent_name == name))).all()
+        if rows:
+            break
+        await asyncio.sleep(0.1)
     assert [(r.accepted, r.approver) for r in rows] == [(False, OWNER.upper())]
     assert "owner" in rows[0].refusal_reason
     await control.approve(client, name, version, "dave.risk@bank.example", "second pair of eyes")
