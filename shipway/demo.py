@@ -10,7 +10,6 @@ interrupt with the agent's documented reviewer rule via ``/v1/runs/{id}/resume``
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
