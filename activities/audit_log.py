@@ -1,4 +1,4 @@
-"""Append-only, hash-chained audit log.
+"""Append-only, hash-chained audit log (the only writer of ``audit_events``).
 
 Each event's ``hash`` is SHA-256 over the previous event's hash and the canonical JSON
 (sorted keys, no whitespace) of ``[ts, actor, action, subject, detail]``; the first
@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 
 from sqlalchemy import text
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
-from shipway.db.engine import async_engine
+from shipway.db.engine import Database
 from shipway.db.models import AuditEvent, utcnow
-from workflows.types import AuditRecord
+from workflows.types import RECORD_AUDIT, AuditRecord, AuditResult
 
 GENESIS_HASH = "0" * 64
 _LOCK_KEY = 0x5A1D17  # advisory lock id reserved for the audit chain
@@ -30,33 +31,44 @@ def event_hash(prev_hash: str, ts_iso: str, actor: str, action: str, subject: st
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
-async def append_event(session: AsyncSession, actor: str, action: str, subject: str, detail: dict | None = None) -> AuditEvent:
-    """Append one event inside the caller's transaction (the caller commits)."""
-    await session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_LOCK_KEY))
-    last = (await session.exec(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))).first()
-    prev = last.hash if last else GENESIS_HASH
-    ts = utcnow()
-    detail = json.loads(json.dumps(detail or {}, default=str))
-    ev = AuditEvent(ts=ts, actor=actor, action=action, subject=subject, detail=detail, prev_hash=prev,
-                    hash=event_hash(prev, ts.isoformat(), actor, action, subject, detail))
-    session.add(ev)
-    return ev
+def verify_chain(events: Iterable[AuditEvent]) -> tuple[bool, int | None]:
+    """Recompute the chain over ``events`` (all of them, in id order, e.g. ``queries.audit_events``).
 
-
-async def verify_chain(session: AsyncSession) -> tuple[bool, int | None]:
-    """Recompute the chain. Returns ``(True, None)`` or ``(False, id of the first bad event)``."""
+    Returns:
+        ``(True, None)``, or ``(False, id of the first event whose hash or link does not match)``.
+    """
     prev = GENESIS_HASH
-    for ev in (await session.exec(select(AuditEvent).order_by(AuditEvent.id))).all():
+    for ev in events:
         if ev.prev_hash != prev or ev.hash != event_hash(prev, ev.ts.isoformat(), ev.actor, ev.action, ev.subject, ev.detail):
             return False, ev.id
         prev = ev.hash
     return True, None
 
 
-@activity.defn(name="record_audit")
-async def record_audit(rec: AuditRecord) -> str:
-    """Activity: append ``rec`` to the audit log; returns the event's hash."""
-    async with AsyncSession(async_engine(), expire_on_commit=False) as session:
-        ev = await append_event(session, rec.actor, rec.action, rec.subject, rec.detail)
-        await session.commit()
-        return ev.hash
+async def append_event(session: AsyncSession, rec: AuditRecord) -> AuditEvent:
+    """Append one event inside the caller's transaction (the caller commits)."""
+    await session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_LOCK_KEY))
+    last = (await session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(1))).first()
+    prev = last.hash if last else GENESIS_HASH
+    ts = utcnow()
+    # JSON round trip: the stored detail must hash the same when read back
+    detail = json.loads(json.dumps(rec.detail or {}, default=str))
+    ev = AuditEvent(ts=ts, actor=rec.actor, action=rec.action, subject=rec.subject, detail=detail, prev_hash=prev,
+                    hash=event_hash(prev, ts.isoformat(), rec.actor, rec.action, rec.subject, detail))
+    session.add(ev)
+    return ev
+
+
+class AuditActivities:
+    """Activities on the audit log; owns nothing but a reference to the worker's database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @activity.defn(name=RECORD_AUDIT)
+    async def record_audit(self, rec: AuditRecord) -> AuditResult:
+        """Append ``rec`` to the audit log; returns the event's id and chain hash."""
+        async with self.db.session() as session:
+            ev = await append_event(session, rec)
+            await session.commit()
+            return AuditResult(event_id=ev.id, hash=ev.hash)

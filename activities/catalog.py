@@ -1,71 +1,154 @@
-"""Catalog writes made by the lifecycle: version status, artifacts, embeddings, approvals."""
+"""The agent catalog (the only writer of ``agents`` and ``agent_versions``): versions as they are
+submitted, validated, scaffolded and indexed, their status along the version state machine, and
+which version of an agent is live."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities.embeddings import embed
-from shipway.db.engine import async_engine
-from shipway.db.models import Agent, AgentVersion, Approval, utcnow
-from workflows.types import ApprovalRecord, VersionStatus
+from shipway.db.engine import Database
+from shipway.db.models import Agent, AgentVersion, utcnow
+from workflows.statuses import VERSION_TRANSITIONS, VersionStatus
+from workflows.types import (
+    GET_LIVE_VERSION,
+    INDEX_AGENT,
+    REGISTER_VERSION,
+    SET_LIVE_VERSION,
+    SET_VERSION_STATUS,
+    STORE_VALIDATED_SPEC,
+    IndexInput,
+    IndexResult,
+    LiveVersionInput,
+    LiveVersionResult,
+    RegisterVersionInput,
+    RegisterVersionResult,
+    SetLiveVersionInput,
+    SetLiveVersionResult,
+    SetVersionStatusInput,
+    SetVersionStatusResult,
+    StoreSpecInput,
+    StoreSpecResult,
+)
+
+Embedder = Callable[[list[str]], list[list[float]]]
 
 
 async def _version(session: AsyncSession, name: str, version: int) -> AgentVersion:
     row = (await session.exec(select(AgentVersion).where(AgentVersion.agent_name == name, AgentVersion.version == version))).first()
     if row is None:
-        raise LookupError(f"agent version {name} v{version} is not in the catalog")
+        raise ApplicationError(f"agent version {name} v{version} is not in the catalog", type="UnknownAgentVersion",
+                               non_retryable=True)
     return row
 
 
-@activity.defn(name="set_version_status")
-async def set_version_status(st: VersionStatus) -> None:
-    """Set an agent version's status (and artifact, when given); ``live`` also sets the agent's live version."""
-    async with AsyncSession(async_engine(), expire_on_commit=False) as session:
-        row = await _version(session, st.name, st.version)
-        row.status = st.status
-        row.updated_at = utcnow()
-        if st.artifact_sha256:
-            row.artifact_sha256, row.artifact_path = st.artifact_sha256, st.artifact_path
-        if st.status == "live":
-            agent = await session.get(Agent, st.name)
-            agent.live_version = st.version
+def _text(spec: dict, key: str) -> str:
+    value = spec.get(key, "")
+    return value if isinstance(value, str) else str(value)
+
+
+class CatalogActivities:
+    """Catalog writes of the lifecycle and deployment workflows.
+
+    Args:
+        db: the worker's database.
+        embed: ``texts -> vectors`` (384 floats each) for :meth:`index_agent`; a blocking call,
+            run in a thread.
+    """
+
+    def __init__(self, db: Database, embed: Embedder) -> None:
+        self.db = db
+        self.embed = embed
+
+    @activity.defn(name=REGISTER_VERSION)
+    async def register_version(self, inp: RegisterVersionInput) -> RegisterVersionResult:
+        """Insert the version (status ``submitted``, the raw spec) and, for a new agent, the agent row.
+        Idempotent: a retried attempt finds its row and returns ``created=False``."""
+        async with self.db.session() as session:
+            await session.exec(insert(Agent).values(
+                name=inp.name, owner=_text(inp.spec, "owner"), template=_text(inp.spec, "template"),
+                description=_text(inp.spec, "description"), created_at=utcnow()).on_conflict_do_nothing())
+            exists = (await session.exec(select(AgentVersion.id).where(
+                AgentVersion.agent_name == inp.name, AgentVersion.version == inp.version))).first()
+            if exists is None:
+                session.add(AgentVersion(agent_name=inp.name, version=inp.version, spec=inp.spec, status=VersionStatus.SUBMITTED,
+                                         submitted_by=inp.submitted_by, workflow_id=inp.workflow_id))
+            await session.commit()
+        return RegisterVersionResult(created=exists is None)
+
+    @activity.defn(name=STORE_VALIDATED_SPEC)
+    async def store_validated_spec(self, inp: StoreSpecInput) -> StoreSpecResult:
+        """Replace the submitted spec with the validated one and refresh the agent's owner, template
+        and description from it."""
+        async with self.db.session() as session:
+            row = await _version(session, inp.name, inp.version)
+            row.spec = inp.spec
+            agent = await session.get(Agent, inp.name)
+            agent.owner, agent.template, agent.description = inp.spec["owner"], inp.spec["template"], inp.spec["description"]
+            session.add_all([row, agent])
+            await session.commit()
+        return StoreSpecResult(owner=inp.spec["owner"])
+
+    @activity.defn(name=SET_VERSION_STATUS)
+    async def set_version_status(self, inp: SetVersionStatusInput) -> SetVersionStatusResult:
+        """Move a version along the version state machine (and record its artifact once scaffolded).
+
+        Raises:
+            ApplicationError (non-retryable, ``IllegalTransition``): the move is not in
+                :data:`~workflows.statuses.VERSION_TRANSITIONS`; ``UnknownAgentVersion``: no such version.
+        """
+        async with self.db.session() as session:
+            row = await _version(session, inp.name, inp.version)
+            previous = VersionStatus(row.status)
+            if previous != inp.status and inp.status not in VERSION_TRANSITIONS[previous]:
+                raise ApplicationError(f"{inp.name} v{inp.version} cannot go from {previous} to {inp.status}",
+                                       type="IllegalTransition", non_retryable=True)
+            row.status, row.status_detail, row.updated_at = inp.status, inp.detail, utcnow()
+            if inp.artifact_sha256:
+                row.artifact_sha256, row.artifact_path = inp.artifact_sha256, inp.artifact_path
+            session.add(row)
+            await session.commit()
+        return SetVersionStatusResult(previous=previous, status=inp.status)
+
+    @activity.defn(name=INDEX_AGENT)
+    async def index_agent(self, inp: IndexInput) -> IndexResult:
+        """Embed ``inp.text`` (the description) into the version's search vector."""
+        [vec] = await asyncio.to_thread(self.embed, [inp.text])
+        async with self.db.session() as session:
+            row = await _version(session, inp.name, inp.version)
+            row.embedding = vec
+            session.add(row)
+            await session.commit()
+        return IndexResult(dimensions=len(vec))
+
+    @activity.defn(name=GET_LIVE_VERSION)
+    async def live_version(self, inp: LiveVersionInput) -> LiveVersionResult:
+        """The agent's live version (None when nothing is live)."""
+        async with self.db.session() as session:
+            agent = await session.get(Agent, inp.name)
+        return LiveVersionResult(version=agent.live_version if agent else None)
+
+    @activity.defn(name=SET_LIVE_VERSION)
+    async def set_live_version(self, inp: SetLiveVersionInput) -> SetLiveVersionResult:
+        """Make ``inp.version`` the agent's live version. Versions still ``live`` besides it become
+        ``superseded`` (their lifecycle workflows are also told, and record the same)."""
+        async with self.db.session() as session:
+            agent = await session.get(Agent, inp.name)
+            if agent is None:
+                raise ApplicationError(f"agent {inp.name} is not in the catalog", type="UnknownAgentVersion", non_retryable=True)
+            previous = agent.live_version
+            agent.live_version = inp.version
             session.add(agent)
-        session.add(row)
-        await session.commit()
-
-
-@activity.defn(name="store_validated_spec")
-async def store_validated_spec(name: str, version: int, spec: dict) -> None:
-    """Replace the submitted spec with the validated one and refresh the agent's owner/template/description."""
-    async with AsyncSession(async_engine(), expire_on_commit=False) as session:
-        row = await _version(session, name, version)
-        row.spec = spec
-        agent = await session.get(Agent, name)
-        agent.owner, agent.template, agent.description = spec["owner"], spec["template"], spec["description"]
-        session.add_all([row, agent])
-        await session.commit()
-
-
-@activity.defn(name="index_agent")
-async def index_agent(name: str, version: int, text: str) -> int:
-    """Embed ``text`` (the description) into the version's 384-d vector; returns the dimension."""
-    [vec] = await asyncio.to_thread(embed, [text])
-    async with AsyncSession(async_engine(), expire_on_commit=False) as session:
-        row = await _version(session, name, version)
-        row.embedding = vec
-        session.add(row)
-        await session.commit()
-    return len(vec)
-
-
-@activity.defn(name="record_approval")
-async def record_approval(rec: ApprovalRecord) -> None:
-    """Write an approval decision (accepted or refused) to the ``approvals`` table."""
-    async with AsyncSession(async_engine(), expire_on_commit=False) as session:
-        session.add(Approval(agent_name=rec.name, version=rec.version, decision=rec.decision, approver=rec.approver,
-                             reason=rec.reason, accepted=rec.accepted, refusal_reason=rec.refusal_reason))
-        await session.commit()
+            for old in (await session.exec(select(AgentVersion).where(
+                    AgentVersion.agent_name == inp.name, AgentVersion.status == VersionStatus.LIVE,
+                    AgentVersion.version != inp.version))).all():
+                old.status, old.status_detail, old.updated_at = VersionStatus.SUPERSEDED, f"superseded by v{inp.version}", utcnow()
+                session.add(old)
+            await session.commit()
+        return SetLiveVersionResult(previous=previous if previous != inp.version else None)

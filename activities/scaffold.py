@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from reference_agents.registry import get_agent
 from shipway.settings import get_settings
+from workflows.types import SCAFFOLD_AGENT, ScaffoldInput, ScaffoldResult
 
 TEST_TIMEOUT_S = 300
 
@@ -107,17 +108,15 @@ async def run_generated_tests(package_dir: Path) -> tuple[int, str]:
     return proc.returncode, out.decode(errors="replace")[-4000:]
 
 
-@activity.defn(name="scaffold_agent")
-async def scaffold_agent(spec: dict, version: int) -> dict:
-    """Render, test and store an agent version's code package.
-
-    Returns:
-        ``{"artifact_sha256", "artifact_path", "files", "tests_output"}``.
+@activity.defn(name=SCAFFOLD_AGENT)
+async def scaffold_agent(inp: ScaffoldInput) -> ScaffoldResult:
+    """Render, test and store an agent version's code package under ``<state_dir>/artifacts``.
 
     Raises:
         ApplicationError (non-retryable, type ``ScaffoldTestsFailed``): the generated tests failed;
             the message carries the end of pytest's output.
     """
+    spec, version = inp.spec, inp.version
     agent = get_agent(spec["template"])
     name = spec["name"]
     root = get_settings().state_dir.resolve() / "artifacts" / name / f"v{version}"
@@ -130,8 +129,8 @@ async def scaffold_agent(spec: dict, version: int) -> dict:
     if code != 0:
         raise ApplicationError(f"generated tests failed (exit {code}):\n{output}", type="ScaffoldTestsFailed", non_retryable=True)
     data = reproducible_tarball(src)
-    digest = hashlib.sha256(data).hexdigest()
     artifact = root / f"{name}-v{version}.tar.gz"
     artifact.write_bytes(data)
-    return {"artifact_sha256": digest, "artifact_path": str(artifact), "files": [str(f) for f in files],
-            "tests_output": output.strip().splitlines()[-1] if output.strip() else ""}
+    return ScaffoldResult(artifact_sha256=hashlib.sha256(data).hexdigest(), artifact_path=str(artifact),
+                          files=[str(f) for f in files],
+                          tests_summary=output.strip().splitlines()[-1] if output.strip() else "")

@@ -7,11 +7,11 @@ from temporalio.exceptions import ApplicationError
 
 from reference_agents.registry import UnknownTemplateError, get_agent
 from shipway.spec import SpecError, parse_spec
-from workflows.types import LifecycleInput
+from workflows.types import VALIDATE_SPEC, ValidateSpecInput, ValidateSpecResult
 
 
-@activity.defn(name="validate_spec")
-async def validate_spec(inp: LifecycleInput) -> dict:
+@activity.defn(name=VALIDATE_SPEC)
+async def validate_spec(inp: ValidateSpecInput) -> ValidateSpecResult:
     """Validate a submitted spec; returns the normalised spec (defaults filled in).
 
     Raises:
@@ -28,4 +28,4 @@ async def validate_spec(inp: LifecycleInput) -> dict:
             raise SpecError([("template", str(exc))]) from exc
     except SpecError as exc:
         raise ApplicationError(f"invalid spec: {exc}", [list(e) for e in exc.errors], type="SpecError", non_retryable=True) from exc
-    return spec.model_dump(mode="json")
+    return ValidateSpecResult(spec=spec.model_dump(mode="json"))

@@ -1,52 +1,83 @@
-"""Operator actions shared by the CLI, the console, the gateway and the demo.
+"""Operator and caller actions shared by the CLI, the console, the gateway and the demo.
 
-Each action talks to Temporal (signals, updates, starts) and, where it must, the
-catalog database; none of them bypasses a workflow.
+Each action talks to Temporal (starts, signals, updates, queries); reads go through
+:mod:`shipway.queries`. None of them writes to the database: the workflows' activities do.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from sqlalchemy import func
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
-from shipway.db.models import Agent, AgentVersion, Run, TrafficWeight
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from shipway import queries
+from shipway.db.engine import Database
 from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, get_settings
 from shipway.spec import NAME_RE, SpecError
-from shipway.temporal import SA_AGENT, SA_TENANT
+from workflows.statuses import ApprovalKind, RunStatus
 from workflows.types import (
+    LIFECYCLE_WORKFLOW,
+    QUERY_STATUS,
+    RUN_WORKFLOW,
+    SA_AGENT,
+    SA_TENANT,
     SIGNAL_APPROVE,
     SIGNAL_REJECT,
+    UPDATE_DECIDE,
+    UPDATE_LIFECYCLE_SETTLED,
     UPDATE_RESUME_RUN,
-    UPDATE_WAIT_SETTLED,
+    UPDATE_RUN_ACCEPTED,
+    UPDATE_RUN_SETTLED,
     ApprovalDecision,
+    ApprovalOutcome,
+    ApprovalRequest,
     LifecycleInput,
+    LifecycleStatus,
+    ResumeAck,
     ResumeRequest,
     RunInput,
     RunResult,
+    RunStartResult,
     lifecycle_workflow_id,
     run_workflow_id,
 )
+
+# A concurrent submission of the same agent takes the version number first; try the next ones.
+_MAX_VERSION_ATTEMPTS = 20
 
 
 class UnknownAgentError(LookupError):
     """The agent does not exist or has no live version to route to."""
 
 
-class UnknownRunError(LookupError):
-    """No run with that id exists."""
+class UnknownVersionError(LookupError):
+    """The agent version is not in the catalog."""
 
 
-async def submit_agent(client: Client, engine: AsyncEngine, raw_spec: dict, submitted_by: str) -> tuple[str, int, str]:
-    """Record a new version of an agent and start its ``AgentLifecycleWorkflow``.
+class ActionRefused(Exception):
+    """A workflow refused the action; ``reason`` says why (e.g. the approver owns the agent, the
+    run is not waiting for input, the thread belongs to another agent)."""
 
-    Only the name is checked here (the workflow id needs it); full validation is the
-    workflow's first step, so a malformed spec is recorded and fails visibly there.
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _update_refusal(exc: WorkflowUpdateFailedError) -> ActionRefused:
+    cause = exc.cause
+    return ActionRefused(getattr(cause, "message", None) or str(cause or exc))
+
+
+# -- lifecycle -------------------------------------------------------------------------------------
+async def submit_agent(client: Client, db: Database, raw_spec: dict, submitted_by: str) -> tuple[str, int, str]:
+    """Start a new version's ``AgentLifecycleWorkflow``; its first activity records the version.
+
+    Only the name is checked here (the workflow id needs it); full validation is the workflow's
+    first step, so a malformed spec is recorded and fails visibly there.
 
     Returns:
         ``(name, version, workflow_id)``.
@@ -59,26 +90,22 @@ async def submit_agent(client: Client, engine: AsyncEngine, raw_spec: dict, subm
     name = raw_spec.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise SpecError([("name", "required: 2-63 characters of lowercase letters, digits and '-', starting with a letter")])
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        agent = await session.get(Agent, name)
-        if agent is None:
-            session.add(Agent(name=name, owner=str(raw_spec.get("owner", "")), template=str(raw_spec.get("template", "")),
-                              description=str(raw_spec.get("description", ""))))
-        last = (await session.exec(select(func.max(AgentVersion.version)).where(AgentVersion.agent_name == name))).first()
-        version = (last or 0) + 1
+    settings = get_settings()
+    version = await db.read(queries.next_version, name)
+    for _ in range(_MAX_VERSION_ATTEMPTS):
         wf_id = lifecycle_workflow_id(name, version)
-        session.add(AgentVersion(agent_name=name, version=version, spec=raw_spec, status="submitted", workflow_id=wf_id))
-        await session.commit()
-    await client.start_workflow(
-        "AgentLifecycleWorkflow",
-        LifecycleInput(name=name, version=version, spec=raw_spec, submitted_by=submitted_by,
-                       approval_timeout_s=get_settings().approval_timeout_s,
-                       reminder_every_s=get_settings().approval_reminder_s),
-        id=wf_id,
-        task_queue=CONTROL_TASK_QUEUE,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, name)]),
-    )
-    return name, version, wf_id
+        try:
+            await client.start_workflow(
+                LIFECYCLE_WORKFLOW,
+                LifecycleInput(name=name, version=version, spec=raw_spec, submitted_by=submitted_by,
+                               approval_timeout_s=settings.approval_timeout_s, reminder_every_s=settings.approval_reminder_s),
+                id=wf_id, task_queue=CONTROL_TASK_QUEUE, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, name)]),
+            )
+            return name, version, wf_id
+        except WorkflowAlreadyStartedError:
+            version += 1
+    raise RuntimeError(f"could not allocate a version number for {name} after {_MAX_VERSION_ATTEMPTS} attempts")
 
 
 def lifecycle_handle(client: Client, name: str, version: int) -> WorkflowHandle:
@@ -86,95 +113,125 @@ def lifecycle_handle(client: Client, name: str, version: int) -> WorkflowHandle:
     return client.get_workflow_handle(lifecycle_workflow_id(name, version))
 
 
-async def approve(client: Client, name: str, version: int, approver: str, reason: str) -> None:
-    """Send the ``approve`` signal as ``approver``; the workflow refuses (and records) an owner's approval."""
-    await lifecycle_handle(client, name, version).signal(SIGNAL_APPROVE, ApprovalDecision(approver=approver, reason=reason))
+async def lifecycle_status(client: Client, name: str, version: int) -> LifecycleStatus:
+    """The ``status`` query of a version's lifecycle (open or closed)."""
+    return await lifecycle_handle(client, name, version).query(QUERY_STATUS, result_type=LifecycleStatus)
 
 
-async def reject(client: Client, name: str, version: int, approver: str, reason: str) -> None:
-    """Send the ``reject`` signal as ``approver``."""
-    await lifecycle_handle(client, name, version).signal(SIGNAL_REJECT, ApprovalDecision(approver=approver, reason=reason))
+async def wait_lifecycle(client: Client, name: str, version: int) -> LifecycleStatus:
+    """Wait until the version is live or its lifecycle has ended; returns its status."""
+    handle = lifecycle_handle(client, name, version)
+    try:
+        return await handle.execute_update(UPDATE_LIFECYCLE_SETTLED, result_type=LifecycleStatus)
+    except (WorkflowUpdateFailedError, RPCError):
+        # closed before or while the update was sent (failed, rejected, superseded): its last status
+        return await handle.query(QUERY_STATUS, result_type=LifecycleStatus)
 
 
-async def pick_version(engine: AsyncEngine, agent_name: str, rng: random.Random | None = None) -> int:
+async def decide(client: Client, name: str, version: int, decision: ApprovalKind, approver: str, reason: str) -> ApprovalOutcome:
+    """Approve or reject a version through the ``decide`` update and return the accepted outcome.
+
+    Raises:
+        ActionRefused: the workflow refused it (no approver or reason, the approver owns the agent,
+            not awaiting approval); refusals of a named approver are also recorded by the workflow.
+        temporalio.service.RPCError: no such lifecycle workflow.
+    """
+    try:
+        return await lifecycle_handle(client, name, version).execute_update(
+            UPDATE_DECIDE, ApprovalRequest(decision=ApprovalKind(decision), approver=approver, reason=reason),
+            result_type=ApprovalOutcome)
+    except WorkflowUpdateFailedError as exc:
+        raise _update_refusal(exc) from exc
+
+
+async def signal_decision(client: Client, name: str, version: int, decision: ApprovalKind, approver: str, reason: str) -> None:
+    """Send the ``approve`` / ``reject`` signal (what ``temporal workflow signal`` sends); the workflow
+    judges and records it later, so nothing is returned."""
+    signal = SIGNAL_APPROVE if ApprovalKind(decision) == ApprovalKind.APPROVE else SIGNAL_REJECT
+    await lifecycle_handle(client, name, version).signal(signal, ApprovalDecision(approver=approver, reason=reason))
+
+
+# -- runs ------------------------------------------------------------------------------------------
+async def pick_version(db: Database, agent_name: str, rng: random.Random | None = None) -> int:
     """Choose the version to serve a request by the agent's live traffic weights (percent).
 
     Raises:
         UnknownAgentError: the agent has no version with positive weight.
     """
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        weights = (await session.exec(select(TrafficWeight).where(TrafficWeight.agent_name == agent_name, TrafficWeight.weight_pct > 0))).all()
+    weights = await db.read(queries.traffic, agent_name)
     if not weights:
         raise UnknownAgentError(f"agent {agent_name!r} does not exist or has no live version")
     r = (rng or random).uniform(0, sum(w.weight_pct for w in weights))
-    for w in sorted(weights, key=lambda w: w.version):
+    for w in weights:
         r -= w.weight_pct
         if r <= 0:
             return w.version
     return weights[-1].version
 
 
-async def _record_run(engine: AsyncEngine, agent_name: str, run_input: dict, thread_id: str | None, tenant: str,
-                      version: int | None) -> tuple[str, dict]:
-    """Insert the run's row; returns ``(run_id, keyword arguments of the workflow start)``."""
+def run_start(agent_name: str, version: int, run_input: dict, thread_id: str | None = None,
+              tenant: str = "default") -> tuple[str, RunInput, dict]:
+    """A new run's id, its workflow input and the workflow start options (id, task queue, search attributes)."""
     settings = get_settings()
-    if version is None:
-        version = await pick_version(engine, agent_name)
     run_id = str(uuid.uuid4())
-    thread_id = thread_id or run_id
-    wf_id = run_workflow_id(run_id)
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        session.add(Run(id=run_id, agent_name=agent_name, version=version, thread_id=thread_id, tenant=tenant,
-                        input=run_input, workflow_id=wf_id))
-        await session.commit()
-    start = dict(
-        arg=RunInput(run_id=run_id, agent_name=agent_name, version=version, thread_id=thread_id, input=run_input, tenant=tenant,
-                     heartbeat_timeout_s=settings.graph_heartbeat_timeout_s, resume_timeout_s=settings.resume_timeout_s),
-        id=wf_id,
-        task_queue=AGENTS_TASK_QUEUE,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, agent_name), SearchAttributePair(SA_TENANT, tenant)]),
-    )
-    return run_id, start
+    inp = RunInput(run_id=run_id, agent_name=agent_name, version=version, thread_id=thread_id or run_id, input=run_input,
+                   tenant=tenant, heartbeat_timeout_s=settings.graph_heartbeat_timeout_s, resume_timeout_s=settings.resume_timeout_s)
+    options = dict(id=run_workflow_id(run_id), task_queue=AGENTS_TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                   search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, agent_name),
+                                                            SearchAttributePair(SA_TENANT, tenant)]))
+    return run_id, inp, options
 
 
-async def start_run(client: Client, engine: AsyncEngine, agent_name: str, run_input: dict, *,
-                    thread_id: str | None = None, tenant: str = "default", version: int | None = None) -> tuple[str, WorkflowHandle]:
-    """Record a run and start its ``AgentRunWorkflow`` on ``shipway-agents``.
-
-    Returns:
-        ``(run_id, handle)``.
+async def start_run(client: Client, agent_name: str, version: int, run_input: dict, *, thread_id: str | None = None,
+                    tenant: str = "default", wait: bool = False) -> tuple[str, RunResult | None]:
+    """Start an ``AgentRunWorkflow`` of ``version`` and wait, in one update-with-start call, until it
+    has claimed its thread (``wait=False``; the result is None) or has settled (``wait=True``:
+    interrupted, succeeded or failed).
 
     Raises:
-        UnknownAgentError: no live version of the agent.
+        ActionRefused: the thread belongs to another agent or tenant, or another run holds it.
     """
-    run_id, start = await _record_run(engine, agent_name, run_input, thread_id, tenant, version)
-    return run_id, await client.start_workflow("AgentRunWorkflow", start.pop("arg"), **start)
+    run_id, inp, options = run_start(agent_name, version, run_input, thread_id, tenant)
+    operation = WithStartWorkflowOperation(RUN_WORKFLOW, inp, **options)
+    if wait:
+        result = await client.execute_update_with_start_workflow(UPDATE_RUN_SETTLED, start_workflow_operation=operation,
+                                                                 result_type=RunResult)
+        if result.status == RunStatus.REFUSED:
+            raise ActionRefused(result.error or "run refused")
+        return run_id, result
+    accepted = await client.execute_update_with_start_workflow(UPDATE_RUN_ACCEPTED, start_workflow_operation=operation,
+                                                               result_type=RunStartResult)
+    if not accepted.accepted:
+        raise ActionRefused(accepted.reason)
+    return run_id, None
 
 
-async def start_run_and_wait(client: Client, engine: AsyncEngine, agent_name: str, run_input: dict, *,
-                             thread_id: str | None = None, tenant: str = "default", version: int | None = None) -> tuple[str, RunResult]:
-    """Record a run, start it and wait until it settles (finished or interrupted), in one
-    update-with-start call (one round trip to Temporal instead of two).
+async def wait_run(client: Client, run_id: str) -> RunResult | None:
+    """Wait until a run settles; None when its workflow had already closed (read the run row instead)."""
+    handle = client.get_workflow_handle(run_workflow_id(run_id))
+    try:
+        return await handle.execute_update(UPDATE_RUN_SETTLED, result_type=RunResult)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+    except WorkflowUpdateFailedError:
+        pass
+    return None
 
-    Returns:
-        ``(run_id, result)`` where ``result.status`` is ``succeeded``, ``failed`` or ``interrupted``.
+
+async def resume_run(client: Client, run_id: str, value: dict, actor: str) -> ResumeAck:
+    """Answer an interrupted run (the ``resume_run`` update).
 
     Raises:
-        UnknownAgentError: no live version of the agent.
-    """
-    run_id, start = await _record_run(engine, agent_name, run_input, thread_id, tenant, version)
-    operation = WithStartWorkflowOperation("AgentRunWorkflow", start.pop("arg"),
-                                           id_conflict_policy=WorkflowIDConflictPolicy.FAIL, **start)
-    result = await client.execute_update_with_start_workflow(UPDATE_WAIT_SETTLED, start_workflow_operation=operation,
-                                                             result_type=RunResult)
-    return run_id, result
-
-
-async def resume_run(client: Client, run_id: str, value: dict, actor: str) -> dict:
-    """Answer an interrupted run (the ``resume_run`` update); returns the workflow's acknowledgement.
-
-    Raises:
-        temporalio.client.WorkflowUpdateFailedError: the run is not waiting for input, or the value is refused.
+        ActionRefused: the run is not waiting for input (or has closed), or the value is not a
+            non-empty JSON object.
     """
     handle = client.get_workflow_handle(run_workflow_id(run_id))
-    return await handle.execute_update(UPDATE_RESUME_RUN, ResumeRequest(value=value, actor=actor))
+    try:
+        return await handle.execute_update(UPDATE_RESUME_RUN, ResumeRequest(value=value, actor=actor), result_type=ResumeAck)
+    except WorkflowUpdateFailedError as exc:
+        raise _update_refusal(exc) from exc
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise ActionRefused("run has finished; it is not waiting for input") from exc

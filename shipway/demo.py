@@ -1,16 +1,17 @@
 """The main job, end to end: every reference agent through its lifecycle, then real traffic.
 
 For each agent: submit its ``spec.yaml`` (a new version), follow the lifecycle to the
-approval step, approve as a named approver through the same ``approve`` signal the
-console and ``temporal workflow signal`` use, wait until it is live, then send it
-inputs from its real data through the gateway (``?wait=true``), answering every
-interrupt with the agent's documented reviewer rule via ``/v1/runs/{id}/resume``.
+approval step, approve as a named approver through the ``decide`` update the console and
+CLI use, wait until it is live, then send it inputs from its real data through the gateway
+(``?wait=true``), answering every interrupt with the agent's documented reviewer rule via
+``/v1/runs/{id}/resume``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import nullcontext
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -20,9 +21,9 @@ import yaml
 from reference_agents.base import AgentDefinition
 from reference_agents.registry import available_templates, get_agent
 from shipway import control
-from shipway.db.engine import async_engine
+from shipway.db.engine import Database
 from shipway.settings import get_settings
-from workflows.types import QUERY_STATUS, LifecycleStatus
+from workflows.statuses import ApprovalKind, LifecycleStep, VersionStatus
 
 DEMO_APPROVER = "carol.approver@bank.example"
 # How many real inputs each agent gets; Credit Underwriting scores the whole German Credit set.
@@ -48,31 +49,31 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-async def take_through_lifecycle(client, agent: AgentDefinition, say) -> str:
+async def take_through_lifecycle(client, db: Database, agent: AgentDefinition, say) -> str:
     """Submit, approve as :data:`DEMO_APPROVER`, wait until live; returns the agent's name.
 
     Raises:
-        RuntimeError: the lifecycle ended in any state other than ``live``.
+        RuntimeError: the lifecycle ended in any status other than ``live``.
     """
     raw = yaml.safe_load(agent.spec_path.read_text())
-    name, version, wf_id = await control.submit_agent(client, async_engine(), raw, submitted_by=raw["owner"])
-    handle = client.get_workflow_handle(wf_id, result_type=LifecycleStatus)
+    name, version, wf_id = await control.submit_agent(client, db, raw, submitted_by=raw["owner"])
     say(f"  {name} v{version}: lifecycle {get_settings().workflow_url(wf_id)}")
     last = None
     while True:
-        st = await handle.query(QUERY_STATUS, result_type=LifecycleStatus)
+        st = await control.lifecycle_status(client, name, version)
         if st.step != last:
             say(f"    step {st.step}")
             last = st.step
-        if st.step == "approval" or st.state != "running":
+        if st.step == LifecycleStep.APPROVAL or not st.status.in_progress:
             break
         await asyncio.sleep(0.25)
-    if st.state == "running":
-        await control.approve(client, name, version, DEMO_APPROVER, "demo: reviewed spec, guard and generated tests")
+    if st.status.in_progress:
+        await control.decide(client, name, version, ApprovalKind.APPROVE, DEMO_APPROVER,
+                             "demo: reviewed spec, guard and generated tests")
         say(f"    approved by {DEMO_APPROVER}")
-    result = await handle.result()
-    if result.state != "live":
-        raise RuntimeError(f"{name} v{version} ended {result.state}: {result.detail}")
+    result = await control.wait_lifecycle(client, name, version)
+    if result.status != VersionStatus.LIVE:
+        raise RuntimeError(f"{name} v{version} ended {result.status}: {result.detail}")
     say(f"    live; artifact sha256 {result.artifact_sha256[:16]}...")
     return name
 
@@ -116,23 +117,34 @@ async def send_traffic(http: httpx.AsyncClient, name: str, agent: AgentDefinitio
     return out
 
 
-async def run_demo(templates: list[str] | None = None, say=print) -> dict[str, AgentTraffic]:
-    """The whole demo; returns each agent's traffic results (also printed through ``say``)."""
+async def run_demo(templates: list[str] | None = None, say=print, traffic: dict[str, int] | None = None,
+                   http: httpx.AsyncClient | None = None) -> dict[str, AgentTraffic]:
+    """The whole demo; returns each agent's traffic results (also printed through ``say``).
+
+    Args:
+        templates: reference agents to run (default: all).
+        say: where progress lines go.
+        traffic: inputs per template (default :data:`TRAFFIC`).
+        http: a client for the gateway, left open (default: one on the configured gateway URL).
+    """
     from shipway.temporal import connect
 
     s = get_settings()
     client = await connect()
+    traffic = traffic or TRAFFIC
     results: dict[str, AgentTraffic] = {}
     names: dict[str, str] = {}
     say(f"Temporal UI: {s.resolved_temporal_ui_url()}   gateway: {s.resolved_gateway_url()}")
     say("1. Lifecycle: validate -> guard -> scaffold -> index -> approval -> deploy -> live")
-    for template in templates or available_templates():
-        names[template] = await take_through_lifecycle(client, get_agent(template), say)
+    async with Database.from_settings(pool_size=2) as db:
+        for template in templates or available_templates():
+            names[template] = await take_through_lifecycle(client, db, get_agent(template), say)
     say("2. Traffic from each agent's real data, through the gateway (20 in flight)")
-    async with httpx.AsyncClient(base_url=s.resolved_gateway_url(), timeout=300) as http:
+    own_client = httpx.AsyncClient(base_url=s.resolved_gateway_url(), timeout=300) if http is None else nullcontext(http)
+    async with own_client as http:
         for template, name in names.items():
             agent = get_agent(template)
-            inputs = agent.sample_inputs(TRAFFIC.get(template, 20))
+            inputs = agent.sample_inputs(traffic.get(template, 20))
             # the first run of a version loads its data and compiles its graph in the worker:
             # reported on its own so the traffic figures show the warm steady state
             cold = await send_traffic(http, name, agent, inputs[:1])

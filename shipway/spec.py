@@ -5,17 +5,47 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from workflows.strategies import KNOWN, steps_for
+from workflows.types import DeploymentStep
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 
 
-class DeploymentSpec(BaseModel):
-    """How a version is rolled out: a CodeDeploy-style strategy name, on a target."""
+class StepSpec(BaseModel):
+    """One custom rollout step: percent of traffic to the new version, then seconds of bake time."""
 
     model_config = ConfigDict(extra="forbid")
-    strategy: str = "AllAtOnce"
+    weight_pct: float
+    bake_s: float = 0.0
+
+
+class DeploymentSpec(BaseModel):
+    """How a version is rolled out: a CodeDeploy-style strategy name (or ``Custom`` with
+    ``steps``), on a target."""
+
+    model_config = ConfigDict(extra="forbid")
+    strategy: str = Field(default="AllAtOnce", description=f"One of: {', '.join(KNOWN)}.")
+    steps: list[StepSpec] | None = None
     target: Literal["local", "aws"] = "local"
+
+    @field_validator("strategy")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in KNOWN:
+            raise ValueError(f"unknown deployment strategy {v!r}; known: {', '.join(KNOWN)}")
+        return v
+
+    @model_validator(mode="after")
+    def _steps(self) -> "DeploymentSpec":
+        # the workflow's own rule, so a spec that passes here never fails the rollout later
+        steps_for(self.strategy, self.deployment_steps())
+        return self
+
+    def deployment_steps(self) -> list[DeploymentStep] | None:
+        """The custom steps as the deployment workflow takes them, or None for a named strategy."""
+        return [DeploymentStep(s.weight_pct, s.bake_s) for s in self.steps] if self.steps else None
 
 
 class AgentSpec(BaseModel):

@@ -15,52 +15,98 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities import audit_log, canary_analysis, catalog, graph_runner, run_records, scaffold, spec_guard, spec_validation, traffic
-from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE
+from activities import scaffold, spec_guard, spec_validation
+from activities.approvals import ApprovalActivities
+from activities.audit_log import AuditActivities
+from activities.canary import CanaryActivities
+from activities.catalog import CatalogActivities
+from activities.deployments import DeploymentActivities
+from activities.embeddings import embed
+from activities.graph_runner import GraphActivities
+from activities.runs import RunActivities
+from activities.traffic import TrafficActivities
+from shipway.db.engine import Database
+from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, Settings, get_settings
 from workflows.agent_run import AgentRunWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.lifecycle import AgentLifecycleWorkflow
 
+QUEUES = (CONTROL_TASK_QUEUE, AGENTS_TASK_QUEUE)
 CONTROL_WORKFLOWS = [AgentLifecycleWorkflow, DeploymentWorkflow]
-CONTROL_ACTIVITIES = [
-    spec_validation.validate_spec, spec_guard.guard_spec, scaffold.scaffold_agent, catalog.index_agent,
-    catalog.set_version_status, catalog.store_validated_spec, catalog.record_approval, audit_log.record_audit,
-    traffic.live_version, traffic.set_traffic, traffic.record_deployment, canary_analysis.analyze_canary,
-]
 AGENT_WORKFLOWS = [AgentRunWorkflow]
 # Pure dataclass/constant modules are shared with the sandbox instead of re-imported for every
 # workflow run (measured: re-importing them was ~10% of the worker's CPU under load).
-PASSTHROUGH_MODULES = ("workflows.types", "workflows.strategies")
-AGENT_ACTIVITIES = [graph_runner.run_graph, run_records.record_run]
+PASSTHROUGH_MODULES = ("workflows.types", "workflows.statuses", "workflows.strategies")
 
 
-def build_workers(client: Client, queues: Sequence[str] = (CONTROL_TASK_QUEUE, AGENTS_TASK_QUEUE),
-                  max_concurrent_activities: int = 50) -> list[Worker]:
-    """One :class:`Worker` per task queue in ``queues``.
+class ShipwayWorkers:
+    """Shipway's workers for some task queues, and the resources their activities own: one
+    database pool, the checkpointer pool and compiled graphs of the graph activity. Use as
+    ``async with build_workers(client) as workers: await workers.run()``; leaving closes them.
 
     Raises:
         ValueError: an unknown task queue name.
+        RuntimeError: no database is configured.
     """
-    workers = []
-    for queue in queues:
-        if queue == CONTROL_TASK_QUEUE:
-            workflows, activities = CONTROL_WORKFLOWS, CONTROL_ACTIVITIES
-        elif queue == AGENTS_TASK_QUEUE:
-            workflows, activities = AGENT_WORKFLOWS, AGENT_ACTIVITIES
-        else:
-            raise ValueError(f"unknown task queue {queue!r}; known: {CONTROL_TASK_QUEUE}, {AGENTS_TASK_QUEUE}")
-        workers.append(Worker(
-            client, task_queue=queue, workflows=workflows, activities=activities,
-            activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
-            max_concurrent_activities=max_concurrent_activities,
-            workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)),
-            workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
-            activity_task_poller_behavior=PollerBehaviorAutoscaling(),
-        ))
-    return workers
+
+    def __init__(self, client: Client, queues: Sequence[str] = QUEUES, settings: Settings | None = None,
+                 max_concurrent_activities: int = 50) -> None:
+        settings = settings or get_settings()
+        if unknown := set(queues) - set(QUEUES):
+            raise ValueError(f"unknown task queue(s) {sorted(unknown)}; known: {', '.join(QUEUES)}")
+        self.db = Database(settings.resolved_database_url())
+        self.graphs = GraphActivities(self.db, settings.llm)
+        audit, runs = AuditActivities(self.db), RunActivities(self.db)
+        by_queue = {
+            CONTROL_TASK_QUEUE: (CONTROL_WORKFLOWS, self._control_activities(audit)),
+            AGENTS_TASK_QUEUE: (AGENT_WORKFLOWS, [self.graphs.run_graph, runs.start_run, runs.record_run, audit.record_audit]),
+        }
+        self.workers = [
+            Worker(client, task_queue=queue, workflows=by_queue[queue][0], activities=by_queue[queue][1],
+                   activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
+                   max_concurrent_activities=max_concurrent_activities,
+                   workflow_runner=SandboxedWorkflowRunner(
+                       restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)),
+                   workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+                   activity_task_poller_behavior=PollerBehaviorAutoscaling())
+            for queue in queues
+        ]
+        self._tasks: list[asyncio.Task] = []
+
+    def _control_activities(self, audit: AuditActivities) -> list:
+        catalog = CatalogActivities(self.db, embed)
+        return [
+            spec_validation.validate_spec, spec_guard.guard_spec, scaffold.scaffold_agent,
+            catalog.register_version, catalog.store_validated_spec, catalog.set_version_status, catalog.index_agent,
+            catalog.live_version, catalog.set_live_version, ApprovalActivities(self.db).record_approval,
+            audit.record_audit, TrafficActivities(self.db).set_traffic, DeploymentActivities(self.db).record_deployment,
+            CanaryActivities(self.db).analyze_canary,
+        ]
+
+    async def run(self) -> None:
+        """Poll until cancelled (SIGINT/SIGTERM), then release the resources."""
+        try:
+            await asyncio.gather(*(w.run() for w in self.workers))
+        finally:
+            await self.close()
+
+    async def __aenter__(self) -> ShipwayWorkers:
+        self._tasks = [asyncio.create_task(w.run()) for w in self.workers]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.gather(*(w.shutdown() for w in self.workers))
+        for t in self._tasks:
+            t.cancel()
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the graph activity's checkpointer pool and the database pool."""
+        await self.graphs.close()
+        await self.db.dispose()
 
 
-async def run_workers(client: Client, queues: Sequence[str]) -> None:
-    """Run the workers until cancelled (SIGINT/SIGTERM)."""
-    workers = build_workers(client, queues)
-    await asyncio.gather(*(w.run() for w in workers))
+def build_workers(client: Client, queues: Sequence[str] = QUEUES, settings: Settings | None = None,
+                  max_concurrent_activities: int = 50) -> ShipwayWorkers:
+    """Shipway's workers for ``queues`` with their activities' resources (see :class:`ShipwayWorkers`)."""
+    return ShipwayWorkers(client, queues, settings, max_concurrent_activities)

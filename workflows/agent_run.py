@@ -1,55 +1,93 @@
 """``AgentRunWorkflow`` (id ``run:{uuid}``, task queue ``shipway-agents``): one durable agent run.
 
-Execute the graph in an activity; when the graph hits ``interrupt()``, wait for a human's
-``resume`` signal or ``resume_run`` update (until a deadline), then execute again with
-``Command(resume=...)``; record status, latency, tokens and cost on the run.
+Claim the conversation thread and record the run; execute the graph in an activity; when the
+graph hits ``interrupt()``, wait for a human's ``resume`` signal or ``resume_run`` update (until a
+deadline), audit the answer, and execute again with ``Command(resume=...)``; record status,
+latency, tokens and cost on the run.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.statuses import GraphStepStatus, RunStatus
 from workflows.types import (
     QUERY_RUN_STATE,
+    RECORD_AUDIT,
+    RECORD_RUN,
+    RUN_GRAPH,
+    RUN_WORKFLOW,
     SIGNAL_RESUME_RUN,
+    START_RUN,
     UPDATE_RESUME_RUN,
-    UPDATE_WAIT_SETTLED,
+    UPDATE_RUN_ACCEPTED,
+    UPDATE_RUN_SETTLED,
+    AuditRecord,
+    AuditResult,
     GraphStepInput,
     GraphStepResult,
+    ResumeAck,
     ResumeRequest,
     RunInput,
     RunRecord,
+    RunRecordResult,
     RunResult,
+    RunStart,
+    RunStartResult,
 )
 
-_RECORD_TIMEOUT = timedelta(seconds=30)
+_LOCAL = dict(start_to_close_timeout=timedelta(seconds=30))
 
 
-@workflow.defn(name="AgentRunWorkflow")
+def resume_problem(raw: Any) -> str | None:
+    """Why a resume payload is unusable (``None`` when it is a :class:`ResumeRequest`-shaped mapping
+    with a non-empty JSON object ``value`` and a text ``actor``)."""
+    if not isinstance(raw, dict):
+        return f"resume must be a JSON object with 'value' and 'actor', got {type(raw).__name__}"
+    if not isinstance(raw.get("value"), dict) or not raw["value"]:
+        return "resume value must be a non-empty JSON object"
+    if not isinstance(raw.get("actor", "operator"), str) or not raw.get("actor", "operator").strip():
+        return "resume actor must be a non-empty name"
+    return None
+
+
+@workflow.defn(name=RUN_WORKFLOW, failure_exception_types=[Exception])
 class AgentRunWorkflow:
-    """Durable agent run with human-in-the-loop. Query ``state``; signal ``resume`` / update ``resume_run``."""
+    """Durable agent run with human-in-the-loop. Query ``state``; signal ``resume`` or update
+    ``resume_run`` with a :class:`ResumeRequest`; updates ``wait_accepted`` / ``wait_settled``
+    answer once the run has claimed its thread / settled (interrupted, finished or refused)."""
 
     def __init__(self) -> None:
         self._result: RunResult | None = None
+        self._accepted: RunStartResult | None = None
         self._resume: ResumeRequest | None = None
+        self._refused: list[tuple[Any, str]] = []  # malformed resume signals, audited by the main loop
 
     @workflow.run
     async def run(self, inp: RunInput) -> RunResult:
-        self._result = RunResult(run_id=inp.run_id, status="running")
+        self._inp = inp
+        self._subject = f"run:{inp.run_id}"
+        self._result = RunResult(run_id=inp.run_id, status=RunStatus.RUNNING)
+        self._accepted = await workflow.execute_local_activity(START_RUN, RunStart(
+            run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version, thread_id=inp.thread_id, tenant=inp.tenant,
+            input=inp.input, workflow_id=workflow.info().workflow_id), result_type=RunStartResult, **_LOCAL)
+        if not self._accepted.accepted:
+            return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.REFUSED, error=self._accepted.reason))
+
         started = workflow.now()
         waited = timedelta(0)
-        tokens_in = tokens_out = 0
-        cost = 0.0
+        usage = [0, 0, 0.0]  # tokens in, tokens out, cost USD over all graph steps
         step = GraphStepInput(run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version,
                               thread_id=inp.thread_id, input=inp.input)
         while True:
             try:
-                res: GraphStepResult = await workflow.execute_activity(
-                    "run_graph", step, result_type=GraphStepResult,
+                res = await workflow.execute_activity(
+                    RUN_GRAPH, step, result_type=GraphStepResult,
                     start_to_close_timeout=timedelta(minutes=10),
                     heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s),
                     retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5,
@@ -57,78 +95,113 @@ class AgentRunWorkflow:
                 )
             except ActivityError as err:
                 message = str(err.cause) if err.cause else str(err)
-                await self._record(RunRecord(run_id=inp.run_id, status="failed", error=message,
-                                             latency_ms=self._ms(workflow.now() - started - waited), wait_ms=self._ms(waited),
-                                             tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost))
-                await self._settle(RunResult(run_id=inp.run_id, status="failed", error=message))
+                await self._record(RunStatus.FAILED, usage, waited, error=message, latency=workflow.now() - started - waited)
+                await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.FAILED, error=message))
                 raise ApplicationError(message, type="RunFailed", non_retryable=True) from err
-            tokens_in += res.tokens_in
-            tokens_out += res.tokens_out
-            cost += res.cost_usd
-            if res.status == "completed":
+            usage = [usage[0] + res.tokens_in, usage[1] + res.tokens_out, usage[2] + res.cost_usd]
+            if res.status == GraphStepStatus.COMPLETED:
                 break
-            await self._record(RunRecord(run_id=inp.run_id, status="interrupted", interrupt=res.interrupt,
-                                         wait_ms=self._ms(waited), tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost))
-            self._result = RunResult(run_id=inp.run_id, status="interrupted", interrupt=res.interrupt)
+            await self._record(RunStatus.INTERRUPTED, usage, waited, interrupt=res.interrupt)
+            self._result = RunResult(run_id=inp.run_id, status=RunStatus.INTERRUPTED, interrupt=res.interrupt)
             wait_start = workflow.now()
-            try:
-                await workflow.wait_condition(lambda: self._resume is not None, timeout=timedelta(seconds=inp.resume_timeout_s))
-            except TimeoutError:
-                message = f"no resume within {inp.resume_timeout_s:.0f} s"
-                await self._record(RunRecord(run_id=inp.run_id, status="failed", interrupt=res.interrupt, error=message,
-                                             wait_ms=self._ms(workflow.now() - wait_start + waited)))
-                await self._settle(RunResult(run_id=inp.run_id, status="failed", interrupt=res.interrupt, error=message))
-                raise ApplicationError(message, type="ResumeTimeout", non_retryable=True)
+            answer = await self._await_answer(inp.resume_timeout_s)
             waited += workflow.now() - wait_start
+            if answer is None:
+                message = f"no resume within {inp.resume_timeout_s:.0f} s"
+                await self._record(RunStatus.FAILED, usage, waited, interrupt=res.interrupt, error=message)
+                await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.FAILED, interrupt=res.interrupt, error=message))
+                raise ApplicationError(message, type="ResumeTimeout", non_retryable=True)
+            await self._audit(answer.actor, "run.resumed", {"value": answer.value, "interrupt_kind": (res.interrupt or {}).get("kind")})
+            await self._record(RunStatus.RUNNING, usage, waited)
+            self._result = RunResult(run_id=inp.run_id, status=RunStatus.RUNNING)
             step = GraphStepInput(run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version,
-                                  thread_id=inp.thread_id, resume=self._resume.value)
-            self._resume = None
-            self._result = RunResult(run_id=inp.run_id, status="running")
-        await self._record(RunRecord(run_id=inp.run_id, status="succeeded", output=res.output,
-                                     latency_ms=self._ms(workflow.now() - started - waited), wait_ms=self._ms(waited),
-                                     tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost))
-        await self._settle(RunResult(run_id=inp.run_id, status="succeeded", output=res.output))
-        return self._result
+                                  thread_id=inp.thread_id, resume=answer.value)
+        await self._record(RunStatus.SUCCEEDED, usage, waited, output=res.output, latency=workflow.now() - started - waited)
+        return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.SUCCEEDED, output=res.output))
 
-    async def _settle(self, result: RunResult) -> None:
+    async def _await_answer(self, timeout_s: float) -> ResumeRequest | None:
+        """The next valid answer, auditing malformed resume signals meanwhile; None at the deadline."""
+        deadline = workflow.now() + timedelta(seconds=timeout_s)
+        while True:
+            while self._refused:
+                raw, why = self._refused.pop(0)
+                actor = raw.get("actor") if isinstance(raw, dict) and isinstance(raw.get("actor"), str) else ""
+                await self._audit(actor or "unknown", "run.resume_refused", {"why": why, "payload": raw})
+            if self._resume is not None:
+                answer, self._resume = self._resume, None
+                return answer
+            remaining = (deadline - workflow.now()).total_seconds()
+            if remaining <= 0:
+                return None
+            try:
+                await workflow.wait_condition(lambda: self._resume is not None or bool(self._refused), timeout=timedelta(seconds=remaining))
+            except TimeoutError:
+                return None
+
+    async def _settle(self, result: RunResult) -> RunResult:
         """Publish the final result and let waiting update handlers answer before the run closes."""
         self._result = result
         await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
 
-    @staticmethod
-    def _ms(delta: timedelta) -> float:
-        return round(delta.total_seconds() * 1000.0, 3)
+    async def _record(self, status: RunStatus, usage: list, waited: timedelta, *, output: dict | None = None,
+                      interrupt: dict | None = None, error: str | None = None, latency: timedelta | None = None) -> None:
+        # a local activity: one short UPDATE in the same workflow task (no extra server round trip)
+        await workflow.execute_local_activity(RECORD_RUN, RunRecord(
+            run_id=self._inp.run_id, status=status, output=output, interrupt=interrupt, error=error,
+            latency_ms=_ms(latency) if latency is not None else None, wait_ms=_ms(waited),
+            tokens_in=usage[0], tokens_out=usage[1], cost_usd=usage[2]), result_type=RunRecordResult, **_LOCAL)
 
-    async def _record(self, rec: RunRecord) -> None:
-        # a local activity: one short UPDATE, done in the same workflow task (no extra server round trip)
-        await workflow.execute_local_activity("record_run", rec, start_to_close_timeout=_RECORD_TIMEOUT)
+    async def _audit(self, actor: str, action: str, detail: dict) -> None:
+        await workflow.execute_local_activity(RECORD_AUDIT, AuditRecord(actor, action, self._subject, detail),
+                                              result_type=AuditResult, **_LOCAL)
+
+    def _waiting(self) -> bool:
+        return self._result is not None and self._result.status == RunStatus.INTERRUPTED and self._resume is None
 
     @workflow.query(name=QUERY_RUN_STATE)
     def state(self) -> RunResult:
-        """Current status, output or pending interrupt payload."""
+        """Current status, output or pending interrupt request."""
         return self._result
 
-    @workflow.update(name=UPDATE_WAIT_SETTLED)
+    @workflow.update(name=UPDATE_RUN_ACCEPTED)
+    async def wait_accepted(self) -> RunStartResult:
+        """Return once the run has claimed its thread (``accepted``) or was refused (with the reason)."""
+        await workflow.wait_condition(lambda: self._accepted is not None)
+        return self._accepted
+
+    @workflow.update(name=UPDATE_RUN_SETTLED)
     async def wait_settled(self) -> RunResult:
-        """Return once the run is interrupted, succeeded or failed (for callers that wait)."""
-        await workflow.wait_condition(lambda: self._result is not None and self._result.status != "running")
+        """Return once the run is interrupted, succeeded, failed or refused (for callers that wait)."""
+        await workflow.wait_condition(lambda: self._result is not None and self._result.status.settled)
         return self._result
 
     @workflow.signal(name=SIGNAL_RESUME_RUN)
-    def resume(self, req: ResumeRequest) -> None:
-        """Answer the pending interrupt (ignored when the run is not waiting)."""
-        if self._result and self._result.status == "interrupted" and self._resume is None:
-            self._resume = req
+    def resume(self, raw: Any) -> None:
+        """Answer the pending interrupt with a :class:`ResumeRequest` (JSON). Ignored when the run is
+        not waiting; a malformed payload is refused and audited."""
+        if not self._waiting():
+            return
+        problem = resume_problem(raw)
+        if problem:
+            self._refused.append((raw, problem))
+            return
+        self._resume = ResumeRequest(value=raw["value"], actor=raw.get("actor", "operator"))
 
     @workflow.update(name=UPDATE_RESUME_RUN)
-    async def resume_run(self, req: ResumeRequest) -> dict:
-        """Answer the pending interrupt; returns ``{"accepted": True, "run_id"}``."""
+    async def resume_run(self, req: ResumeRequest) -> ResumeAck:
+        """Answer the pending interrupt; refused (the update fails) when the run is not waiting."""
         self._resume = req
-        return {"accepted": True, "run_id": self._result.run_id}
+        return ResumeAck(accepted=True, run_id=self._inp.run_id)
 
     @resume_run.validator
     def _validate_resume(self, req: ResumeRequest) -> None:
-        if not self._result or self._result.status != "interrupted" or self._resume is not None:
+        if not self._waiting():
             raise ValueError(f"run is {self._result.status if self._result else 'starting'}, not waiting for input")
-        if not isinstance(req.value, dict) or not req.value:
-            raise ValueError("resume value must be a non-empty JSON object")
+        problem = resume_problem({"value": req.value, "actor": req.actor})
+        if problem:
+            raise ValueError(problem)
+
+
+def _ms(delta: timedelta) -> float:
+    return round(delta.total_seconds() * 1000.0, 3)

@@ -1,167 +1,334 @@
-"""``AgentLifecycleWorkflow`` (id ``agent:{name}:v{n}``): spec -> guard -> scaffold -> index ->
-approval -> deploy -> live. Every step writes an audit event; query ``status`` gives the step."""
+"""``AgentLifecycleWorkflow`` (id ``agent:{name}:v{n}``): register -> validate -> guard -> scaffold ->
+index -> approval -> deploy -> live, until superseded. Every step writes an audit event; query
+``status`` gives the step and the version's status.
+
+Approvals arrive as ``approve`` / ``reject`` signals (console, CLI, ``temporal workflow signal``) or
+the ``decide`` update (callers that want the outcome). The workflow validates every decision
+itself: a malformed one, one without an approver, the owner's own, or one after the version was
+decided is refused and recorded (an ``approvals`` row and an audit event); the update answers the
+refusal to its caller.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 from workflows.deployment import DeploymentWorkflow
+from workflows.statuses import ApprovalKind, DeploymentState, LifecycleStep, VersionStatus
 from workflows.types import (
+    GUARD_SPEC,
+    INDEX_AGENT,
+    LIFECYCLE_WORKFLOW,
     QUERY_STATUS,
+    RECORD_APPROVAL,
+    RECORD_AUDIT,
+    REGISTER_VERSION,
     SA_STEP,
+    SCAFFOLD_AGENT,
+    SET_VERSION_STATUS,
     SIGNAL_APPROVE,
     SIGNAL_REJECT,
-    ApprovalDecision,
+    SIGNAL_SUPERSEDED,
+    STORE_VALIDATED_SPEC,
+    UPDATE_DECIDE,
+    UPDATE_LIFECYCLE_SETTLED,
+    VALIDATE_SPEC,
+    ApprovalOutcome,
     ApprovalRecord,
+    ApprovalRecordResult,
+    ApprovalRequest,
     AuditRecord,
+    AuditResult,
     DeploymentInput,
     DeploymentProgress,
+    DeploymentStep,
+    GuardSpecInput,
+    GuardSpecResult,
+    IndexInput,
+    IndexResult,
     LifecycleInput,
     LifecycleStatus,
-    VersionStatus,
+    RefusedDecision,
+    RegisterVersionInput,
+    RegisterVersionResult,
+    ScaffoldInput,
+    ScaffoldResult,
+    SetVersionStatusInput,
+    SetVersionStatusResult,
+    StoreSpecInput,
+    StoreSpecResult,
+    SupersededNotice,
+    ValidateSpecInput,
+    ValidateSpecResult,
+    deployment_workflow_id,
 )
 
 _SHORT = dict(start_to_close_timeout=timedelta(seconds=60), retry_policy=RetryPolicy(maximum_attempts=10))
 _NO_RETRY_TYPES = ["SpecError", "PiiInSpec", "ScaffoldTestsFailed"]
 
 
-@workflow.defn(name="AgentLifecycleWorkflow")
+@dataclass
+class _Decision:
+    """A decision as it arrived, before the workflow judged it. ``problem`` is set when its payload
+    was unusable; ``ticket`` identifies the ``decide`` update waiting for the outcome (None: a signal)."""
+
+    kind: str
+    approver: str
+    reason: str
+    channel: str
+    problem: str | None = None
+    raw: Any = None
+    ticket: int | None = None
+
+
+def decision_from_signal(kind: str, raw: Any) -> _Decision:
+    """Read an ``approve``/``reject`` signal payload; a malformed one keeps its ``problem``."""
+    if not isinstance(raw, dict):
+        return _Decision(kind, "", "", "signal", problem=f"malformed {kind} signal: expected a JSON object "
+                                                          f"{{\"approver\", \"reason\"}}, got {type(raw).__name__}", raw=raw)
+    approver, reason = raw.get("approver"), raw.get("reason", "")
+    if not isinstance(approver, str) or not isinstance(reason, str) or set(raw) - {"approver", "reason"}:
+        return _Decision(kind, approver if isinstance(approver, str) else "", reason if isinstance(reason, str) else "", "signal",
+                         problem=f"malformed {kind} signal: 'approver' and 'reason' must be text and nothing else", raw=raw)
+    return _Decision(kind, approver.strip(), reason.strip(), "signal", raw=raw)
+
+
+@workflow.defn(name=LIFECYCLE_WORKFLOW, failure_exception_types=[Exception])
 class AgentLifecycleWorkflow:
-    """One agent version from submitted spec to live. Signals ``approve``/``reject`` carry
-    :class:`ApprovalDecision`; the owner's own approval is refused and recorded."""
+    """One agent version from submitted spec to live, and on until a newer version supersedes it."""
 
     def __init__(self) -> None:
         self._status: LifecycleStatus | None = None
-        self._decisions: list[tuple[str, ApprovalDecision]] = []
+        self._pending: list[_Decision] = []
+        self._outcomes: dict[int, ApprovalOutcome] = {}
+        self._tickets = 0
+        self._decided: _Decision | None = None
+        self._superseded: SupersededNotice | None = None
 
     @workflow.run
     async def run(self, inp: LifecycleInput) -> LifecycleStatus:
         self._inp = inp
         self._subject = f"agent:{inp.name}:v{inp.version}"
-        self._status = LifecycleStatus(name=inp.name, version=inp.version, step="validate", state="running")
+        self._status = LifecycleStatus(name=inp.name, version=inp.version, step=LifecycleStep.VALIDATE,
+                                       status=VersionStatus.SUBMITTED)
+        try:
+            return await self._lifecycle(inp)
+        except Exception as err:  # any failure ends the version as failed, visibly, instead of a retried task
+            return await self._fail(err)
+
+    async def _lifecycle(self, inp: LifecycleInput) -> LifecycleStatus:
+        await self._call(REGISTER_VERSION, RegisterVersionInput(inp.name, inp.version, inp.spec, inp.submitted_by,
+                                                                workflow.info().workflow_id), RegisterVersionResult)
         await self._audit(inp.submitted_by, "lifecycle.submitted", {"spec": inp.spec})
-        try:
-            spec = await self._step("validate", "validate_spec", inp, "validating")
-            self._status.owner = spec["owner"]
-            await workflow.execute_activity("store_validated_spec", args=[inp.name, inp.version, spec], **_SHORT)
-            await self._step("guard", "guard_spec", spec, "guarding")
-            art = await self._step("scaffold", "scaffold_agent", [spec, inp.version], "scaffolding", timeout=timedelta(minutes=10))
-            self._status.artifact_sha256 = art["artifact_sha256"]
-            await self._set_status("scaffolded", art["artifact_sha256"], art["artifact_path"])
-            await self._step("index", "index_agent", [inp.name, inp.version, spec["description"]], "indexing", timeout=timedelta(minutes=5))
-        except ActivityError as err:
-            return await self._fail(err)
+        spec = (await self._step(LifecycleStep.VALIDATE, VersionStatus.VALIDATING, VALIDATE_SPEC,
+                                 ValidateSpecInput(inp.name, inp.spec), ValidateSpecResult)).spec
+        self._status.owner = (await self._call(STORE_VALIDATED_SPEC, StoreSpecInput(inp.name, inp.version, spec), StoreSpecResult)).owner
+        await self._step(LifecycleStep.GUARD, VersionStatus.GUARDING, GUARD_SPEC, GuardSpecInput(spec), GuardSpecResult)
+        art = await self._step(LifecycleStep.SCAFFOLD, VersionStatus.SCAFFOLDING, SCAFFOLD_AGENT, ScaffoldInput(spec, inp.version),
+                               ScaffoldResult, timeout=timedelta(minutes=10))
+        self._status.artifact_sha256 = art.artifact_sha256
+        await self._set_status(VersionStatus.SCAFFOLDED, artifact=art)
+        await self._step(LifecycleStep.INDEX, VersionStatus.INDEXING, INDEX_AGENT, IndexInput(inp.name, inp.version, spec["description"]),
+                         IndexResult, timeout=timedelta(minutes=5))
 
-        decision = await self._await_approval(spec["owner"], inp)
+        decision = await self._await_approval()
         if decision is None:
-            return self._status
-        kind, d = decision
-        if kind == "reject":
-            self._status.state, self._status.detail = "rejected", f"rejected by {d.approver}: {d.reason}"
-            await self._set_status("rejected")
-            await self._audit(d.approver, "lifecycle.rejected", {"reason": d.reason})
-            return self._status
+            await self._set_status(VersionStatus.EXPIRED, "approval deadline passed")
+            await self._audit("shipway", "lifecycle.approval_expired", {})
+            return await self._settle()
+        if decision.kind == ApprovalKind.REJECT:
+            await self._set_status(VersionStatus.REJECTED, f"rejected by {decision.approver}: {decision.reason}")
+            await self._audit(decision.approver, "lifecycle.rejected", {"reason": decision.reason})
+            return await self._settle()
 
-        self._enter("deploy")
-        await self._set_status("deploying")
+        self._enter(LifecycleStep.DEPLOY)
+        await self._set_status(VersionStatus.DEPLOYING)
         dep = spec.get("deployment") or {}
-        try:
-            progress: DeploymentProgress = await workflow.execute_child_workflow(
-                DeploymentWorkflow.run,
-                DeploymentInput(name=inp.name, version=inp.version, strategy=dep.get("strategy", "AllAtOnce"),
-                                target=dep.get("target", "local"), actor=d.approver),
-                id=f"deploy:{inp.name}:v{inp.version}",
-            )
-        except ChildWorkflowError as err:
-            return await self._fail(err)
+        steps = [DeploymentStep(s["weight_pct"], s.get("bake_s", 0.0)) for s in dep.get("steps") or ()] or None
+        progress: DeploymentProgress = await workflow.execute_child_workflow(
+            DeploymentWorkflow.run,
+            DeploymentInput(name=inp.name, version=inp.version, strategy=dep.get("strategy", "AllAtOnce"),
+                            target=dep.get("target", "local"), steps=steps, actor=decision.approver),
+            id=deployment_workflow_id(inp.name, inp.version),
+        )
+        await self._refuse_late_decisions()
         await self._audit("shipway", "lifecycle.deployed", {"deployment": progress.state, "detail": progress.detail})
-        if progress.state != "succeeded":
-            self._status.state, self._status.detail = "rolled_back", progress.detail
-            await self._set_status("rolled_back")
-            return self._status
-        self._enter("live")
-        self._status.state = "live"
-        await self._set_status("live")
+        if progress.state != DeploymentState.SUCCEEDED:
+            await self._set_status(VersionStatus.ROLLED_BACK, progress.detail)
+            return await self._settle()
+        self._enter(LifecycleStep.LIVE)
+        await self._set_status(VersionStatus.LIVE)
         await self._audit("shipway", "lifecycle.live", {"artifact_sha256": self._status.artifact_sha256})
-        return self._status
 
-    async def _await_approval(self, owner: str, inp: LifecycleInput) -> tuple[str, ApprovalDecision] | None:
-        """Wait for an acceptable decision; refuse (and record) the owner's; send reminders; expire."""
-        self._enter("approval")
-        await self._set_status("awaiting_approval")
-        await self._audit("shipway", "lifecycle.approval_requested", {"owner": owner})
-        deadline = workflow.now() + timedelta(seconds=inp.approval_timeout_s)
+        while self._superseded is None:
+            await workflow.wait_condition(lambda: self._superseded is not None or bool(self._pending))
+            await self._refuse_late_decisions()
+        by = self._superseded.by_version
+        await self._set_status(VersionStatus.SUPERSEDED, f"superseded by v{by}")
+        await self._audit("shipway", "lifecycle.superseded", {"by_version": by})
+        return await self._settle()
+
+    # -- approval ----------------------------------------------------------------------------------
+    async def _await_approval(self) -> _Decision | None:
+        """Wait for an acceptable decision; refuse (and record) every other one; send reminders; expire."""
+        self._enter(LifecycleStep.APPROVAL)
+        await self._set_status(VersionStatus.AWAITING_APPROVAL)
+        await self._audit("shipway", "lifecycle.approval_requested", {"owner": self._status.owner})
+        deadline = workflow.now() + timedelta(seconds=self._inp.approval_timeout_s)
         while True:
-            while self._decisions:
-                kind, d = self._decisions.pop(0)
-                if d.approver.strip().lower() == owner.strip().lower():
-                    why = "approver is the agent's owner; a different person must decide"
-                    self._status.refused.append(f"{d.approver}: {why}")
-                    await workflow.execute_activity("record_approval", ApprovalRecord(
-                        inp.name, inp.version, kind, d.approver, d.reason, accepted=False, refusal_reason=why), **_SHORT)
-                    await self._audit(d.approver, "lifecycle.approval_refused", {"decision": kind, "why": why})
+            while self._pending:
+                d = self._pending.pop(0)
+                why = self._refusal(d)
+                if why:
+                    await self._refuse(d, why)
                     continue
-                await workflow.execute_activity("record_approval", ApprovalRecord(
-                    inp.name, inp.version, kind, d.approver, d.reason, accepted=True), **_SHORT)
+                self._decided = d
                 self._status.approver = d.approver
-                await self._audit(d.approver, f"lifecycle.decision.{kind}", {"reason": d.reason})
-                return kind, d
+                await self._record_decision(d, accepted=True)
+                await self._audit(d.approver, f"lifecycle.decision.{d.kind}", {"reason": d.reason, "channel": d.channel})
+                self._answer(d, ApprovalOutcome(ApprovalKind(d.kind), d.approver, accepted=True))
+                await self._refuse_late_decisions()
+                return d
             remaining = (deadline - workflow.now()).total_seconds()
             if remaining <= 0:
-                self._status.state, self._status.detail = "failed", "approval deadline passed"
-                await self._set_status("expired")
-                await self._audit("shipway", "lifecycle.approval_expired", {})
                 return None
             try:
-                await workflow.wait_condition(lambda: bool(self._decisions), timeout=timedelta(seconds=min(remaining, inp.reminder_every_s)))
+                await workflow.wait_condition(lambda: bool(self._pending),
+                                              timeout=timedelta(seconds=min(remaining, self._inp.reminder_every_s)))
             except TimeoutError:
                 if (deadline - workflow.now()).total_seconds() > 0:
-                    await self._audit("shipway", "lifecycle.approval_reminder", {"owner": owner})
+                    await self._audit("shipway", "lifecycle.approval_reminder", {"owner": self._status.owner})
 
-    async def _step(self, step: str, activity: str, arg, status: str, timeout: timedelta = timedelta(seconds=60)):
+    def _refusal(self, d: _Decision) -> str | None:
+        """Why ``d`` cannot decide this version, or None when it can."""
+        if d.problem:
+            return d.problem
+        if not d.approver:
+            return "an approver must be named"
+        if d.approver.lower() == self._status.owner.strip().lower():
+            return "approver is the agent's owner; a different person must decide"
+        if self._decided is not None:
+            return f"version was already decided ({self._decided.kind} by {self._decided.approver})"
+        return None
+
+    async def _refuse(self, d: _Decision, why: str) -> None:
+        self._status.refused.append(RefusedDecision(d.kind, d.approver, why, d.channel))
+        await self._record_decision(d, accepted=False, why=why)
+        await self._audit(d.approver or "unknown", "lifecycle.approval_refused",
+                          {"decision": d.kind, "why": why, "channel": d.channel, "payload": d.raw})
+        self._answer(d, ApprovalOutcome(ApprovalKind(d.kind), d.approver, accepted=False, refusal_reason=why))
+
+    async def _refuse_late_decisions(self) -> None:
+        while self._pending:
+            d = self._pending.pop(0)
+            await self._refuse(d, self._refusal(d) or "version is not awaiting approval")
+
+    async def _record_decision(self, d: _Decision, accepted: bool, why: str | None = None) -> None:
+        await self._call(RECORD_APPROVAL, ApprovalRecord(self._inp.name, self._inp.version, d.kind, d.approver, d.reason,
+                                                         accepted=accepted, refusal_reason=why, channel=d.channel), ApprovalRecordResult)
+
+    def _answer(self, d: _Decision, outcome: ApprovalOutcome) -> None:
+        if d.ticket is not None:
+            self._outcomes[d.ticket] = outcome
+
+    # -- steps, status, audit ---------------------------------------------------------------------
+    async def _call(self, activity: str, arg: Any, result_type: type, **options: Any) -> Any:
+        return await workflow.execute_activity(activity, arg, result_type=result_type, **(options or _SHORT))
+
+    async def _step(self, step: LifecycleStep, status: VersionStatus, activity: str, arg: Any, result_type: type,
+                    timeout: timedelta = timedelta(seconds=60)) -> Any:
         self._enter(step)
         await self._set_status(status)
-        args = arg if isinstance(arg, list) else [arg]
-        result = await workflow.execute_activity(
-            activity, args=args, start_to_close_timeout=timeout, heartbeat_timeout=timedelta(seconds=60),
-            retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=_NO_RETRY_TYPES))
+        result = await self._call(activity, arg, result_type, start_to_close_timeout=timeout, heartbeat_timeout=timedelta(seconds=60),
+                                  retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=_NO_RETRY_TYPES))
         await self._audit("shipway", f"lifecycle.{step}.ok", {"activity": activity})
         return result
 
-    def _enter(self, step: str) -> None:
+    def _enter(self, step: LifecycleStep) -> None:
         self._status.step = step
         workflow.upsert_search_attributes([SA_STEP.value_set(step)])
 
-    async def _set_status(self, status: str, sha: str | None = None, path: str | None = None) -> None:
-        await workflow.execute_activity("set_version_status", VersionStatus(self._inp.name, self._inp.version, status, sha, path), **_SHORT)
+    async def _set_status(self, status: VersionStatus, detail: str = "", artifact: ScaffoldResult | None = None) -> None:
+        await self._call(SET_VERSION_STATUS, SetVersionStatusInput(
+            self._inp.name, self._inp.version, status, detail, artifact.artifact_sha256 if artifact else None,
+            artifact.artifact_path if artifact else None), SetVersionStatusResult)
+        self._status.status, self._status.detail = status, detail
 
     async def _audit(self, actor: str, action: str, detail: dict) -> None:
-        await workflow.execute_activity("record_audit", AuditRecord(actor, action, self._subject, detail), **_SHORT)
+        await self._call(RECORD_AUDIT, AuditRecord(actor, action, self._subject, detail), AuditResult)
 
-    async def _fail(self, err: Exception) -> LifecycleStatus:
-        cause = err.cause if getattr(err, "cause", None) else err
-        message = str(cause)
-        self._status.state, self._status.detail = "failed", message
-        await self._set_status("failed")
-        await self._audit("shipway", f"lifecycle.{self._status.step}.failed", {"error": message})
-        raise ApplicationError(f"{self._status.step} failed: {message}", type=getattr(cause, "type", None) or "LifecycleFailed",
-                               non_retryable=True)
+    async def _settle(self) -> LifecycleStatus:
+        """Let waiting update handlers answer before the workflow closes; returns the final status."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status
 
+    async def _fail(self, err: BaseException) -> LifecycleStatus:
+        cause = err.cause if isinstance(err, (ActivityError, ChildWorkflowError)) and err.cause else err
+        message = str(cause) or type(cause).__name__
+        kind = getattr(cause, "type", None) or type(cause).__name__
+        if self._status.status.in_progress:
+            await self._set_status(VersionStatus.FAILED, message)
+            await self._audit("shipway", f"lifecycle.{self._status.step}.failed", {"error": message, "type": kind})
+        await self._settle()
+        raise ApplicationError(f"{self._status.step} failed: {message}", type=kind, non_retryable=True)
+
+    # -- handlers ----------------------------------------------------------------------------------
     @workflow.query(name=QUERY_STATUS)
     def status(self) -> LifecycleStatus:
-        """The current step, state, owner, refused approvals and artifact hash."""
+        """The current step and status, owner, refused decisions and artifact hash."""
+        return self._status
+
+    @workflow.update(name=UPDATE_LIFECYCLE_SETTLED)
+    async def wait_settled(self) -> LifecycleStatus:
+        """Return once the version is live or its lifecycle has ended (rejected, expired, failed, rolled back)."""
+        await workflow.wait_condition(lambda: self._status is not None and not self._status.status.in_progress)
         return self._status
 
     @workflow.signal(name=SIGNAL_APPROVE)
-    def approve(self, d: ApprovalDecision) -> None:
-        """An approver approves (who and why)."""
-        self._decisions.append(("approve", d))
+    def approve(self, raw: Any) -> None:
+        """An approver approves: ``{"approver", "reason"}`` (:class:`~workflows.types.ApprovalDecision`)."""
+        self._pending.append(decision_from_signal(ApprovalKind.APPROVE, raw))
 
     @workflow.signal(name=SIGNAL_REJECT)
-    def reject(self, d: ApprovalDecision) -> None:
-        """An approver rejects (who and why)."""
-        self._decisions.append(("reject", d))
+    def reject(self, raw: Any) -> None:
+        """An approver rejects: ``{"approver", "reason"}`` (:class:`~workflows.types.ApprovalDecision`)."""
+        self._pending.append(decision_from_signal(ApprovalKind.REJECT, raw))
+
+    @workflow.signal(name=SIGNAL_SUPERSEDED)
+    def superseded(self, notice: SupersededNotice) -> None:
+        """A newer version went live (sent by its ``DeploymentWorkflow``)."""
+        self._superseded = notice
+
+    @workflow.update(name=UPDATE_DECIDE)
+    async def decide(self, req: ApprovalRequest) -> ApprovalOutcome:
+        """Approve or reject and wait for the outcome. A refusal fails the update with its reason
+        (type ``ApprovalRefused``) after it was recorded."""
+        self._tickets += 1
+        ticket = self._tickets
+        self._pending.append(_Decision(req.decision, req.approver.strip(), req.reason.strip(), "update",
+                                       raw={"decision": req.decision, "approver": req.approver, "reason": req.reason},
+                                       ticket=ticket))
+        await workflow.wait_condition(lambda: ticket in self._outcomes)
+        outcome = self._outcomes.pop(ticket)
+        if not outcome.accepted:
+            raise ApplicationError(outcome.refusal_reason, type="ApprovalRefused")
+        return outcome
+
+    @decide.validator
+    def _validate_decide(self, req: ApprovalRequest) -> None:
+        if self._status is None or self._status.step != LifecycleStep.APPROVAL or self._decided is not None:
+            where = f"step {self._status.step}, status {self._status.status}" if self._status else "starting"
+            raise ValueError(f"version is not awaiting approval ({where})")
+        if req.decision not in tuple(ApprovalKind):
+            raise ValueError(f"decision must be one of {', '.join(ApprovalKind)}, not {req.decision!r}")
+        if not isinstance(req.approver, str) or not req.approver.strip():
+            raise ValueError("an approver must be named")
+        if not isinstance(req.reason, str) or not req.reason.strip():
+            raise ValueError("a reason must be given; it goes to the audit log")
+

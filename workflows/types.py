@@ -1,6 +1,9 @@
-"""Dataclasses exchanged between workflows, activities, the gateway, CLI and console.
+"""The contracts between workflows, activities, the gateway, CLI and console.
 
-Signal, query and update names are constants here so every caller uses the same ones.
+Every activity has a name constant here, takes exactly one input dataclass and returns exactly one
+result dataclass; every signal, query and update has a name constant and typed payloads. Callers
+pass ``result_type`` so results arrive as these dataclasses, never as dicts read by key.
+Statuses are the ``StrEnum``s of :mod:`workflows.statuses`.
 """
 
 from __future__ import annotations
@@ -10,9 +13,27 @@ from typing import Any
 
 from temporalio.common import SearchAttributeKey
 
+from workflows.statuses import (
+    ApprovalKind,
+    DeploymentState,
+    GraphStepStatus,
+    LifecycleStep,
+    RunStatus,
+    VersionStatus,
+)
+
+# -- Workflow names, signals, queries and updates -----------------------------------------------
+LIFECYCLE_WORKFLOW = "AgentLifecycleWorkflow"
+DEPLOYMENT_WORKFLOW = "DeploymentWorkflow"
+RUN_WORKFLOW = "AgentRunWorkflow"
+
 # AgentLifecycleWorkflow
 SIGNAL_APPROVE = "approve"
 SIGNAL_REJECT = "reject"
+SIGNAL_SUPERSEDED = "superseded"
+SIGNAL_RETIRE = "retire"
+UPDATE_DECIDE = "decide"
+UPDATE_LIFECYCLE_SETTLED = "wait_settled"
 QUERY_STATUS = "status"
 # DeploymentWorkflow
 SIGNAL_PROMOTE = "promote"
@@ -23,8 +44,31 @@ QUERY_PROGRESS = "progress"
 # AgentRunWorkflow
 SIGNAL_RESUME_RUN = "resume"
 UPDATE_RESUME_RUN = "resume_run"
-UPDATE_WAIT_SETTLED = "wait_settled"
+UPDATE_RUN_ACCEPTED = "wait_accepted"
+UPDATE_RUN_SETTLED = "wait_settled"
 QUERY_RUN_STATE = "state"
+
+# -- Activity names -------------------------------------------------------------------------------
+# shipway-control: lifecycle and deployment
+REGISTER_VERSION = "register_version"
+VALIDATE_SPEC = "validate_spec"
+STORE_VALIDATED_SPEC = "store_validated_spec"
+GUARD_SPEC = "guard_spec"
+SCAFFOLD_AGENT = "scaffold_agent"
+INDEX_AGENT = "index_agent"
+SET_VERSION_STATUS = "set_version_status"
+GET_LIVE_VERSION = "live_version"
+SET_LIVE_VERSION = "set_live_version"
+RECORD_APPROVAL = "record_approval"
+SET_TRAFFIC = "set_traffic"
+RECORD_DEPLOYMENT = "record_deployment"
+ANALYZE_CANARY = "analyze_canary"
+# both task queues
+RECORD_AUDIT = "record_audit"
+# shipway-agents: agent runs
+START_RUN = "start_run"
+RUN_GRAPH = "run_graph"
+RECORD_RUN = "record_run"
 
 # Custom search attributes (Keyword) Shipway sets on its workflows; `shipway up` registers them.
 SA_AGENT = SearchAttributeKey.for_keyword("ShipwayAgent")
@@ -32,7 +76,7 @@ SA_STEP = SearchAttributeKey.for_keyword("ShipwayStep")
 SA_TENANT = SearchAttributeKey.for_keyword("ShipwayTenant")
 
 # Lifecycle steps, in order (the value of the `status` query's `step`).
-STEPS = ("validate", "guard", "scaffold", "index", "approval", "deploy", "live")
+STEPS = tuple(LifecycleStep)
 
 
 def lifecycle_workflow_id(name: str, version: int) -> str:
@@ -40,11 +84,17 @@ def lifecycle_workflow_id(name: str, version: int) -> str:
     return f"agent:{name}:v{version}"
 
 
+def deployment_workflow_id(name: str, version: int) -> str:
+    """Workflow id of an agent version's rollout: ``deploy:{name}:v{n}``."""
+    return f"deploy:{name}:v{version}"
+
+
 def run_workflow_id(run_id: str) -> str:
     """Workflow id of an agent run: ``run:{uuid}``."""
     return f"run:{run_id}"
 
 
+# -- AgentLifecycleWorkflow -----------------------------------------------------------------------
 @dataclass
 class LifecycleInput:
     """Start of an agent version's lifecycle. ``spec`` is the raw (unvalidated) spec mapping."""
@@ -62,7 +112,9 @@ class ApprovalDecision:
     """Payload of the ``approve`` and ``reject`` signals: who decides and why.
 
     Example input for ``temporal workflow signal --name approve``:
-    ``{"approver": "carol@bank.example", "reason": "model risk review MRM-112 passed"}``
+    ``{"approver": "carol@bank.example", "reason": "model risk review MRM-112 passed"}``.
+    The workflow validates it itself: a malformed payload, an empty approver or the agent's owner
+    is refused and recorded (an ``approvals`` row and an audit event).
     """
 
     approver: str
@@ -70,23 +122,76 @@ class ApprovalDecision:
 
 
 @dataclass
+class ApprovalRequest:
+    """Input of the ``decide`` update: the decision, who makes it and why. Refused with a reason
+    (the update fails) when malformed, when the version is not awaiting approval, or when the
+    approver is the agent's owner (that refusal is also recorded)."""
+
+    decision: ApprovalKind
+    approver: str
+    reason: str
+
+
+@dataclass
+class ApprovalOutcome:
+    """Result of the ``decide`` update."""
+
+    decision: ApprovalKind
+    approver: str
+    accepted: bool
+    refusal_reason: str | None = None
+
+
+@dataclass
+class RefusedDecision:
+    """A decision the workflow refused, as the ``status`` query shows it."""
+
+    decision: str
+    approver: str
+    why: str
+    channel: str  # signal | update
+
+
+@dataclass
+class SupersededNotice:
+    """Payload of the ``superseded`` signal a newer version's rollout sends to a live version."""
+
+    by_version: int
+
+
+@dataclass
+class RetireRequest:
+    """Payload of the ``retire`` signal: an operator takes a live version out of the catalog."""
+
+    actor: str
+    reason: str = ""
+
+
+@dataclass
 class LifecycleStatus:
-    """Result of the ``status`` query and of the workflow."""
+    """Result of the ``status`` query, of the ``wait_settled`` update and of the workflow.
+
+    ``status`` is the version's catalog status; the lifecycle is settled once it is no longer
+    ``status.in_progress`` (live, or ended: rejected, expired, failed, rolled back). A live
+    version's workflow stays open until it is superseded or retired.
+    """
 
     name: str
     version: int
-    step: str
-    state: str  # running | live | rejected | failed | rolled_back
+    step: LifecycleStep
+    status: VersionStatus
     detail: str = ""
     owner: str = ""
-    refused: list[str] = field(default_factory=list)
+    refused: list[RefusedDecision] = field(default_factory=list)
     artifact_sha256: str | None = None
     approver: str | None = None
 
 
+# -- DeploymentWorkflow ---------------------------------------------------------------------------
 @dataclass
 class DeploymentStep:
-    """One step of a rollout: route ``weight_pct`` percent to the new version, then bake."""
+    """One step of a rollout: route ``weight_pct`` percent (0-100) to the new version, then bake
+    ``bake_s`` seconds."""
 
     weight_pct: float
     bake_s: float
@@ -105,20 +210,44 @@ class DeploymentInput:
 
 
 @dataclass
+class VersionMetrics:
+    """Metrics of one version's runs in an analysis window: runs finished and failed, error rate
+    (0-1, None without runs), p99 latency (ms) and mean cost per run (USD)."""
+
+    finished: int
+    failed: int
+    error_rate: float | None
+    p99_ms: float | None
+    cost_per_run_usd: float | None
+
+
+@dataclass
+class CanaryAnalysis:
+    """Verdict of one canary step: ``breach`` with machine-readable ``reasons``, and the metrics
+    of the canary and of the stable version over the same window."""
+
+    breach: bool
+    reasons: list[str]
+    canary: VersionMetrics
+    baseline: VersionMetrics | None
+
+
+@dataclass
 class DeploymentProgress:
     """Result of the ``progress`` query and of the workflow."""
 
     name: str
     version: int
     strategy: str
-    state: str  # in_progress | paused | succeeded | rolled_back | aborted
+    state: DeploymentState
     step_index: int = 0
     steps_total: int = 0
     weight_pct: float = 0.0
     detail: str = ""
-    analyses: list[dict] = field(default_factory=list)
+    analyses: list[CanaryAnalysis] = field(default_factory=list)
 
 
+# -- AgentRunWorkflow -----------------------------------------------------------------------------
 @dataclass
 class RunInput:
     """Start of one agent run on ``shipway-agents``."""
@@ -134,31 +263,183 @@ class RunInput:
 
 
 @dataclass
-class GraphStepInput:
-    """One execution of the graph activity: a fresh ``input``, or a ``resume`` answer to an interrupt."""
+class ResumeRequest:
+    """Payload of the run's ``resume`` signal / ``resume_run`` update: the human's answer
+    (``value``, a JSON object shaped by the interrupt's ``answer_schema``) and who gives it."""
 
-    run_id: str
-    agent_name: str
-    version: int
-    thread_id: str
-    input: dict[str, Any] | None = None
-    resume: dict[str, Any] | None = None
+    value: dict[str, Any]
+    actor: str = "operator"
 
 
 @dataclass
-class RunRecord:
-    """What the run-recording activity writes on the ``runs`` row."""
+class ResumeAck:
+    """Result of the ``resume_run`` update."""
+
+    accepted: bool
+    run_id: str
+
+
+@dataclass
+class RunResult:
+    """Result of ``AgentRunWorkflow``, of its ``state`` query and of its waiting updates."""
 
     run_id: str
-    status: str
+    status: RunStatus
     output: dict[str, Any] | None = None
     interrupt: dict[str, Any] | None = None
     error: str | None = None
-    latency_ms: float | None = None
-    wait_ms: float = 0.0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float = 0.0
+
+
+# -- Activities: lifecycle ------------------------------------------------------------------------
+@dataclass
+class RegisterVersionInput:
+    """Record a submitted version (and its agent, when new) in the catalog."""
+
+    name: str
+    version: int
+    spec: dict[str, Any]
+    submitted_by: str
+    workflow_id: str
+
+
+@dataclass
+class RegisterVersionResult:
+    """``created`` is False when a retried attempt found its row already written."""
+
+    created: bool
+
+
+@dataclass
+class ValidateSpecInput:
+    """A raw spec to validate for agent ``name``."""
+
+    name: str
+    spec: dict[str, Any]
+
+
+@dataclass
+class ValidateSpecResult:
+    """The validated spec with defaults filled in (JSON-ready)."""
+
+    spec: dict[str, Any]
+
+
+@dataclass
+class StoreSpecInput:
+    """Replace a version's submitted spec by its validated one."""
+
+    name: str
+    version: int
+    spec: dict[str, Any]
+
+
+@dataclass
+class StoreSpecResult:
+    """The agent's owner as the validated spec names it."""
+
+    owner: str
+
+
+@dataclass
+class GuardSpecInput:
+    """A validated spec to guard."""
+
+    spec: dict[str, Any]
+
+
+@dataclass
+class PiiFinding:
+    """One PII finding in a spec field: entity type, character offsets ``[start, end)`` into the
+    field's text, and Presidio's score (0-1)."""
+
+    field: str
+    entity: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass
+class GuardSpecResult:
+    """Findings below the blocking threshold (a blocking finding raises ``PiiInSpec`` instead)."""
+
+    findings: list[PiiFinding] = field(default_factory=list)
+
+
+@dataclass
+class ScaffoldInput:
+    """Render, test and store the code package of ``version`` of the validated ``spec``."""
+
+    spec: dict[str, Any]
+    version: int
+
+
+@dataclass
+class ScaffoldResult:
+    """The stored artifact (reproducible ``.tar.gz``): SHA-256, path, files, last line of its tests."""
+
+    artifact_sha256: str
+    artifact_path: str
+    files: list[str]
+    tests_summary: str
+
+
+@dataclass
+class IndexInput:
+    """Embed ``text`` (the description) as the version's search vector."""
+
+    name: str
+    version: int
+    text: str
+
+
+@dataclass
+class IndexResult:
+    """Dimensions of the stored embedding (384)."""
+
+    dimensions: int
+
+
+@dataclass
+class SetVersionStatusInput:
+    """Move a version to ``status`` (a legal transition of the version state machine), with a
+    human-readable ``detail`` (e.g. why it failed) and, once scaffolded, its artifact."""
+
+    name: str
+    version: int
+    status: VersionStatus
+    detail: str = ""
+    artifact_sha256: str | None = None
+    artifact_path: str | None = None
+
+
+@dataclass
+class SetVersionStatusResult:
+    """The status before and after (equal when a retried attempt had already moved it)."""
+
+    previous: VersionStatus
+    status: VersionStatus
+
+
+@dataclass
+class ApprovalRecord:
+    """An approval decision as recorded in the ``approvals`` table (accepted or refused)."""
+
+    name: str
+    version: int
+    decision: str
+    approver: str
+    reason: str
+    accepted: bool
+    refusal_reason: str | None = None
+    channel: str = "signal"
+
+
+@dataclass
+class ApprovalRecordResult:
+    """Id of the ``approvals`` row."""
+
+    approval_id: int
 
 
 @dataclass
@@ -172,41 +453,87 @@ class AuditRecord:
 
 
 @dataclass
-class VersionStatus:
-    """Set an agent version's ``status`` (and optionally its artifact) in the catalog."""
+class AuditResult:
+    """Id and chain hash of the appended event."""
+
+    event_id: int
+    hash: str
+
+
+# -- Activities: deployment -----------------------------------------------------------------------
+@dataclass
+class LiveVersionInput:
+    """Which version of agent ``name`` is live."""
 
     name: str
-    version: int
-    status: str
-    artifact_sha256: str | None = None
-    artifact_path: str | None = None
 
 
 @dataclass
-class ApprovalRecord:
-    """An approval decision as recorded in the ``approvals`` table."""
+class LiveVersionResult:
+    """The live version, or None when the agent has none."""
+
+    version: int | None
+
+
+@dataclass
+class SetLiveVersionInput:
+    """Make ``version`` the agent's live version; the version it replaces becomes ``superseded``."""
 
     name: str
     version: int
-    decision: str
-    approver: str
-    reason: str
-    accepted: bool
-    refusal_reason: str | None = None
+
+
+@dataclass
+class SetLiveVersionResult:
+    """The previously live version (None when there was none)."""
+
+    previous: int | None
 
 
 @dataclass
 class TrafficUpdate:
-    """Set the gateway's traffic weights (percent by version) for one agent."""
+    """Set the gateway's traffic weights for one agent: percent by version (keys are text, as in
+    JSON), summing to 100, or empty for "serve nothing"."""
 
     name: str
-    weights: dict[str, float]  # version (as text, JSON keys are strings) -> percent
-    live_version: int | None = None
+    weights: dict[str, float]
+
+
+@dataclass
+class TrafficResult:
+    """The weights now in force."""
+
+    weights: dict[str, float]
+
+
+@dataclass
+class DeploymentRecord:
+    """Insert or update the ``deployments`` row of one rollout workflow."""
+
+    name: str
+    version: int
+    strategy: str
+    target: str
+    workflow_id: str
+    state: DeploymentState
+    weight_pct: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class DeploymentRecordResult:
+    """Id of the ``deployments`` row."""
+
+    deployment_id: int
 
 
 @dataclass
 class CanaryAnalysisInput:
-    """Compare the canary ``version`` against ``baseline`` over runs since ``since_iso``."""
+    """Compare the canary ``version`` against ``baseline`` over runs since ``since_iso`` (ISO 8601).
+
+    Thresholds: error rate (0-1) of the canary, and its p99 latency as a multiple of the baseline's;
+    fewer than ``min_runs`` finished canary runs gives no verdict on the error rate.
+    """
 
     name: str
     version: int
@@ -217,19 +544,47 @@ class CanaryAnalysisInput:
     min_runs: int = 1
 
 
+# -- Activities: runs -----------------------------------------------------------------------------
 @dataclass
-class ResumeRequest:
-    """Payload of the run's ``resume`` signal / ``resume_run`` update: the human's answer."""
+class RunStart:
+    """Record a run and claim its thread: a thread belongs to one agent and tenant, and one
+    unfinished run at a time."""
 
-    value: dict[str, Any]
-    actor: str = "operator"
+    run_id: str
+    agent_name: str
+    version: int
+    thread_id: str
+    tenant: str
+    input: dict[str, Any]
+    workflow_id: str
+
+
+@dataclass
+class RunStartResult:
+    """``accepted``, or why not (``reason``, e.g. the thread belongs to another agent)."""
+
+    accepted: bool
+    reason: str = ""
+
+
+@dataclass
+class GraphStepInput:
+    """One execution of the graph activity: a fresh ``input``, or a ``resume`` answer to an interrupt."""
+
+    run_id: str
+    agent_name: str
+    version: int
+    thread_id: str
+    input: dict[str, Any] | None = None
+    resume: dict[str, Any] | None = None
 
 
 @dataclass
 class GraphStepResult:
-    """What one execution of the graph activity returns."""
+    """What one execution of the graph activity returns: the output, or the interrupt's request;
+    the nodes it ran; LLM tokens and cost (USD) of those nodes."""
 
-    status: str  # completed | interrupted
+    status: GraphStepStatus
     output: dict[str, Any] | None = None
     interrupt: dict[str, Any] | None = None
     nodes: list[str] = field(default_factory=list)
@@ -239,11 +594,23 @@ class GraphStepResult:
 
 
 @dataclass
-class RunResult:
-    """Result of ``AgentRunWorkflow`` and of the ``state`` query."""
+class RunRecord:
+    """What the run-recording activity writes on the ``runs`` row (times in ms, cost in USD)."""
 
     run_id: str
-    status: str  # running | interrupted | succeeded | failed
+    status: RunStatus
     output: dict[str, Any] | None = None
     interrupt: dict[str, Any] | None = None
     error: str | None = None
+    latency_ms: float | None = None
+    wait_ms: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
+class RunRecordResult:
+    """The status now on the row."""
+
+    status: RunStatus

@@ -1,11 +1,3 @@
-"""Helpers shared by the reference agents: the optional LLM path (routing and narrative)."""
-
-from reference_agents.common.llm import (
-    choose_next,
-    clear_model_cache,
-    get_chat_model,
-    model_from_config,
-    write_narrative,
-)
-
-__all__ = ["choose_next", "clear_model_cache", "get_chat_model", "model_from_config", "write_narrative"]
+"""What all reference agents share: the human-in-the-loop contract (:mod:`.hitl`), the optional LLM
+path (:mod:`.llm`), the narrative and its source (:mod:`.narrative`), and policy loading with a
+spec's overrides (:mod:`.policy`)."""

@@ -1,5 +1,5 @@
 """Compliance Monitoring reference agent: sanctions watchlist screening (UN Security
-Council Consolidated List, optional OFAC SDN) with analyst disposition of potential
+Council Consolidated List, optional OFAC SDN) with an analyst's review of potential
 matches, plus AML transaction monitoring rules. ``AGENT`` is its definition."""
 
 from pathlib import Path
@@ -7,8 +7,8 @@ from pathlib import Path
 from reference_agents.base import AgentDefinition
 from reference_agents.compliance_monitoring.demo import resume_value, sample_inputs
 from reference_agents.compliance_monitoring.graph import build_graph
-from reference_agents.compliance_monitoring.report import output, summarize
-from reference_agents.compliance_monitoring.schemas import ComplianceInput
+from reference_agents.compliance_monitoring.inputs import ComplianceInput
+from reference_agents.compliance_monitoring.outputs import output, summarize
 
 AGENT = AgentDefinition(
     template="compliance_monitoring",

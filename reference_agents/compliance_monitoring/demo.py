@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
-from reference_agents.compliance_monitoring.tools.policy import load_policy, resolve_path
+from reference_agents.compliance_monitoring.policy import load_policy, resolve_path
 from reference_agents.compliance_monitoring.tools.un_list import parse_un_consolidated_xml
 
 SEED = 20201124
@@ -117,17 +117,25 @@ def sample_inputs(n: int) -> list[dict]:
     return out
 
 
-def resume_value(payload: dict, run_input: dict) -> dict:
-    """The demo analyst's disposition (a fixed rule, not a guess).
+def resume_value(request: dict, run_input: dict) -> dict:
+    """The demo analyst's answer to a review request (a fixed rule, not a guess).
 
     Rule: ``true_match`` when the best candidate's date of birth agrees with the customer's
     (``dob_match`` true), or, with no date of birth on either side, when it is a strong
     match (score >= the strong-match threshold, ``strong_match`` true); otherwise
     ``false_positive`` (a different date of birth marks a namesake).
+
+    Args:
+        request: the interrupt's :class:`~reference_agents.common.hitl.InterruptRequest` as JSON
+            (``context["candidates"]``).
+        run_input: the run's input (unused: the request carries the facts).
+
+    Returns:
+        A :class:`~reference_agents.compliance_monitoring.review.MatchAnswer` as JSON.
     """
-    top = max(payload["candidates"], key=lambda c: c["score"])
+    top = max(request["context"]["candidates"], key=lambda c: c["score"])
     if top["dob_match"] is True or (top["dob_match"] is None and top["strong_match"]):
-        return {"disposition": "true_match", "analyst": ANALYST, "reference_number": top["reference_number"],
+        return {"decision": "true_match", "reviewer": ANALYST, "reference_number": top["reference_number"],
                 "note": f"name score {top['score']}, date of birth {'agrees' if top['dob_match'] else 'not known'}"}
-    return {"disposition": "false_positive", "analyst": ANALYST,
+    return {"decision": "false_positive", "reviewer": ANALYST,
             "note": f"name score {top['score']}; date of birth {'differs' if top['dob_match'] is False else 'not known'}"}

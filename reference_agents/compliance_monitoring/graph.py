@@ -2,29 +2,27 @@
 
 Route (decided by :func:`next_step` from the state alone):
 ``intake`` → ``screen`` → [``review`` when a potential match needs an analyst] →
-``monitor`` → ``decide`` → end. ``review`` calls ``interrupt()`` with the candidates and
-waits for ``Command(resume={"disposition": "true_match"|"false_positive", "analyst": ...,
-"note": ...})``.
-
-Every potential match — including strong/exact ones — goes to an analyst: sanctions
-practice requires a human to confirm a true match before assets are blocked, and an
-exact name alone is not identity (namesakes); the candidate's ``strong_match`` flag and
-``dob_match`` help the analyst.
+``monitor`` → ``decide`` → end. ``review`` asks the analyst through
+:func:`reference_agents.common.hitl.ask_human` (request and answer in :mod:`.review`) and waits
+for ``Command(resume={"decision": "true_match"|"false_positive", "reviewer": ..., "note": ...,
+"reference_number": optional})``.
 """
 
 from __future__ import annotations
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, interrupt
-from pydantic import ValidationError
+from langgraph.types import Command
 
-from reference_agents.common import get_chat_model, model_from_config, write_narrative
-from reference_agents.compliance_monitoring.schemas import ComplianceInput, Disposition
+from reference_agents.common.hitl import ask_human
+from reference_agents.common.narrative import narrate
+from reference_agents.compliance_monitoring.inputs import ComplianceInput
+from reference_agents.compliance_monitoring.policy import load_policy
+from reference_agents.compliance_monitoring.review import answer_model, recorded_review, review_request
 from reference_agents.compliance_monitoring.state import ComplianceState
 from reference_agents.compliance_monitoring.tools.identifiers import dob_match
 from reference_agents.compliance_monitoring.tools.monitoring import run_monitoring
-from reference_agents.compliance_monitoring.tools.policy import load_policy
+from reference_agents.compliance_monitoring.tools.narrative import fallback_narrative, narrative_facts
 from reference_agents.compliance_monitoring.tools.watchlist import get_index, screen_name
 
 INPUT_FIELDS = tuple(ComplianceInput.model_fields)
@@ -36,7 +34,7 @@ def next_step(state: ComplianceState) -> str:
         return "intake"
     if "screening" not in state:
         return "screen"
-    if state["screening"]["candidates"] and state.get("disposition") is None:
+    if state["screening"]["candidates"] and state.get("review") is None:
         return "review"
     if "alerts" not in state:
         return "monitor"
@@ -45,13 +43,19 @@ def next_step(state: ComplianceState) -> str:
     return END
 
 
-def decide(screening: dict, disposition: dict | None, alerts: list[dict]) -> tuple[str, list[str]]:
-    """``(decision, reason codes)``: ``blocked`` on a confirmed watchlist match, else
-    ``alert`` when a monitoring rule fired, else ``clear``."""
+def decide(screening: dict, review: dict | None, alerts: list[dict]) -> tuple[str, list[str]]:
+    """``(decision, reason codes)``: ``blocked`` on a watchlist match the analyst confirmed, else
+    ``alert`` when a monitoring rule fired, else ``clear``.
+
+    Args:
+        screening: the ``screen`` node's result (``candidates``).
+        review: the analyst's recorded answer (``decision``), ``None`` without candidates.
+        alerts: the monitoring alerts (``reason_code``).
+    """
     reasons: list[str] = []
     if not screening["candidates"]:
         reasons.append("WATCHLIST_NO_MATCH")
-    elif disposition and disposition["disposition"] == "true_match":
+    elif review and review["decision"] == "true_match":
         reasons.append("WATCHLIST_CONFIRMED_MATCH")
     else:
         reasons.append("WATCHLIST_FALSE_POSITIVE")
@@ -63,32 +67,6 @@ def decide(screening: dict, disposition: dict | None, alerts: list[dict]) -> tup
     return ("alert" if alerts else "clear"), reasons
 
 
-def parse_disposition(answer: object, candidate_refs: list[str]) -> dict:
-    """The analyst's resume value as a recorded disposition.
-
-    Returns:
-        :class:`Disposition` fields plus ``candidate_reference_numbers``; a ``true_match``
-        without ``reference_number`` confirms the best candidate (``candidate_refs[0]``).
-
-    Raises:
-        ValueError: not a valid disposition (message names the fields), or
-            ``reference_number`` is not one of the candidates.
-    """
-    try:
-        disposition = Disposition.model_validate(answer).model_dump()
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"invalid disposition ({problems})") from exc
-    if disposition["reference_number"] is not None and disposition["reference_number"] not in candidate_refs:
-        raise ValueError(
-            f"reference_number {disposition['reference_number']!r} is not a candidate ({', '.join(candidate_refs)})"
-        )
-    if disposition["disposition"] == "true_match" and disposition["reference_number"] is None:
-        disposition["reference_number"] = candidate_refs[0]
-    disposition["candidate_reference_numbers"] = candidate_refs
-    return disposition
-
-
 def build_graph(config: dict) -> StateGraph:
     """The uncompiled graph.
 
@@ -97,21 +75,25 @@ def build_graph(config: dict) -> StateGraph:
             ``{"screening": {"review_threshold": 90, "ofac_sdn_csv_path": "/lists/sdn.csv"}}``).
 
     Raises:
-        ValueError: ``config`` names an unknown policy section, key or monitoring rule.
+        ValueError: ``config`` names a key ``policy.yaml`` does not have (e.g. an unknown
+            monitoring rule), or leaves a review reason without its text.
     """
     policy = load_policy(config)
     screening_policy, monitoring_policy = policy["screening"], policy["monitoring"]
 
     def supervisor(state: ComplianceState) -> Command:
+        """Route to :func:`next_step`."""
         return Command(goto=next_step(state))
 
     def intake(state: ComplianceState) -> Command:
+        """Validate and normalise the run input (``pydantic.ValidationError`` names the field)."""
         # The platform validates run input too; doing it here keeps direct graph callers
         # honest and stores timestamps as ISO strings (JSON-serialisable state).
         clean = ComplianceInput.model_validate({k: state.get(k) for k in INPUT_FIELDS if state.get(k) is not None})
         return Command(goto="supervisor", update={**clean.model_dump(mode="json"), "validated": True})
 
     def screen(state: ComplianceState) -> Command:
+        """Screen the name against the configured lists; flag strong matches and date-of-birth agreement."""
         index = get_index(screening_policy)
         candidates = screen_name(
             state["name"],
@@ -137,57 +119,23 @@ def build_graph(config: dict) -> StateGraph:
         return Command(goto="supervisor", update={"screening": screening})
 
     def review(state: ComplianceState) -> Command:
-        screening = state["screening"]
-        refs = [c["reference_number"] for c in screening["candidates"]]
-        prompt = {
-            "kind": "watchlist_potential_match",
-            "question": "Is the screened party the listed party? Reply with disposition "
-            "'true_match' or 'false_positive', your name as analyst, and a note.",
-            "customer_id": state.get("customer_id"),
-            "screened_name": screening["screened_name"],
-            "date_of_birth": state.get("date_of_birth"),
-            "nationality": state.get("nationality"),
-            "candidates": screening["candidates"],
-            "allowed_dispositions": ["true_match", "false_positive"],
-        }
-        # An invalid answer asks again (a new interrupt carrying the error) instead of
-        # failing: a resume value is kept in the thread, so raising would wedge the run.
-        while True:
-            try:
-                disposition = parse_disposition(interrupt(prompt), refs)
-                break
-            except ValueError as exc:
-                prompt = {**prompt, "error": str(exc)}
-        return Command(goto="supervisor", update={"disposition": disposition})
+        """Ask the analyst about the candidates until a valid answer arrives (:mod:`.review`)."""
+        refs = [c["reference_number"] for c in state["screening"]["candidates"]]
+        model = answer_model(refs)
+        answer = ask_human(review_request(state, policy, model), model)
+        return Command(goto="supervisor", update={"review": recorded_review(answer, refs)})
 
     def monitor(state: ComplianceState) -> Command:
+        """Run the policy's transaction monitoring rules."""
         return Command(goto="supervisor", update={"alerts": run_monitoring(state.get("transactions") or [], monitoring_policy)})
 
     def decide_node(state: ComplianceState, config: RunnableConfig) -> Command:
-        decision, reasons = decide(state["screening"], state.get("disposition"), state["alerts"])
-        facts = {
-            "decision": decision,
-            "reasons": reasons,
-            "watchlist_candidates": [
-                {k: c[k] for k in ("reference_number", "list_type", "score", "matched_name_kind", "dob_match")}
-                for c in state["screening"]["candidates"]
-            ],
-            "disposition": (state.get("disposition") or {}).get("disposition"),
-            "alerts": [{k: a[k] for k in ("reason_code", "amount_usd")} | {"transactions": len(a["transaction_ids"])}
-                       for a in state["alerts"]],
-            "transactions_monitored": len(state.get("transactions") or []),
-        }
-        fallback = (
-            f"Decision {decision}: {', '.join(reasons)}. "
-            f"{len(facts['watchlist_candidates'])} watchlist candidate(s), "
-            f"{len(state['alerts'])} monitoring alert(s) over {facts['transactions_monitored']} transaction(s)."
-        )
-        llm = get_chat_model(model_from_config(config))
-        narrative = write_narrative(
-            llm, "Sanctions screening and transaction monitoring case", facts, fallback, config=config,
-        )
-        # write_narrative falls back on an empty answer; say so rather than crediting the LLM.
-        source = "llm" if llm is not None and narrative != fallback else "tools"
+        """Decide (:func:`decide`) and write the case narrative."""
+        decision, reasons = decide(state["screening"], state.get("review"), state["alerts"])
+        facts = narrative_facts(decision, reasons, state["screening"]["candidates"], state.get("review"),
+                                state["alerts"], len(state.get("transactions") or []))
+        narrative, source = narrate(config, "Sanctions screening and transaction monitoring case", facts,
+                                    fallback_narrative(facts))
         return Command(goto="supervisor", update={
             "decision": decision, "reasons": reasons, "narrative": narrative, "narrative_source": source,
         })

@@ -8,7 +8,7 @@ from typing import TypedDict
 class ComplianceState(TypedDict, total=False):
     """State carried between nodes.
 
-    Input (see :class:`~reference_agents.compliance_monitoring.schemas.ComplianceInput`):
+    Input (see :class:`~reference_agents.compliance_monitoring.inputs.ComplianceInput`):
         customer_id, name, party_type, date_of_birth, nationality,
         transactions: list of dicts (``timestamp`` ISO 8601, ``amount_usd`` in US dollars).
 
@@ -18,7 +18,10 @@ class ComplianceState(TypedDict, total=False):
             "review_threshold", "strong_match_threshold", "names_indexed", "parties_indexed",
             "sources"}``; each candidate has ``score`` (0-100), ``matched_name``,
             ``reference_number``, ``primary_name``, ``dob_match`` (bool or None)…
-        disposition: the analyst's decision on the candidates, or None when none was needed.
+        review: the analyst's recorded answer on the candidates (``decision``, ``reviewer``,
+            ``note``, ``reference_number``, ``candidate_reference_numbers``; see
+            :func:`~reference_agents.compliance_monitoring.review.recorded_review`), or None
+            when none was needed.
         alerts: monitoring alerts (``rule``, ``reason_code``, ``transaction_ids``, ``amount_usd``).
         decision: ``clear`` | ``alert`` | ``blocked``.
         reasons: machine-readable reason codes.
@@ -34,7 +37,7 @@ class ComplianceState(TypedDict, total=False):
     transactions: list[dict]
     validated: bool
     screening: dict
-    disposition: dict | None
+    review: dict | None
     alerts: list[dict]
     decision: str
     reasons: list[str]

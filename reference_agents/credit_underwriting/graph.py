@@ -3,11 +3,13 @@
 Every worker returns ``Command(goto="supervisor", update=...)``; the supervisor reads the
 state and sends the run to the next missing step (deterministic, no LLM: each step needs
 the previous one's result, so there is never more than one valid next step to choose). A
-referred application stops at ``interrupt()`` in ``underwriter_review`` until the platform
-resumes the thread with ``Command(resume={"decision", "underwriter", "note"})``; a malformed
-resume value brings the same interrupt back with an ``"error"`` naming the field. Once
-decided, ``narrative`` writes the underwriting memo: by the configured LLM from the
-decision's facts, else from a template; the decision never depends on it.
+referred application stops in ``underwriter_review`` at the shared human-in-the-loop interrupt
+(:func:`reference_agents.common.hitl.ask_human`, request built by
+:func:`~reference_agents.credit_underwriting.review.referral_request`) until the platform resumes
+the thread with a valid :class:`~reference_agents.credit_underwriting.review.UnderwriterAnswer`;
+an invalid one brings the same request back with ``error`` naming the field. Once decided,
+``narrative`` writes the underwriting memo: by the configured LLM from the decision's facts,
+else from a template; the decision never depends on it.
 """
 
 from __future__ import annotations
@@ -16,18 +18,15 @@ from typing import Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, interrupt
+from langgraph.types import Command
 
-from reference_agents.common.llm import get_chat_model, model_from_config, write_narrative
-from reference_agents.credit_underwriting.application import CreditApplication
+from reference_agents.common.hitl import ask_human
+from reference_agents.common.narrative import narrate
+from reference_agents.credit_underwriting.inputs import CreditApplication
 from reference_agents.credit_underwriting.memo import MEMO_TITLE, memo_facts, rules_memo
+from reference_agents.credit_underwriting.policy import load_policy
+from reference_agents.credit_underwriting.review import UnderwriterAnswer, referral_request, settle
 from reference_agents.credit_underwriting.state import ApplicationInput, UnderwritingState
-from reference_agents.credit_underwriting.tools.policy import load_policy
-from reference_agents.credit_underwriting.tools.review import (
-    InvalidUnderwriterDecision,
-    parse_underwriter_decision,
-    referral_payload,
-)
 from reference_agents.credit_underwriting.tools.scorecard import fitted_scorecard
 
 _APPLICATION_FIELDS = tuple(CreditApplication.model_fields)
@@ -60,32 +59,6 @@ def risk_scoring(state: UnderwritingState) -> Command[Literal["supervisor"]]:
     return Command(goto="supervisor", update={"assessment": fitted_scorecard().assess(state)})
 
 
-def underwriter_review(state: UnderwritingState) -> Command[Literal["supervisor"]]:
-    """Ask a human underwriter (``interrupt``) and record the validated answer.
-
-    A malformed resume value (e.g. an unknown decision) does not end the run: the node
-    interrupts again with the same payload plus ``"error"`` (the validation message naming the
-    field), so the thread stays resumable. Raising instead would leave the bad value recorded
-    as the interrupt's answer, and every later resume of the thread would replay it.
-    """
-    payload = referral_payload(state)
-    while True:
-        try:
-            answer = parse_underwriter_decision(interrupt(payload))
-            break
-        except InvalidUnderwriterDecision as exc:
-            payload = {**payload, "error": str(exc)}
-    return Command(
-        goto="supervisor",
-        update={
-            "underwriter_review": answer,
-            "decision": answer["decision"],
-            "reasons": ["UNDERWRITER_APPROVED" if answer["decision"] == "approve" else "UNDERWRITER_DECLINED"],
-            "decided_by": "underwriter",
-        },
-    )
-
-
 def build_graph(config: dict) -> StateGraph:
     """The uncompiled graph.
 
@@ -94,7 +67,8 @@ def build_graph(config: dict) -> StateGraph:
             ``{"thresholds": {"pd_decline_cutoff_pct": 60}}``); ``{}`` for the default policy.
 
     Raises:
-        pydantic.ValidationError: the merged policy is invalid.
+        ValueError: ``config`` names a key the policy does not have, or the merged policy is
+            invalid (``pydantic.ValidationError``).
     """
     policy = load_policy(config)
     fitted_scorecard()  # fit once per process now, not inside the first run
@@ -108,15 +82,25 @@ def build_graph(config: dict) -> StateGraph:
             update.update(decision=result["decision"], reasons=result["reasons"], decided_by="policy")
         return Command(goto="supervisor", update=update)
 
+    def underwriter_review(state: UnderwritingState) -> Command[Literal["supervisor"]]:
+        """Ask a human underwriter until a valid answer arrives, and record it as the decision."""
+        answer = ask_human(referral_request(state, policy), UnderwriterAnswer)
+        decision, reason = settle(answer)
+        return Command(
+            goto="supervisor",
+            update={
+                "underwriter_review": answer.model_dump(),
+                "decision": decision,
+                "reasons": [reason],
+                "decided_by": "underwriter",
+            },
+        )
+
     def narrative(state: UnderwritingState, config: RunnableConfig) -> Command[Literal["supervisor"]]:
         """The underwriting memo: LLM-written from :func:`memo_facts` when a model is configured,
         else :func:`rules_memo` (no LLM object is created then)."""
         facts = memo_facts(state, policy)
-        fallback = rules_memo(facts)
-        llm = get_chat_model(model_from_config(config))
-        text = write_narrative(llm, MEMO_TITLE, facts, fallback, config=config)
-        # write_narrative falls back on an empty answer; say so rather than crediting the LLM.
-        source = "llm" if llm is not None and text != fallback else "tools"
+        text, source = narrate(config, MEMO_TITLE, facts, rules_memo(facts))
         return Command(goto="supervisor", update={"narrative": text, "narrative_source": source})
 
     builder = StateGraph(UnderwritingState, input_schema=ApplicationInput)

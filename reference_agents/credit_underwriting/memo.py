@@ -11,21 +11,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from reference_agents.credit_underwriting.tools.policy import TIERS, Policy
+from reference_agents.credit_underwriting.policy import Policy
+from reference_agents.credit_underwriting.review import REVIEW_REASON_DESCRIPTIONS
 
-# Codes the graph sets when an underwriter decides a referral (see graph.underwriter_review).
-UNDERWRITER_REASONS = {
-    "UNDERWRITER_APPROVED": "A human underwriter approved the referred application.",
-    "UNDERWRITER_DECLINED": "A human underwriter declined the referred application.",
-}
 MEMO_TITLE = "Credit underwriting memo for one consumer-credit application (amounts in DM)"
-
-
-def reason_descriptions(policy: Policy) -> dict[str, str]:
-    """``{reason code: one-sentence wording}`` for every code a decision of ``policy`` can carry."""
-    wording = {code: rule.description for tier in TIERS for code, rule in getattr(policy, tier).items()}
-    wording[policy.approve_reason] = "No hard-decline, product-limit or referral rule of the credit policy fired."
-    return wording | UNDERWRITER_REASONS
 
 
 def memo_facts(state: Mapping, policy: Policy) -> dict:
@@ -59,7 +48,7 @@ def memo_facts(state: Mapping, policy: Policy) -> dict:
     if state["decided_by"] == "underwriter":
         facts["referral_reasons"] = list(result["reasons"])
         codes += facts["referral_reasons"]
-    wording = reason_descriptions(policy)
+    wording = policy.reason_descriptions() | REVIEW_REASON_DESCRIPTIONS
     facts["reason_descriptions"] = {c: wording[c] for c in codes if wording.get(c)}
     return facts
 

@@ -6,7 +6,7 @@ from typing_extensions import TypedDict  # pydantic needs it for JSON schemas on
 
 
 class ApplicationInput(TypedDict, total=False):
-    """The graph's input: one application, German Credit column names (see ``CreditApplication``).
+    """The graph's input: one application, German Credit column names (see ``inputs.CreditApplication``).
 
     Amounts in DM, durations in months; ``application_id`` is the row index when drawn from the data.
     """
@@ -41,7 +41,8 @@ class UnderwritingState(ApplicationInput, total=False):
         amount_per_month_dm: ``credit_amount / duration_in_month``, DM per month (intake).
         assessment: ``{"pd_pct": 0-100, "score_points": int, "top_risk_factors": [str]}`` (risk scoring).
         policy_result: ``{"decision", "reasons", "rule_hits": {tier: [codes]}, "policy_version"}`` (policy).
-        underwriter_review: ``{"decision": "approve"|"decline", "underwriter": str, "note": str}`` (refer).
+        underwriter_review: the underwriter's answer to a referral, ``{"decision": "approve"|"decline",
+            "reviewer": str, "note": str}`` (see ``review.UnderwriterAnswer``).
         decision: final ``"approve"`` or ``"decline"``.
         reasons: machine-readable reason codes of the final decision.
         decided_by: ``"policy"`` or ``"underwriter"``.

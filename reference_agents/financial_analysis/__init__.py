@@ -1,14 +1,13 @@
-"""Financial analysis agent: market data, technical indicators and sentiment to a signal.
-
-Exposes ``AGENT`` (see :class:`reference_agents.base.AgentDefinition`).
-"""
+"""Financial analysis reference agent: market data, technical indicators and sentiment to a
+bullish / neutral / bearish signal; it never interrupts. ``AGENT`` is its definition."""
 
 from pathlib import Path
 
 from reference_agents.base import AgentDefinition
-from reference_agents.financial_analysis.agent import output, resume_value, sample_inputs, summarize
+from reference_agents.financial_analysis.demo import resume_value, sample_inputs
 from reference_agents.financial_analysis.graph import build_graph
-from reference_agents.financial_analysis.state import FinancialAnalysisInput
+from reference_agents.financial_analysis.inputs import FinancialAnalysisInput
+from reference_agents.financial_analysis.outputs import output, summarize
 
 AGENT = AgentDefinition(
     template="financial_analysis",
@@ -21,3 +20,5 @@ AGENT = AgentDefinition(
     summarize=summarize,
     package_dir=Path(__file__).resolve().parent,
 )
+
+__all__ = ["AGENT"]

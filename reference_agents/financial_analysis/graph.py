@@ -17,12 +17,13 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
-from reference_agents.common.llm import choose_next, get_chat_model, model_from_config, write_narrative
+from reference_agents.common.llm import choose_next, get_chat_model, model_from_config
+from reference_agents.common.narrative import narrate
+from reference_agents.financial_analysis.policy import load_policy
 from reference_agents.financial_analysis.state import FinancialAnalysisState
 from reference_agents.financial_analysis.tools.indicators import technical_indicators
 from reference_agents.financial_analysis.tools.market_data import check_request, window_stats
-from reference_agents.financial_analysis.tools.policy import load_policy
-from reference_agents.financial_analysis.tools.report import fallback_narrative, report_facts
+from reference_agents.financial_analysis.tools.narrative import fallback_narrative, narrative_facts
 from reference_agents.financial_analysis.tools.sentiment import score_sentiment
 from reference_agents.financial_analysis.tools.signals import overall_signal, ticker_signal
 
@@ -54,11 +55,12 @@ def build_graph(config: dict) -> StateGraph:
         config: policy overrides (sections of ``policy.yaml``), ``{}`` for the defaults.
 
     Raises:
-        ValueError: ``config`` names an unknown policy section.
+        ValueError: ``config`` names a key ``policy.yaml`` does not have.
     """
     policy = load_policy(config)
 
     def supervisor(state: FinancialAnalysisState, config: RunnableConfig) -> Command[Literal["market_data", "indicators", "sentiment", "report", "__end__"]]:
+        """Route to a ready step (the LLM may order them, see the module doc), or end."""
         steps = ready_steps(state)
         if not steps:
             return Command(goto=END)
@@ -76,6 +78,7 @@ def build_graph(config: dict) -> StateGraph:
         return Command(goto=chosen, update={"route_log": [entry]})
 
     def market_data(state: FinancialAnalysisState) -> Command[Literal["supervisor"]]:
+        """Window statistics per ticker (``ValueError`` names the data when the window is outside it)."""
         start, end = _window(state)
         data = policy["data"]
         market = {}
@@ -85,39 +88,33 @@ def build_graph(config: dict) -> StateGraph:
         return Command(goto="supervisor", update={"market": market})
 
     def indicators(state: FinancialAnalysisState) -> Command[Literal["supervisor"]]:
+        """Technical indicators per ticker on the window's last trading day."""
         _, end = _window(state)
         lookback = policy["signals"]["macd_cross_lookback_days"]
         values = {t: technical_indicators(t, end, policy["indicators"], lookback) for t in state["tickers"]}
         return Command(goto="supervisor", update={"indicators": values})
 
     def sentiment(state: FinancialAnalysisState) -> Command[Literal["supervisor"]]:
+        """Sentiment of the supplied headlines and text."""
         s = policy["sentiment"]
         result = score_sentiment(state.get("headlines") or [], state.get("text"), s["positive_at_least"], s["negative_at_most"])
         return Command(goto="supervisor", update={"sentiment": result})
 
     def report(state: FinancialAnalysisState, config: RunnableConfig) -> Command[Literal["supervisor"]]:
+        """Signals per ticker, the basket's decision, and the narrative."""
         rules, smas = policy["signals"], policy["indicators"]["sma_windows"]
         signals = {
             t: ticker_signal(state["market"][t], state["indicators"][t], state["sentiment"], rules, smas)
             for t in state["tickers"]
         }
         decision, reasons = overall_signal(signals, rules)
-        facts = report_facts(state["market"], state["indicators"], state["sentiment"], signals, decision)
-        fallback = fallback_narrative(facts)
-        llm = get_chat_model(model_from_config(config))
+        facts = narrative_facts(state["market"], state["indicators"], state["sentiment"], signals, decision)
         title = f"Technical and sentiment analysis of {', '.join(state['tickers'])}, {state['start']}..{state['end']}"
-        narrative = write_narrative(llm, title, facts, fallback, config=config)
-        return Command(
-            goto="supervisor",
-            update={
-                "signals": signals,
-                "decision": decision,
-                "reasons": reasons,
-                "narrative": narrative,
-                # an empty LLM answer falls back to the tools' text: that is not the LLM's
-                "narrative_source": "llm" if llm and narrative != fallback else "tools",
-            },
-        )
+        narrative, source = narrate(config, title, facts, fallback_narrative(facts))
+        return Command(goto="supervisor", update={
+            "signals": signals, "decision": decision, "reasons": reasons,
+            "narrative": narrative, "narrative_source": source,
+        })
 
     graph = StateGraph(FinancialAnalysisState)
     graph.add_node("supervisor", supervisor)

@@ -11,8 +11,8 @@ from pathlib import Path
 from reference_agents.base import AgentDefinition
 from reference_agents.fraud_detection.demo import resume_value, sample_inputs
 from reference_agents.fraud_detection.graph import build_graph
+from reference_agents.fraud_detection.inputs import FraudCaseInput
 from reference_agents.fraud_detection.outputs import output, summarize
-from reference_agents.fraud_detection.schemas import FraudCaseInput
 
 AGENT = AgentDefinition(
     template="fraud_detection",
@@ -23,7 +23,7 @@ AGENT = AgentDefinition(
     sample_inputs=sample_inputs,
     resume_value=resume_value,
     summarize=summarize,
-    package_dir=Path(__file__).parent,
+    package_dir=Path(__file__).resolve().parent,
 )
 
 __all__ = ["AGENT"]

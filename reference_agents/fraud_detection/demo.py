@@ -6,10 +6,12 @@ import copy
 from functools import lru_cache
 
 from reference_agents.fraud_detection.generator import generate_cases
+from reference_agents.fraud_detection.review import AnalystAnswer
 
 # Pattern codes that, confirmed by the anomaly model, the demo analyst treats as fraud.
 PATTERN_CODES = frozenset({"CARD_TESTING_BURST", "ACCOUNT_TAKEOVER", "IMPOSSIBLE_TRAVEL", "AMOUNT_SPIKE"})
 CERTAIN_FRAUD_SCORE = 85.0
+DEMO_ANALYST = "demo-analyst"
 
 
 @lru_cache(maxsize=1)
@@ -45,16 +47,26 @@ def sample_inputs(n: int) -> list[dict]:
     return out
 
 
-def resume_value(payload: dict, run_input: dict) -> dict:
-    """The demo analyst's disposition: ``fraud`` when the risk score is at least 85, or when a
+def resume_value(interrupt_request: dict, run_input: dict) -> dict:
+    """The demo analyst's answer: ``fraud`` when the risk score is at least 85, or when a
     fraud-pattern rule (card testing, account takeover, impossible travel, amount spike) and the
-    anomaly model (``MODEL_ANOMALY``) agree; otherwise ``legitimate``."""
-    reasons = set(payload["reasons"])
-    agree = bool(reasons & PATTERN_CODES) and "MODEL_ANOMALY" in reasons
-    fraud = payload["risk_score"] >= CERTAIN_FRAUD_SCORE or agree
-    matched = sorted(reasons & PATTERN_CODES) or ["none"]
-    return {
-        "disposition": "fraud" if fraud else "legitimate",
-        "analyst": "demo-analyst",
-        "note": f"rule: score {payload['risk_score']:.0f}, patterns {', '.join(matched)}",
-    }
+    anomaly model (``MODEL_ANOMALY``) agree; otherwise ``legitimate``.
+
+    Args:
+        interrupt_request: the ``fraud_analyst_review`` request (JSON); reads ``context.risk_score``
+            and the codes of ``reasons``.
+        run_input: unused; the analyst decides on what the request shows.
+
+    Returns:
+        a valid :class:`~reference_agents.fraud_detection.review.AnalystAnswer` as JSON.
+    """
+    codes = {reason["code"] for reason in interrupt_request["reasons"]}
+    risk_score = interrupt_request["context"]["risk_score"]
+    agree = bool(codes & PATTERN_CODES) and "MODEL_ANOMALY" in codes
+    fraud = risk_score >= CERTAIN_FRAUD_SCORE or agree
+    matched = sorted(codes & PATTERN_CODES) or ["none"]
+    return AnalystAnswer(
+        decision="fraud" if fraud else "legitimate",
+        reviewer=DEMO_ANALYST,
+        note=f"rule: score {risk_score:.0f}, patterns {', '.join(matched)}",
+    ).model_dump()

@@ -1,8 +1,12 @@
 """The fraud agent's graph: a supervisor routing to enrichment, scoring, triage and, on high
-risk, an analyst review that interrupts the run until a human disposition arrives.
+risk, an analyst review that interrupts the run until a valid analyst answer arrives.
 
     START -> supervisor -> enrichment -> supervisor -> scoring -> supervisor -> triage
           -> supervisor -> [analyst_review (interrupt) -> supervisor] -> END
+
+The review uses the shared human-in-the-loop contract (:func:`reference_agents.common.hitl.ask_human`,
+request built by :func:`~reference_agents.fraud_detection.review.analyst_request`): an invalid
+answer brings the same request back with ``error`` naming the field, and the run stays resumable.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ from typing import Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, interrupt
+from langgraph.types import Command
 
-from reference_agents.common.llm import get_chat_model, model_from_config, write_narrative
-from reference_agents.fraud_detection.analyst import AnalystDecision, settle
-from reference_agents.fraud_detection.narrative import case_facts, fallback_summary
+from reference_agents.common.hitl import ask_human
+from reference_agents.common.narrative import narrate
+from reference_agents.fraud_detection.case_summary import SUMMARY_TITLE, case_facts, fallback_summary
+from reference_agents.fraud_detection.inputs import FraudCaseInput
 from reference_agents.fraud_detection.policy import load_policy
-from reference_agents.fraud_detection.schemas import FraudCaseInput
+from reference_agents.fraud_detection.review import AnalystAnswer, analyst_request, settle
 from reference_agents.fraud_detection.state import FraudState
 from reference_agents.fraud_detection.tools.anomaly import anomaly_score
 from reference_agents.fraud_detection.tools.features import enrich
@@ -46,16 +51,20 @@ def build_graph(config: dict) -> StateGraph:
         config: fraud-policy overrides (deep-merged into ``policy.yaml``), ``{}`` for defaults.
 
     Raises:
-        ValueError: ``config`` names an unknown policy key or misorders the triage thresholds.
+        ValueError: ``config`` names an unknown policy key, misorders the triage thresholds or
+            empties a reason's text (see :func:`~reference_agents.fraud_detection.policy.load_policy`).
     """
     policy = load_policy(config)
 
     def supervisor(
         state: FraudState,
     ) -> Command[Literal["enrichment", "scoring", "triage", "analyst_review", "__end__"]]:
+        """Route to :func:`next_step`."""
         return Command(goto=next_step(state))
 
     def enrichment(state: FraudState) -> Command[Literal["supervisor"]]:
+        """Validate the case (raises ``pydantic.ValidationError`` naming the field), take the transaction
+        out of an upstream alert, and compute the features against the customer's history."""
         case = FraudCaseInput.model_validate(
             {k: state[k] for k in ("transaction", "alert", "history", "account_events") if state.get(k) is not None}
         )
@@ -73,6 +82,7 @@ def build_graph(config: dict) -> StateGraph:
         )
 
     def scoring(state: FraudState) -> Command[Literal["supervisor"]]:
+        """Rule hits, the IsolationForest result and their combination into a 0-100 risk score."""
         hits = evaluate_rules(state["features"], state["transaction"], policy)
         model = anomaly_score(state["transaction"], state["history"], policy["model"])
         return Command(
@@ -81,41 +91,21 @@ def build_graph(config: dict) -> StateGraph:
         )
 
     def triage_node(state: FraudState, config: RunnableConfig) -> Command[Literal["supervisor"]]:
+        """The policy's action for the risk score, and the case summary (LLM prose with a model)."""
         txn, assessment = state["transaction"], state["assessment"]
         result = triage(assessment["risk_score"], txn["channel"], policy["triage"])
         facts = case_facts(txn, state["features"], assessment, result)
-        llm = get_chat_model(model_from_config(config))
-        fallback = fallback_summary(facts)
-        summary = write_narrative(llm, "Card transaction fraud alert", facts, fallback, config=config)
+        summary, source = narrate(config, SUMMARY_TITLE, facts, fallback_summary(facts))
         return Command(
             goto="supervisor",
-            update={
-                "triage": result,
-                "decision": result["action"],
-                "narrative": summary,
-                # an empty LLM answer falls back to the tools' text: that is not the LLM's
-                "narrative_source": "llm" if llm and summary != fallback else "tools",
-            },
+            update={"triage": result, "decision": result["action"], "narrative": summary, "narrative_source": source},
         )
 
     def analyst_review(state: FraudState) -> Command[Literal["supervisor"]]:
-        assessment = state["assessment"]
-        answer = interrupt(
-            {
-                "kind": "fraud_analyst_review",
-                "question": "Is this transaction fraud? Resume with disposition 'fraud' or 'legitimate'.",
-                "transaction": state["transaction"],
-                "alert_id": (state.get("alert") or {}).get("alert_id"),
-                "risk_score": assessment["risk_score"],
-                "reasons": assessment["reasons"],
-                "rule_hits": assessment["rule_hits"],
-                "proposed_action": state["triage"]["action"],
-                "summary": state["narrative"],
-            }
-        )
-        review = AnalystDecision.model_validate(answer)
-        decision, _ = settle(review)
-        return Command(goto="supervisor", update={"analyst_review": review.model_dump(), "decision": decision})
+        """Ask a fraud analyst until a valid answer arrives; the answer settles the action."""
+        answer = ask_human(analyst_request(state, policy), AnalystAnswer)
+        decision, _ = settle(answer)
+        return Command(goto="supervisor", update={"analyst_review": answer.model_dump(), "decision": decision})
 
     graph = StateGraph(FraudState)
     graph.add_node("supervisor", supervisor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from reference_agents.fraud_detection.analyst import AnalystDecision, settle
+from reference_agents.fraud_detection.review import AnalystAnswer, settle
 
 
 def output(state: dict) -> dict:
@@ -17,13 +17,13 @@ def output(state: dict) -> dict:
         ``step_up_method``, the transaction's ``transaction_id``, ``customer_id``, ``amount``
         and ``currency``, ``alert_id``, ``rule_hits``, ``model`` (IsolationForest result or None),
         ``features`` (units in names), ``narrative`` (case summary) with its ``narrative_source``
-        and ``analyst_review`` (or None).
+        and ``analyst_review`` (``{"decision": "fraud"|"legitimate", "reviewer", "note"}``, or None).
     """
     txn, assessment, tri = state["transaction"], state["assessment"], state["triage"]
     reasons = list(assessment["reasons"])
     review = state.get("analyst_review")
     if review is not None:
-        reasons.append(settle(AnalystDecision.model_validate(review))[1])
+        reasons.append(settle(AnalystAnswer.model_validate(review))[1])
     return {
         "decision": state["decision"],
         "reasons": reasons,
@@ -45,11 +45,11 @@ def output(state: dict) -> dict:
 
 
 def summarize(outputs: list[dict]) -> str:
-    """One line: decisions by kind, analyst dispositions and the mean risk score."""
+    """One line: decisions by kind, analyst decisions and the mean risk score."""
     if not outputs:
         return "fraud detection: no alerts"
     decisions = Counter(o["decision"] for o in outputs)
-    reviews = Counter(o["analyst_review"]["disposition"] for o in outputs if o.get("analyst_review"))
+    reviews = Counter(o["analyst_review"]["decision"] for o in outputs if o.get("analyst_review"))
     mean_risk = sum(o["risk_score"] for o in outputs) / len(outputs)
     return (
         f"fraud detection: {len(outputs)} alerts -> "

@@ -1,38 +1,33 @@
-"""The fraud policy: ``policy.yaml`` deep-merged with a spec's ``config`` overrides."""
+"""The fraud policy: ``policy.yaml`` with a spec's ``config`` overrides deep-merged, then checked."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-import yaml
+from reference_agents.common.policy import load_policy as load_policy_file
+from reference_agents.fraud_detection.tools.rules import RULE_CODES
+from reference_agents.fraud_detection.tools.scoring import MODEL_CODES
 
-POLICY_PATH = Path(__file__).parent / "policy.yaml"
-
-
-def _merge(base: dict, override: dict, path: str = "") -> dict:
-    for key, value in override.items():
-        if key not in base:
-            raise ValueError(f"unknown fraud policy key {path + key!r}")
-        if isinstance(base[key], dict) and isinstance(value, dict):
-            _merge(base[key], value, f"{path}{key}.")
-        else:
-            base[key] = value
-    return base
+POLICY_PATH = Path(__file__).resolve().parent / "policy.yaml"
+REASON_CODES = RULE_CODES + MODEL_CODES  # every code a risk assessment can carry
 
 
-def load_policy(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The default policy with ``overrides`` applied key by key.
+def load_policy(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The default policy with ``overrides`` (an agent spec's ``config``) deep-merged; a fresh copy.
+
+    Returns:
+        the policy as plain JSON: ``rules``, ``model``, ``triage`` and ``reasons`` (code -> text).
 
     Raises:
-        ValueError: an override names a key the policy does not have, or the triage
-            thresholds are not ordered ``0 <= step_up <= block <= 100``.
+        ValueError: an override names a key the policy does not have (dotted path in the message),
+            the triage thresholds are not ordered ``0 <= step_up <= block <= 100``, or a reason
+            code has no text.
     """
-    with open(POLICY_PATH, encoding="utf-8") as fh:
-        policy = yaml.safe_load(fh)
-    policy = _merge(copy.deepcopy(policy), overrides or {})
+    policy = load_policy_file(POLICY_PATH, overrides)
     t = policy["triage"]
     if not 0 <= t["step_up_min_score"] <= t["block_min_score"] <= 100:
         raise ValueError("fraud policy needs 0 <= triage.step_up_min_score <= triage.block_min_score <= 100")
+    if missing := [code for code in REASON_CODES if not policy["reasons"].get(code)]:
+        raise ValueError(f"fraud policy needs a text under reasons for {', '.join(missing)}")
     return policy

@@ -8,7 +8,7 @@ from typing import TypedDict
 class FraudState(TypedDict, total=False):
     """State of one alert's run.
 
-    Input keys (see :class:`~reference_agents.fraud_detection.schemas.FraudCaseInput`):
+    Input keys (see :class:`~reference_agents.fraud_detection.inputs.FraudCaseInput`):
         transaction: the transaction under assessment (set from ``alert.transaction`` when the
             input is an upstream alert); ``amount`` in billing-currency units, ``latitude``/``longitude``
             in WGS84 degrees, ``timestamp`` ISO 8601.
@@ -23,7 +23,8 @@ class FraudState(TypedDict, total=False):
         triage: ``action`` (auto_close/step_up/block), ``step_up_method``, ``analyst_review`` (bool).
         narrative: the case summary for the analyst (LLM prose when a model is configured).
         narrative_source: ``"llm"`` or ``"tools"``.
-        analyst_review: the analyst's ``disposition``, ``analyst``, ``note`` after the interrupt.
+        analyst_review: the analyst's answer after the interrupt, ``{"decision": "fraud"|"legitimate",
+            "reviewer", "note"}`` (see ``review.AnalystAnswer``).
         decision: the final action.
     """
 

@@ -1,13 +1,14 @@
 """Portfolio-management reference agent: technical, fundamental and risk analysis, mean-variance
-optimisation, rebalance orders, benchmark comparison and a portfolio manager's sign-off."""
+optimisation, rebalance orders, benchmark comparison and a portfolio manager's sign-off.
+``AGENT`` is its definition."""
 
 from pathlib import Path
 
 from reference_agents.base import AgentDefinition
-from reference_agents.portfolio_management.demo import resume_value, sample_inputs, summarize
+from reference_agents.portfolio_management.demo import resume_value, sample_inputs
 from reference_agents.portfolio_management.graph import build_graph
 from reference_agents.portfolio_management.inputs import PortfolioInput
-from reference_agents.portfolio_management.output import output
+from reference_agents.portfolio_management.outputs import output, summarize
 
 AGENT = AgentDefinition(
     template="portfolio_management",
@@ -20,3 +21,5 @@ AGENT = AgentDefinition(
     summarize=summarize,
     package_dir=Path(__file__).resolve().parent,
 )
+
+__all__ = ["AGENT"]

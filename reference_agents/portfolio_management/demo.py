@@ -1,4 +1,4 @@
-"""Demo traffic: sample runs drawn from the price data, the demo manager's rule, the summary line."""
+"""Demo traffic: sample runs drawn from the price data, and the demo manager's sign-off rule."""
 
 from __future__ import annotations
 
@@ -83,28 +83,25 @@ def sample_inputs(n: int) -> list[dict]:
     return out
 
 
-def resume_value(payload: dict, run_input: dict) -> dict:
-    """The demo portfolio manager's rule: approve when the proposal does not raise the 1-day CVaR
-    above the current portfolio's and its turnover is at most 1.5 x the limit; otherwise reject."""
-    lower_risk = payload["risk_proposed"]["cvar_1d_pct"] <= payload["risk_current"]["cvar_1d_pct"]
-    modest = payload["turnover_fraction"] <= 1.5 * payload["max_turnover_fraction"]
+def resume_value(request: dict, run_input: dict) -> dict:
+    """The demo portfolio manager's answer to a sign-off request (a fixed rule, not a guess).
+
+    Rule: approve when the proposal does not raise the 1-day CVaR above the current portfolio's
+    and its turnover is at most 1.5 x the limit; otherwise reject.
+
+    Args:
+        request: the interrupt's :class:`~reference_agents.common.hitl.InterruptRequest` as JSON
+            (``context``: ``risk_current``, ``risk_proposed``, ``turnover_fraction``,
+            ``max_turnover_fraction``).
+        run_input: the run's input (unused: the request carries the facts).
+
+    Returns:
+        A :class:`~reference_agents.portfolio_management.review.SignOffAnswer` as JSON.
+    """
+    facts = request["context"]
+    lower_risk = facts["risk_proposed"]["cvar_1d_pct"] <= facts["risk_current"]["cvar_1d_pct"]
+    modest = facts["turnover_fraction"] <= 1.5 * facts["max_turnover_fraction"]
     approve = lower_risk and modest
     note = ("CVaR not increased and turnover within 1.5x the limit" if approve
             else "proposal raises CVaR or trades more than 1.5x the turnover limit")
-    return {"decision": "approve" if approve else "reject", "manager": "demo-pm@bank.example", "note": note}
-
-
-def summarize(outputs: list[dict]) -> str:
-    """One line: decisions, mean turnover, mean proposed vs current 1-day CVaR."""
-    if not outputs:
-        return "portfolio management: no runs"
-    counts: dict[str, int] = {}
-    for o in outputs:
-        counts[o["decision"]] = counts.get(o["decision"], 0) + 1
-    n = len(outputs)
-    turnover = 100 * sum(o["turnover_fraction"] for o in outputs) / n
-    cvar_now = sum(o["risk"]["current"]["cvar_1d_pct"] for o in outputs) / n
-    cvar_new = sum(o["risk"]["proposed"]["cvar_1d_pct"] for o in outputs) / n
-    decisions = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    return (f"portfolio management: {n} runs ({decisions}); mean one-way turnover {turnover:.1f}%; "
-            f"mean 1-day 95% CVaR {cvar_now:.2f}% -> {cvar_new:.2f}% of value")
+    return {"decision": "approve" if approve else "reject", "reviewer": "demo-pm@bank.example", "note": note}

@@ -3,8 +3,9 @@
 prepare -> technical -> fundamentals -> risk_model -> optimiser -> rebalance -> risk ->
 benchmark -> limits -> [manager_review] -> decide -> narrative. Each worker returns
 ``Command(goto="supervisor", update=...)``; the supervisor is deterministic. A proposal that
-exceeds the turnover limit or a risk limit stops at ``interrupt()`` in ``manager_review`` until
-the platform resumes the thread with ``Command(resume={"decision", "manager", "note"})``.
+exceeds the turnover limit or a risk limit stops at ``interrupt()`` in ``manager_review`` (request
+and answer in :mod:`.review`) until the platform resumes the thread with
+``Command(resume={"decision": "approve"|"reject", "reviewer", "note"})``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
 from reference_agents.portfolio_management import nodes
+from reference_agents.portfolio_management.policy import load_policy
 from reference_agents.portfolio_management.state import PortfolioRunInput, PortfolioState
 from reference_agents.portfolio_management.tools.market_data import index_prices, stock_prices
-from reference_agents.portfolio_management.tools.policy import load_policy
 
 # (state key a worker fills, worker) in the order the supervisor runs them.
 PIPELINE = (
@@ -58,7 +59,8 @@ def build_graph(config: dict) -> StateGraph:
             ``{"fundamentals_csv": "/path/f.csv", "risk_limits": {"max_var_95_1d_pct": 3.0}}``).
 
     Raises:
-        KeyError: ``config`` names an unknown policy section.
+        ValueError: ``config`` names a key ``policy.yaml`` does not have, or leaves a review
+            reason without its text.
     """
     policy = load_policy(config)
     stock_prices(), index_prices()  # read the data once per process now, not inside the first run

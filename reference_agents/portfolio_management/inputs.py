@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from reference_agents.portfolio_management.policy import load_policy
 from reference_agents.portfolio_management.tools import market_data
-from reference_agents.portfolio_management.tools.policy import load_policy
 
 
 def required_history_days(lookback_days: int, technical: dict) -> int:
@@ -117,11 +117,3 @@ class PortfolioInput(BaseModel):
         """Holdings then candidates, without repeats: the assets the optimiser may hold."""
         return list(dict.fromkeys([*self.holdings, *self.candidates]))
 
-
-class ManagerDecision(BaseModel):
-    """A portfolio manager's sign-off given when resuming an interrupted run."""
-
-    model_config = ConfigDict(extra="forbid")
-    decision: Literal["approve", "reject"]
-    manager: str = Field(min_length=1)
-    note: str = ""

@@ -11,16 +11,18 @@ from typing import Literal
 
 import pandas as pd
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command, interrupt
-from pydantic import ValidationError
+from langgraph.types import Command
 
-from reference_agents.common import get_chat_model, model_from_config, write_narrative
-from reference_agents.portfolio_management import decision as decision_rules
-from reference_agents.portfolio_management.inputs import ManagerDecision, PortfolioInput, required_history_days
+from reference_agents.common.hitl import ask_human
+from reference_agents.common.narrative import narrate
+from reference_agents.portfolio_management import decision_rules
+from reference_agents.portfolio_management.inputs import PortfolioInput, required_history_days
+from reference_agents.portfolio_management.review import SignOffAnswer, review_request
 from reference_agents.portfolio_management.state import PortfolioRunInput, PortfolioState
 from reference_agents.portfolio_management.tools import market_data
 from reference_agents.portfolio_management.tools.benchmark import compare_to_benchmark
 from reference_agents.portfolio_management.tools.fundamentals import load_fundamentals, screen
+from reference_agents.portfolio_management.tools.narrative import fallback_narrative, narrative_facts
 from reference_agents.portfolio_management.tools.optimise import (
     expected_annual_returns,
     optimise_weights,
@@ -198,25 +200,15 @@ def limits(state: PortfolioState, policy: dict) -> Next:
 
 
 def manager_review(state: PortfolioState, policy: dict) -> Next:
-    """Pause for a portfolio manager's sign-off (``interrupt``); resume with
-    ``{"decision": "approve"|"reject", "manager": str, "note": str}``.
-
-    A malformed answer is not taken: the node interrupts again with the same payload plus
-    ``error`` (pydantic's message, naming the field), until a valid answer arrives.
-    """
-    payload = decision_rules.review_payload(state, policy)
-    while True:
-        try:
-            answer = ManagerDecision.model_validate(interrupt(payload))
-        except ValidationError as exc:
-            payload = {**payload, "error": "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'resume'}: {e['msg']}" for e in exc.errors())}
-            continue
-        return Command(goto="supervisor", update={"review": answer.model_dump()})
+    """Pause for a portfolio manager's sign-off (request and answer in :mod:`.review`); resume with
+    ``{"decision": "approve"|"reject", "reviewer": str, "note": str}``. A malformed answer is asked
+    again with ``error`` naming the field (:func:`reference_agents.common.hitl.ask_human`)."""
+    answer = ask_human(review_request(state, policy), SignOffAnswer)
+    return Command(goto="supervisor", update={"review": answer.model_dump()})
 
 
 def decide(state: PortfolioState, policy: dict) -> Next:
-    """``rebalance`` | ``hold`` | ``rejected`` with reason codes (rules in ``decision.py``)."""
+    """``rebalance`` | ``hold`` | ``rejected`` with reason codes (rules in ``decision_rules.py``)."""
     decision, reasons = decision_rules.decide(state, policy)
     return Command(goto="supervisor", update={"decision": decision, "reasons": reasons})
 
@@ -227,10 +219,6 @@ def narrative(state: PortfolioState, config: RunnableConfig) -> Next:
     ``narrative_source`` is ``"llm"`` only when the model's answer is used; ``"tools"`` for the
     template (no model configured, or the model returned nothing).
     """
-    facts = decision_rules.narrative_facts(state)
-    fallback = decision_rules.template_narrative(facts)
-    llm = get_chat_model(model_from_config(config))
-    text = write_narrative(llm, f"Portfolio review as of {state['as_of_date']}", facts, fallback, config=config)
-    # write_narrative falls back on an empty answer; say so rather than crediting the LLM.
-    source = "llm" if llm is not None and text != fallback else "tools"
+    facts = narrative_facts(state)
+    text, source = narrate(config, f"Portfolio review as of {state['as_of_date']}", facts, fallback_narrative(facts))
     return Command(goto="supervisor", update={"narrative": text, "narrative_source": source})

@@ -38,7 +38,8 @@ class PortfolioState(PortfolioRunInput, total=False):
             from ``tools.risk.risk_report`` (VaR/CVaR 1-day % of value, volatility % a year).
         benchmark: output of ``tools.benchmark.compare_to_benchmark`` for the proposed portfolio.
         review_required: codes that require a manager's sign-off (empty when none).
-        review: the manager's decision ``{"decision", "manager", "note"}`` after an interrupt.
+        review: the manager's sign-off ``{"decision": "approve"|"reject", "reviewer", "note"}``
+            after an interrupt (:class:`~reference_agents.portfolio_management.review.SignOffAnswer`).
         decision: ``rebalance`` | ``hold`` | ``rejected``.
         reasons: machine-readable reason codes of the decision.
         narrative: a short text for people (LLM-written only when a model is configured).

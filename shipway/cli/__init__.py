@@ -1,21 +1,13 @@
-"""The ``shipway`` command line (Typer). Each concern registers its commands from its own module."""
+"""The ``shipway`` command line (Typer). Each concern registers its commands from its own module;
+a module that fails to import stops the CLI with that error instead of silently losing its commands."""
 
 from __future__ import annotations
 
-import importlib
-
 import typer
+
+from shipway.cli import agents, demo, runs, services, stack
 
 app = typer.Typer(help="Shipway: governed LangGraph agents on Temporal.", no_args_is_help=True)
 
-# Modules that add commands to `app`; each defines `register(app)`.
-_COMMAND_MODULES = ("shipway.cli.stack", "shipway.cli.services", "shipway.cli.agents", "shipway.cli.runs", "shipway.cli.demo")
-
-for _name in _COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != _name:
-            raise
-        continue
+for _module in (stack, services, agents, runs, demo):
     _module.register(app)

@@ -9,6 +9,7 @@ import typer
 
 from shipway.cli.common import exit_now, run_async
 from shipway.settings import get_settings
+from workflows.statuses import ApprovalKind
 
 agent_app = typer.Typer(help="Agents: submit a spec, follow its lifecycle, approve or reject it.", no_args_is_help=True)
 
@@ -19,14 +20,15 @@ def submit(spec_path: str = typer.Argument(..., help="YAML or JSON spec file."),
            follow: bool = typer.Option(False, "--follow", help="Print each lifecycle step until approval or the end.")) -> None:
     """Start a new version's ``AgentLifecycleWorkflow``; prints its id and Temporal UI link."""
     from shipway import control
-    from shipway.db.engine import async_engine
+    from shipway.db.engine import Database
     from shipway.spec import SpecError, load_spec_file
     from shipway.temporal import connect
 
     async def main() -> int:
         raw = load_spec_file(spec_path)
         client = await connect()
-        name, version, wf_id = await control.submit_agent(client, async_engine(), raw, as_user or str(raw.get("owner", "")))
+        async with Database.from_settings(pool_size=1) as db:
+            name, version, wf_id = await control.submit_agent(client, db, raw, as_user or str(raw.get("owner", "")))
         typer.echo(f"submitted {name} v{version}: workflow {wf_id}\n  {get_settings().workflow_url(wf_id)}")
         if follow:
             await _follow(client, name, version)
@@ -39,17 +41,18 @@ def submit(spec_path: str = typer.Argument(..., help="YAML or JSON spec file."),
         exit_now(2)
 
 
-async def _follow(client, name: str, version: int, until=("approval",)) -> None:
-    from shipway.control import lifecycle_handle
-    from workflows.types import QUERY_STATUS, LifecycleStatus
+async def _follow(client, name: str, version: int) -> None:
+    """Print each step until the version waits for approval or its lifecycle settles."""
+    from shipway.control import lifecycle_status
+    from workflows.statuses import LifecycleStep
 
-    handle, last = lifecycle_handle(client, name, version), None
+    last = None
     while True:
-        st = await handle.query(QUERY_STATUS, result_type=LifecycleStatus)
+        st = await lifecycle_status(client, name, version)
         if st.step != last:
-            typer.echo(f"  [{name} v{version}] {st.step} ({st.state})")
+            typer.echo(f"  [{name} v{version}] {st.step} ({st.status})")
             last = st.step
-        if st.state != "running" or st.step in until:
+        if not st.status.in_progress or st.step == LifecycleStep.APPROVAL:
             if st.detail:
                 typer.echo(f"  {st.detail}")
             return
@@ -58,60 +61,68 @@ async def _follow(client, name: str, version: int, until=("approval",)) -> None:
 
 @agent_app.command("status")
 def status(name: str, version: int = typer.Argument(..., help="Version number.")) -> None:
-    """Query the lifecycle workflow's ``status`` (step, state, refused approvals, artifact)."""
+    """Query the lifecycle workflow's ``status`` (step, status, refused decisions, artifact)."""
     from dataclasses import asdict
 
-    from shipway.control import lifecycle_handle
+    from shipway.control import lifecycle_status
     from shipway.temporal import connect
-    from workflows.types import QUERY_STATUS, LifecycleStatus
 
     async def main() -> None:
-        st = await lifecycle_handle(await connect(), name, version).query(QUERY_STATUS, result_type=LifecycleStatus)
+        st = await lifecycle_status(await connect(), name, version)
         typer.echo(json.dumps(asdict(st), indent=2))
 
     run_async(main())
     exit_now(0)
 
 
-def _decide(kind: str, name: str, version: int, approver: str, reason: str) -> None:
+def _decide(kind: ApprovalKind, name: str, version: int, approver: str, reason: str) -> None:
+    """Send the ``decide`` update and report what the workflow answered; exit 1 on a refusal."""
     from shipway import control
     from shipway.temporal import connect
 
-    async def main() -> None:
-        await getattr(control, kind)(await connect(), name, version, approver, reason)
+    async def main() -> int:
+        try:
+            await control.decide(await connect(), name, version, kind, approver, reason)
+        except control.ActionRefused as exc:
+            typer.echo(f"refused: {kind} of {name} v{version} by {approver!r}: {exc.reason}", err=True)
+            return 1
+        typer.echo(f"accepted: {kind} of {name} v{version} by {approver}")
+        return 0
 
-    run_async(main())
-    typer.echo(f"sent {kind} for {name} v{version} as {approver}")
-    exit_now(0)
+    exit_now(run_async(main()))
 
 
 @agent_app.command("approve")
 def approve(name: str, version: int, as_user: str = typer.Option(None, "--as", help="Approver (default: SHIPWAY_OPERATOR)."),
             reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log).")) -> None:
-    """Signal ``approve`` (refused by the workflow if you own the agent)."""
-    _decide("approve", name, version, as_user or get_settings().operator, reason)
+    """Approve a version awaiting approval; refused (exit 1) if you own the agent."""
+    _decide(ApprovalKind.APPROVE, name, version, as_user or get_settings().operator, reason)
 
 
 @agent_app.command("reject")
 def reject(name: str, version: int, as_user: str = typer.Option(None, "--as", help="Approver (default: SHIPWAY_OPERATOR)."),
            reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log).")) -> None:
-    """Signal ``reject``."""
-    _decide("reject", name, version, as_user or get_settings().operator, reason)
+    """Reject a version awaiting approval (exit 1 when refused)."""
+    _decide(ApprovalKind.REJECT, name, version, as_user or get_settings().operator, reason)
 
 
 @agent_app.command("list")
 def list_agents() -> None:
     """The catalog: each agent's versions, their status and the live version."""
-    from sqlmodel import Session, select
+    from sqlmodel import Session
 
+    from shipway import queries
     from shipway.db.engine import sync_engine
-    from shipway.db.models import Agent, AgentVersion
 
+    settings = get_settings()
     with Session(sync_engine()) as s:
-        for agent in s.exec(select(Agent).order_by(Agent.name)).all():
-            typer.echo(f"{agent.name}  owner={agent.owner}  template={agent.template}  live=v{agent.live_version}")
-            for v in s.exec(select(AgentVersion).where(AgentVersion.agent_name == agent.name).order_by(AgentVersion.version)).all():
-                typer.echo(f"  v{v.version}  {v.status:<18} sha256={(v.artifact_sha256 or '')[:12]}  {get_settings().workflow_url(v.workflow_id)}")
+        for agent in queries.agents(s):
+            live = f"v{agent.live_version}" if agent.live_version else "none"
+            typer.echo(f"{agent.name}  owner={agent.owner}  template={agent.template}  live={live}")
+            for v in reversed(queries.versions(s, agent.name)):
+                why = f"  ({v.status_detail})" if v.status_detail else ""
+                typer.echo(f"  v{v.version}  {v.status:<18} sha256={(v.artifact_sha256 or '')[:12]}  "
+                           f"{settings.workflow_url(v.workflow_id)}{why}")
     exit_now(0)
 
 

@@ -15,12 +15,12 @@ from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, get_settings
 def worker(queue: list[str] = typer.Option([CONTROL_TASK_QUEUE, AGENTS_TASK_QUEUE], help="Task queue(s) to poll; repeat the option.")) -> None:
     """Run a Temporal worker for Shipway's workflows and activities until interrupted."""
     from shipway.temporal import connect
-    from shipway.worker import run_workers
+    from shipway.worker import build_workers
 
     async def main() -> None:
         client = await connect()
         typer.echo(f"[worker] polling {', '.join(queue)} on {get_settings().resolved_temporal_address()}")
-        await run_workers(client, queue)
+        await build_workers(client, queue).run()
 
     try:
         run_async(main())

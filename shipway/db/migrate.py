@@ -12,8 +12,8 @@ from alembic.script import ScriptDirectory
 from langgraph.checkpoint.postgres import PostgresSaver
 from sqlalchemy import create_engine, pool
 
-from activities.model_prices import seed_model_prices
 from shipway.db.engine import sqlalchemy_url
+from shipway.db.seed import seed_model_prices
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Serialises concurrent upgrades (several workers or gateways starting at once); any fixed bigint.

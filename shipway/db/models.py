@@ -11,9 +11,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
+
+from workflows.statuses import DeploymentState, RunStatus, VersionStatus
 
 EMBEDDING_DIM = 384
 
@@ -23,8 +27,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _ts(nullable: bool = False) -> Any:
-    return Field(default_factory=utcnow if not nullable else None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+def status_check(enum: type[StrEnum], table: str, exclude: tuple[StrEnum, ...] = ()) -> CheckConstraint:
+    """A CHECK that ``status`` holds one of ``enum``'s values but ``exclude`` (statuses are stored as text)."""
+    values = ", ".join(f"'{m.value}'" for m in enum if m not in exclude)
+    return CheckConstraint(f"status IN ({values})", name=f"ck_{table}_status")
+
+
+def _status(default: StrEnum) -> Any:
+    # text, not a PostgreSQL ENUM type: adding a status is then a CHECK change, not an ALTER TYPE
+    return Field(default=default, sa_type=AutoString)
 
 
 class Agent(SQLModel, table=True):
@@ -42,17 +53,19 @@ class Agent(SQLModel, table=True):
 class AgentVersion(SQLModel, table=True):
     """One version of an agent: its validated spec, scaffolded artifact and lifecycle state.
 
-    ``status`` is one of: validating, guarding, scaffolding, indexing, awaiting_approval,
-    deploying, live, rejected, failed, rolled_back, retired.
+    ``status`` is a :class:`~workflows.statuses.VersionStatus` (state machine in
+    ``docs/architecture.md``); ``status_detail`` says why it failed, was rejected or rolled back.
     """
 
     __tablename__ = "agent_versions"
-    __table_args__ = (UniqueConstraint("agent_name", "version"),)
+    __table_args__ = (UniqueConstraint("agent_name", "version"), status_check(VersionStatus, "agent_versions"))
     id: int | None = Field(default=None, primary_key=True)
     agent_name: str = Field(foreign_key="agents.name", index=True)
     version: int
     spec: dict = Field(sa_column=Column(JSONB, nullable=False))
-    status: str = "validating"
+    status: VersionStatus = _status(VersionStatus.SUBMITTED)
+    status_detail: str = ""
+    submitted_by: str = ""
     artifact_sha256: str | None = None
     artifact_path: str | None = None
     embedding: list[float] | None = Field(default=None, sa_column=Column(Vector(EMBEDDING_DIM), nullable=True))
@@ -71,8 +84,9 @@ Index(
 
 
 class Approval(SQLModel, table=True):
-    """A decision signalled to a lifecycle workflow. ``accepted`` is False when the
-    workflow refused it (e.g. the approver is the owner); ``refusal_reason`` says why."""
+    """A decision sent to a lifecycle workflow. ``accepted`` is False when the workflow refused it
+    (malformed, no approver, the approver is the owner, already decided); ``refusal_reason`` says
+    why. ``channel``: ``signal`` (console, CLI, ``temporal workflow signal``) or ``update``."""
 
     __tablename__ = "approvals"
     id: int | None = Field(default=None, primary_key=True)
@@ -83,21 +97,25 @@ class Approval(SQLModel, table=True):
     reason: str = ""
     accepted: bool = True
     refusal_reason: str | None = None
+    channel: str = "signal"
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class Deployment(SQLModel, table=True):
-    """A rollout of one agent version with a named strategy (CodeDeploy names)."""
+    """A rollout of one agent version with a named strategy (CodeDeploy names): its state, the
+    share of traffic (percent) on the new version, and why it ended as it did."""
 
     __tablename__ = "deployments"
+    __table_args__ = (status_check(DeploymentState, "deployments"),)
     id: int | None = Field(default=None, primary_key=True)
     agent_name: str = Field(index=True)
     version: int
     strategy: str
     target: str = "local"
-    status: str = "in_progress"  # in_progress | succeeded | rolled_back | aborted | failed
-    workflow_id: str
-    detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    status: DeploymentState = _status(DeploymentState.IN_PROGRESS)
+    workflow_id: str = Field(unique=True)
+    weight_pct: float = 0.0
+    detail: str = ""
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
@@ -113,18 +131,19 @@ class TrafficWeight(SQLModel, table=True):
 
 
 class Run(SQLModel, table=True):
-    """One agent run (``AgentRunWorkflow``). ``status``: running, interrupted, succeeded, failed.
+    """One agent run (``AgentRunWorkflow``). ``status`` is a :class:`~workflows.statuses.RunStatus`.
 
     ``latency_ms`` is wall time from start to final result, excluding time spent waiting
     for a human (``wait_ms``)."""
 
     __tablename__ = "runs"
+    __table_args__ = (status_check(RunStatus, "runs", exclude=(RunStatus.REFUSED,)),)
     id: str = Field(primary_key=True)
     agent_name: str = Field(index=True)
     version: int
     thread_id: str = Field(index=True)
     tenant: str = Field(default="default", index=True)
-    status: str = "running"
+    status: RunStatus = _status(RunStatus.RUNNING)
     input: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     output: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     interrupt: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
@@ -137,6 +156,20 @@ class Run(SQLModel, table=True):
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+
+
+class Thread(SQLModel, table=True):
+    """A conversation thread (LangGraph ``thread_id``): it belongs to one agent and one tenant, and
+    at most one unfinished run (``active_run_id``: running or waiting for a human) holds it."""
+
+    __tablename__ = "threads"
+    thread_id: str = Field(primary_key=True, max_length=200)
+    agent_name: str = Field(index=True)
+    tenant: str
+    active_run_id: str | None = None
+    last_run_id: str
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class LlmUsage(SQLModel, table=True):

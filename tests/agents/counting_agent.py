@@ -1,33 +1,42 @@
 """A three-node test agent whose nodes log each execution to a file, so tests can count
 how many times a node ran (worker killed mid-graph) and exercise interrupt/resume.
 
-Input: ``{"log_path": str, "delay_s": float, "ask": bool}``. Node ``b`` interrupts when
-``ask`` is true and records the human's answer.
+Input: ``{"log_path": str, "delay_s": float, "ask": bool, "fail": bool}``. Node ``b`` asks a human
+through the shared HITL contract when ``ask`` is true (decision ``yes``/``no``) and raises when
+``fail`` is true. A spec ``config`` of ``{"fail_generated_tests": true}`` makes the scaffolded
+package's own tests fail.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, interrupt
+from langgraph.types import Command
 from pydantic import BaseModel, Field
 
 from reference_agents.base import AgentDefinition
+from reference_agents.common.hitl import ReasonText, ReviewAnswer, ask_human, build_request
 
 
 class CountingInput(BaseModel):
     log_path: str
     delay_s: float = Field(default=0.0, ge=0, le=30)
     ask: bool = False
+    fail: bool = False
+
+
+class CountingAnswer(ReviewAnswer):
+    decision: Literal["yes", "no"]
 
 
 class CountingState(TypedDict, total=False):
     log_path: str
     delay_s: float
     ask: bool
+    fail: bool
     visited: list[str]
     answer: dict
 
@@ -44,7 +53,13 @@ def _a(state: CountingState) -> Command:
 
 
 def _b(state: CountingState) -> Command:
-    answer = interrupt({"question": "continue?", "allowed": ["yes", "no"]}) if state.get("ask") else {}
+    if state.get("fail"):
+        raise RuntimeError("counting agent was asked to fail in node b")
+    answer = {}
+    if state.get("ask"):
+        request = build_request("counting_continue", "Continue to node c?", CountingAnswer, {"visited": state.get("visited", [])},
+                                [ReasonText(code="ASKED", text="the run input asked for a human step")])
+        answer = ask_human(request, CountingAnswer).model_dump()
     return Command(goto="c", update={"visited": _visit(state, "b"), "answer": answer})
 
 
@@ -68,7 +83,7 @@ AGENT = AgentDefinition(
     input_model=CountingInput,
     output=lambda s: {"decision": "done", "reasons": [], "visited": s.get("visited", []), "answer": s.get("answer", {})},
     sample_inputs=lambda n: [],
-    resume_value=lambda payload, inp: {"answer": "yes"},
+    resume_value=lambda request, inp: {"decision": "yes", "reviewer": "test.reviewer"},
     summarize=lambda outs: f"{len(outs)} runs",
     package_dir=Path(__file__).parent / "counting_pkg",
     extra={},

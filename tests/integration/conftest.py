@@ -1,4 +1,5 @@
-"""Integration fixtures: a real Shipway worker (both task queues) on the test Temporal server."""
+"""Integration fixtures: a real Shipway worker (both task queues) on the test Temporal server, and
+the database through Shipway's own :class:`~shipway.db.engine.Database`."""
 
 from __future__ import annotations
 
@@ -12,3 +13,12 @@ async def worker(settings_env, temporal_env):
     """Shipway's workers for ``shipway-control`` and ``shipway-agents``, running in this process."""
     async with running_workers(temporal_env.client) as client:
         yield client
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db(settings_env):
+    """A :class:`Database` on the test database, disposed afterwards."""
+    from shipway.db.engine import Database
+
+    async with Database.from_settings(pool_size=2) as database:
+        yield database

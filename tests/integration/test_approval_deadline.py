@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shipway import control
-from shipway.db.engine import async_engine
-from shipway.db.models import AgentVersion, AuditEvent
-from workflows.types import LifecycleStatus
+from shipway import control, queries
+from tests.support.lifecycle import counting_spec, submit
+from workflows.statuses import VersionStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def test_unanswered_approval_sends_reminders_then_expires(worker, monkeypatch):
+async def test_unanswered_approval_sends_reminders_then_expires(worker, db, monkeypatch):
     from shipway.settings import get_settings
 
     monkeypatch.setenv("SHIPWAY_APPROVAL_TIMEOUT_S", "3")
     monkeypatch.setenv("SHIPWAY_APPROVAL_REMINDER_S", "1")
     get_settings.cache_clear()
-    spec = {"name": f"deadline-{uuid.uuid4().hex[:8]}", "owner": "olivia.owner@bank.example",
-            "template": "counting_agent:AGENT", "description": "A test agent nobody approves in time."}
-    name, _, wf_id = await control.submit_agent(worker, async_engine(), spec, submitted_by=spec["owner"])
-    result = await worker.get_workflow_handle(wf_id, result_type=LifecycleStatus).result()
-    assert result.state == "failed" and result.detail == "approval deadline passed"
-    async with AsyncSession(async_engine()) as s:
-        status = (await s.exec(select(AgentVersion.status).where(AgentVersion.agent_name == name))).one()
-        actions = list((await s.exec(select(AuditEvent.action).where(AuditEvent.subject == f"agent:{name}:v1")
-                                     .order_by(AuditEvent.id))).all())
-    assert status == "expired"
+    name, version = await submit(worker, db, counting_spec(description="A test agent nobody approves in time."))
+    result = await control.wait_lifecycle(worker, name, version)
+    assert result.status == VersionStatus.EXPIRED and result.detail == "approval deadline passed"
+    assert await db.read(queries.version_status, name, version) == VersionStatus.EXPIRED
+    actions = [e.action for e in await db.read(queries.audit_events, f"agent:{name}:v1")]
     # one reminder per full interval that passes before the deadline (at most two in three seconds)
     assert 1 <= actions.count("lifecycle.approval_reminder") <= 2
     assert actions[-1] == "lifecycle.approval_expired"

@@ -10,30 +10,24 @@ import httpx
 import pytest
 import yaml
 from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activities.llm_usage import price_usd
 from reference_agents.financial_analysis import AGENT
-from shipway import control
-from shipway.db.engine import async_engine
 from shipway.db.models import LlmUsage, ModelPrice
 from shipway.gateway.app import create_app
+from shipway.pricing import price_usd
+from tests.support.lifecycle import deploy
 from tests.support.openai_stub import OpenAIStub, use_stub
-from workflows.types import LifecycleStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def test_llm_tokens_and_cost_are_recorded_on_the_run(worker, monkeypatch):
-    client = worker
+async def test_llm_tokens_and_cost_are_recorded_on_the_run(worker, db, monkeypatch):
     spec = yaml.safe_load(AGENT.spec_path.read_text())
     spec.update(name=f"fin-llm-{uuid.uuid4().hex[:6]}", model="openai:gpt-4o-mini")
-    name, version, wf_id = await control.submit_agent(client, async_engine(), spec, submitted_by=spec["owner"])
-    await control.approve(client, name, version, "carol.approver@bank.example", "LLM path test")
-    assert (await client.get_workflow_handle(wf_id, result_type=LifecycleStatus).result()).state == "live"
+    name, _ = await deploy(worker, db, spec)
 
     # runs are priced from the model_prices table (seeded by migrate); an operator's price wins
-    async with AsyncSession(async_engine()) as s:
+    async with db.session() as s:
         price = await s.get(ModelPrice, "gpt-4o-mini")
         assert price is not None, "migrate did not seed model prices"
         price.input_usd_per_mtok, price.output_usd_per_mtok = 1000.0, 2000.0
@@ -57,6 +51,6 @@ async def test_llm_tokens_and_cost_are_recorded_on_the_run(worker, monkeypatch):
     assert run["tokens_out"] == sum(u["completion_tokens"] for u in stub.usages) > 0
     expected = price_usd("gpt-4o-mini", run["tokens_in"], run["tokens_out"], {"gpt-4o-mini": (1000.0, 2000.0)})
     assert run["cost_usd"] == pytest.approx(expected) and expected > 0
-    async with AsyncSession(async_engine()) as s:
+    async with db.session() as s:
         calls = (await s.exec(select(LlmUsage).where(LlmUsage.run_id == run["run_id"]))).all()
     assert len(calls) == len(stub.requests) and all(c.model.startswith("gpt-4o-mini") for c in calls)

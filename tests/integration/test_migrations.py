@@ -93,3 +93,25 @@ def test_hnsw_index_serves_cosine_nearest_neighbour_queries(pg_url: str) -> None
             r[0] for r in conn.execute(f"EXPLAIN SELECT id FROM agent_versions ORDER BY embedding <=> '{vec}' LIMIT 5")
         )
     assert "ix_agent_versions_embedding_hnsw" in plan
+
+
+def test_0002_keeps_rows_written_under_0001(fresh_db: str) -> None:
+    """Deployments keep their weight and detail, runs get their threads; downgrading restores 0001's shape."""
+    command.upgrade(alembic_config(fresh_db), "0001")
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("INSERT INTO deployments (agent_name, version, strategy, target, status, workflow_id, detail, created_at) "
+                     "VALUES ('a', 1, 'AllAtOnce', 'local', 'rolled_back', 'deploy:a:v1', "
+                     "'{\"weight_pct\": 10.0, \"detail\": \"ERROR_RATE 0.5 > 0.05\"}', now())")
+        for run_id, status, started in (("r1", "succeeded", "2026-01-01"), ("r2", "interrupted", "2026-01-02")):
+            conn.execute("INSERT INTO runs (id, agent_name, version, thread_id, tenant, status, input, workflow_id, started_at, "
+                         "wait_ms, tokens_in, tokens_out, cost_usd) VALUES (%s, 'a', 1, 't1', 'default', %s, '{}', %s, %s, 0, 0, 0, 0)",
+                         (run_id, status, f"run:{run_id}", started))
+    upgrade(fresh_db)
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT weight_pct, detail FROM deployments").fetchone() == (10.0, "ERROR_RATE 0.5 > 0.05")
+        assert conn.execute("SELECT agent_name, active_run_id, last_run_id FROM threads WHERE thread_id = 't1'").fetchone() == ("a", "r2", "r2")
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("UPDATE runs SET status = 'bogus' WHERE id = 'r1'")
+    command.downgrade(alembic_config(fresh_db), "0001")
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT detail FROM deployments").fetchone() == ({"detail": "ERROR_RATE 0.5 > 0.05", "weight_pct": 10.0},)

@@ -14,16 +14,17 @@ import pytest
 import yaml
 
 from shipway.stack.ports import free_port
+from workflows.statuses import VersionStatus
 from tests.integration.test_stack import processes_under, shipway, stack_env, stack_record  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
 
-def _wait_live(env: dict[str, str], name: str, timeout_s: float = 180) -> dict:
+def _wait_settled(env: dict[str, str], name: str, timeout_s: float = 180) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:
         st = json.loads(shipway(env, "agent", "status", name, "1").stdout)
-        if st["state"] != "running" or time.monotonic() > deadline:
+        if not VersionStatus(st["status"]).in_progress or time.monotonic() > deadline:
             return st
         time.sleep(0.5)
 
@@ -44,8 +45,12 @@ def test_interrupted_run_survives_down_and_up_and_carries_on(stack_env: dict[str
         for component in ("postgres", "temporal", "migrations", "worker", "gateway", "console"):
             assert f"[up] {component} ... ok" in out, out
         assert "approval" in shipway(env, "agent", "submit", str(spec), "--follow").stdout
-        shipway(env, "agent", "approve", name, "1", "--as", "carol.approver@bank.example", "--reason", "restart test")
-        assert _wait_live(env, name)["state"] == "live"
+        # the owner's own approval is refused by the workflow, and the CLI says so and exits non-zero
+        refused = shipway(env, "agent", "approve", name, "1", "--as", "olivia.owner@bank.example", "--reason", "mine", check=False)
+        assert refused.returncode == 1 and "refused" in refused.stderr and "owner" in refused.stderr, refused
+        accepted = shipway(env, "agent", "approve", name, "1", "--as", "carol.approver@bank.example", "--reason", "restart test")
+        assert "accepted" in accepted.stdout
+        assert _wait_settled(env, name)["status"] == "live"
 
         gateway = stack_record(env)["gateway_url"]
         r = httpx.post(f"{gateway}/v1/agents/{name}/runs?wait=true", json={"input": {"log_path": str(nodes_log), "ask": True}}, timeout=120)
@@ -59,7 +64,7 @@ def test_interrupted_run_survives_down_and_up_and_carries_on(stack_env: dict[str
 
         gateway = stack_record(env)["gateway_url"]
         assert httpx.get(f"{gateway}/v1/runs/{run_id}", timeout=30).json()["status"] == "interrupted"
-        r = httpx.post(f"{gateway}/v1/runs/{run_id}/resume?wait=true", json={"value": {"answer": "yes"}, "actor": "uma"}, timeout=120)
+        r = httpx.post(f"{gateway}/v1/runs/{run_id}/resume?wait=true", json={"value": {"decision": "yes", "reviewer": "uma"}, "actor": "uma"}, timeout=120)
         assert r.status_code == 200, r.text
         run = r.json()
         assert run["status"] == "succeeded" and run["output"]["visited"] == ["a", "b", "c"]

@@ -1,18 +1,20 @@
-"""The compiled Compliance Monitoring graph (InMemorySaver): analyst interrupt and resume,
-decisions, bad input, and the demo hooks."""
+"""The compiled Compliance Monitoring graph (InMemorySaver): the analyst's review request and
+answer, decisions, bad input, and the demo hooks."""
 
 from __future__ import annotations
 
 import json
 
+import jsonschema
 import pytest
+import yaml
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from pydantic import ValidationError
 
 from reference_agents.compliance_monitoring import AGENT
-from reference_agents.compliance_monitoring.spec_check import spec_errors
 from reference_agents.registry import get_agent
+from shipway.spec import parse_spec
 
 STRUCTURING = [
     {"transaction_id": f"D{i}", "timestamp": f"2024-05-0{i + 1}T10:00:00+00:00", "amount_usd": 9400 + 100 * i,
@@ -37,7 +39,8 @@ def run(graph, payload, thread, resume=None):
 
 def test_registered_under_template_name():
     assert get_agent("compliance_monitoring") is AGENT
-    assert spec_errors(AGENT.spec_path) == []
+    spec = parse_spec(yaml.safe_load(AGENT.spec_path.read_text(encoding="utf-8")))  # raises SpecError if invalid
+    assert spec.template == "compliance_monitoring"
 
 
 def test_unlisted_customer_with_normal_activity_is_clear(graph):
@@ -53,46 +56,70 @@ def test_potential_match_interrupts_and_true_match_blocks(graph):
     config = {"configurable": {"thread_id": "t2"}}
     state = graph.invoke({"name": "Kakwavo Jerome", "date_of_birth": "1969", "transactions": STRUCTURING}, config)
     (intr,) = state["__interrupt__"]
-    payload = intr.value
-    assert payload["kind"] == "watchlist_potential_match"
-    top = payload["candidates"][0]
+    request = intr.value
+    assert request["kind"] == "watchlist_potential_match" and request["error"] is None
+    assert request["decisions"] == ["true_match", "false_positive"]
+    assert request["context"]["screened_name"] == "Kakwavo Jerome" and request["context"]["date_of_birth"] == "1969"
+    top = request["context"]["candidates"][0]
     assert top["reference_number"] == "CDi.005" and top["matched_name"] == "Jérôme Kakwavu"
+    (reason,) = request["reasons"]
+    assert reason["code"] == "WATCHLIST_POTENTIAL_MATCH" and "review_threshold" in reason["text"]
     assert "decision" not in graph.get_state(config).values  # nothing decided before the analyst answers
-    state = graph.invoke(Command(resume={"disposition": "true_match", "analyst": "a.kowalski", "note": "DOB agrees"}),
-                         config)
-    out = AGENT.output(state)
+    answer = {"decision": "true_match", "reviewer": "a.kowalski", "note": "DOB agrees"}
+    jsonschema.validate(answer, request["answer_schema"])
+    out = AGENT.output(graph.invoke(Command(resume=answer), config))
     assert out["decision"] == "blocked"
     assert out["reasons"] == ["WATCHLIST_CONFIRMED_MATCH", "STRUCTURING_BELOW_CTR_THRESHOLD"]
-    assert out["disposition"]["analyst"] == "a.kowalski" and out["disposition"]["reference_number"] == "CDi.005"
-    assert out["disposition"]["note"] == "DOB agrees"
+    # a true match without reference_number confirms the best-scoring candidate
+    assert out["review"] == {"decision": "true_match", "reviewer": "a.kowalski", "note": "DOB agrees",
+                             "reference_number": "CDi.005", "candidate_reference_numbers": ["CDi.005"]}
+
+
+def test_answer_schema_lists_the_candidates_as_the_only_references(graph):
+    state = graph.invoke({"name": "Muhammad Ahmad"}, {"configurable": {"thread_id": "refs"}})
+    request = state["__interrupt__"][0].value
+    refs = [c["reference_number"] for c in request["context"]["candidates"]]
+    assert len(refs) > 1
+    choices = request["answer_schema"]["properties"]["reference_number"]["anyOf"][0]
+    assert choices["enum"] == refs
+    jsonschema.validate({"decision": "true_match", "reviewer": "x", "reference_number": refs[-1]},
+                        request["answer_schema"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"decision": "true_match", "reviewer": "x", "reference_number": "QDi.999"},
+                            request["answer_schema"])
 
 
 def test_false_positive_clears_the_name_but_keeps_monitoring_alerts(graph):
     out = AGENT.output(run(graph, {"name": "Kakwavo Jerome", "transactions": STRUCTURING}, "t3",
-                           resume={"disposition": "false_positive", "analyst": "b.osei", "note": "namesake"}))
+                           resume={"decision": "false_positive", "reviewer": "b.osei", "note": "namesake"}))
     assert out["decision"] == "alert"
     assert out["reasons"] == ["WATCHLIST_FALSE_POSITIVE", "STRUCTURING_BELOW_CTR_THRESHOLD"]
     assert out["alerts"][0]["transaction_ids"] == ["D0", "D1", "D2"] and out["alerted_amount_usd"] == 28500
+    assert out["review"]["decision"] == "false_positive" and out["review"]["reference_number"] is None
 
 
 def test_exact_match_still_requires_analyst(graph):
     state = graph.invoke({"name": "RI WON HO"}, {"configurable": {"thread_id": "t4"}})
-    top = state["__interrupt__"][0].value["candidates"][0]
+    top = state["__interrupt__"][0].value["context"]["candidates"][0]
     assert top["score"] == 100.0 and top["strong_match"] is True and top["dob_match"] is None
 
 
-def test_invalid_disposition_asks_again_naming_the_field(graph):
+def test_invalid_answer_asks_again_naming_the_field(graph):
     config = {"configurable": {"thread_id": "t5"}}
-    graph.invoke({"name": "Kakwavo Jerome"}, config)
-    state = graph.invoke(Command(resume={"disposition": "maybe", "analyst": "x"}), config)
-    assert "disposition:" in state["__interrupt__"][0].value["error"]
-    state = graph.invoke(Command(resume={"disposition": "true_match", "analyst": "x", "reference_number": "QDi.001"}),
+    first = graph.invoke({"name": "Kakwavo Jerome"}, config)["__interrupt__"][0].value
+    state = graph.invoke(Command(resume={"decision": "maybe", "reviewer": "x"}), config)
+    again = state["__interrupt__"][0].value
+    assert again["error"].startswith("decision:")
+    assert {k: v for k, v in again.items() if k != "error"} == {k: v for k, v in first.items() if k != "error"}
+    state = graph.invoke(Command(resume={"decision": "true_match", "reviewer": "x", "reference_number": "QDi.001"}),
                          config)
-    assert "not a candidate" in state["__interrupt__"][0].value["error"]
-    state = graph.invoke(Command(resume={"disposition": "false_positive", "analyst": " "}), config)
-    assert "analyst" in state["__interrupt__"][0].value["error"]
-    out = AGENT.output(graph.invoke(Command(resume={"disposition": "false_positive", "analyst": "c.ng"}), config))
-    assert out["decision"] == "clear" and out["disposition"]["analyst"] == "c.ng"
+    assert state["__interrupt__"][0].value["error"].startswith("reference_number:")
+    state = graph.invoke(Command(resume={"decision": "false_positive", "reviewer": " "}), config)
+    assert "reviewer" in state["__interrupt__"][0].value["error"]
+    state = graph.invoke(Command(resume={"decision": "false_positive", "analyst": "c.ng"}), config)
+    assert "analyst" in state["__interrupt__"][0].value["error"]  # the old field name is refused
+    out = AGENT.output(graph.invoke(Command(resume={"decision": "false_positive", "reviewer": "c.ng"}), config))
+    assert out["decision"] == "clear" and out["review"]["reviewer"] == "c.ng"
 
 
 @pytest.mark.parametrize(

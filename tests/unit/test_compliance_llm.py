@@ -1,5 +1,5 @@
 """Compliance Monitoring's LLM path: the real OpenAI client against a loopback chat-completions
-server writes the case narrative after the analyst's disposition; token usage is recorded."""
+server writes the case narrative after the analyst's review; token usage is recorded."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_llm_writes_the_case_narrative_after_the_analyst_with_usage_recorded(mon
         state = graph.invoke({"name": "Kakwavo Jerome", "date_of_birth": "1969", "transactions": STRUCTURING}, config)
         assert state["__interrupt__"][0].value["kind"] == "watchlist_potential_match"
         assert stub.requests == []  # screening and the analyst interrupt involve no LLM
-        state = graph.invoke(Command(resume={"disposition": "true_match", "analyst": "a.kowalski", "note": "DOB agrees"}),
+        state = graph.invoke(Command(resume={"decision": "true_match", "reviewer": "a.kowalski", "note": "DOB agrees"}),
                              config)
     out = AGENT.output(state)
     assert out["narrative"] == CASE_TEXT and out["narrative_source"] == "llm"
@@ -46,7 +46,7 @@ def test_llm_writes_the_case_narrative_after_the_analyst_with_usage_recorded(mon
     assert request["model"] == "gpt-4o-mini" and "tools" not in request
     facts = _facts_sent(request)
     assert facts["decision"] == "blocked" and facts["reasons"] == out["reasons"]
-    assert facts["disposition"] == "true_match" and facts["transactions_monitored"] == 3
+    assert facts["review_decision"] == "true_match" and facts["transactions_monitored"] == 3
     assert facts["watchlist_candidates"][0]["reference_number"] == "CDi.005"
     assert facts["alerts"] == [{"reason_code": "STRUCTURING_BELOW_CTR_THRESHOLD", "amount_usd": 28500.0,
                                 "transactions": 3}]

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
+from reference_agents.compliance_monitoring.policy import load_policy
 from reference_agents.compliance_monitoring.tools.ofac import parse_ofac_sdn_csv, parse_ofac_sdn_xml
-from reference_agents.compliance_monitoring.tools.policy import load_policy
 from reference_agents.compliance_monitoring.tools.watchlist import get_index, screen_name
 
 # Fictitious parties; the layout follows OFAC's sdn.xml (namespace of the current export).

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from reference_agents.compliance_monitoring.demo import transactions
+from reference_agents.compliance_monitoring.policy import load_policy
 from reference_agents.compliance_monitoring.tools.monitoring import (
     high_risk_jurisdiction,
     rapid_movement,
@@ -16,7 +17,6 @@ from reference_agents.compliance_monitoring.tools.monitoring import (
     structuring,
     velocity,
 )
-from reference_agents.compliance_monitoring.tools.policy import load_policy
 
 RULES = load_policy()["monitoring"]
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)

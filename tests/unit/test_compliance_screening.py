@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from reference_agents.compliance_monitoring.policy import load_policy, resolve_path
 from reference_agents.compliance_monitoring.tools.normalize import name_variants, normalize_name
-from reference_agents.compliance_monitoring.tools.policy import load_policy, resolve_path
 from reference_agents.compliance_monitoring.tools.un_list import parse_un_consolidated_xml
 from reference_agents.compliance_monitoring.tools.watchlist import get_index, screen_name
 
@@ -106,13 +104,9 @@ def test_one_common_word_is_not_a_match(index):
     assert screen_name("Ahmed Becker", index, score_cutoff=CUTOFF) == []
 
 
-def test_screening_is_fast_and_index_cached(index):
+def test_index_covers_the_list_and_is_cached(index):
     assert len(index.entries) == 1018 and len(index.choices) > 3000
     assert get_index(POLICY) is index
-    start = time.perf_counter()
-    for _ in range(20):
-        screen_name("Kakwavo Jerome", index, score_cutoff=CUTOFF)
-    assert (time.perf_counter() - start) / 20 < 0.05
 
 
 def test_empty_name_rejected(index):

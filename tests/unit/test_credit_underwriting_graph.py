@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
+import jsonschema
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from pydantic import ValidationError
 
-from reference_agents.credit_underwriting import AGENT, labels
-from reference_agents.credit_underwriting.tools.review import InvalidUnderwriterDecision, parse_underwriter_decision
+from reference_agents.common.hitl import parse_answer
+from reference_agents.credit_underwriting import AGENT
+from reference_agents.credit_underwriting.policy import load_policy
+from reference_agents.credit_underwriting.review import UnderwriterAnswer
+from reference_agents.credit_underwriting.tools.data import PROTECTED_ATTRIBUTES, labels
 from reference_agents.registry import get_agent
 
 
@@ -31,21 +34,19 @@ def _start(graph, run_input: dict, thread_id: str):
 def all_runs(graph):
     """Every application through the graph; referrals answered by the demo underwriter.
 
-    Returns ``(policy outcome per application_id, final output per application_id, payloads, seconds per run)``.
+    Returns ``(policy outcome per application_id, final output per application_id, interrupt requests)``.
     """
-    outcome, outputs, payloads = {}, {}, {}
-    inputs = AGENT.sample_inputs(10_000)
-    started = time.perf_counter()
-    for run_input in inputs:
+    outcome, outputs, requests = {}, {}, {}
+    for run_input in AGENT.sample_inputs(10_000):
         app_id = run_input["application_id"]
         state, config = _start(graph, run_input, f"all-{app_id}")
         if "__interrupt__" in state:
             outcome[app_id] = "refer"
-            payloads[app_id] = state["__interrupt__"][0].value
-            state = graph.invoke(Command(resume=AGENT.resume_value(payloads[app_id], run_input)), config)
+            requests[app_id] = state["__interrupt__"][0].value
+            state = graph.invoke(Command(resume=AGENT.resume_value(requests[app_id], run_input)), config)
         outputs[app_id] = AGENT.output(state)
         outcome.setdefault(app_id, outputs[app_id]["decision"])
-    return outcome, outputs, payloads, (time.perf_counter() - started) / len(inputs)
+    return outcome, outputs, requests
 
 
 def test_agent_is_registered():
@@ -91,73 +92,78 @@ def test_every_decision_is_final_with_reasons_and_units(all_runs):
 
 
 def test_referrals_are_decided_by_the_underwriter_and_keep_referral_reasons(all_runs):
-    outcome, outputs, payloads, _ = all_runs
-    for app_id, payload in payloads.items():
+    outcome, outputs, requests = all_runs
+    for app_id, request in requests.items():
         out = outputs[app_id]
-        assert out["decided_by"] == "underwriter" and out["underwriter"] == "demo-underwriter-01"
-        assert out["referral_reasons"] == payload["referral_reasons"] and out["referral_reasons"]
+        assert out["decided_by"] == "underwriter" and out["underwriter_review"]["reviewer"] == "demo-underwriter-01"
+        assert out["referral_reasons"] == [r["code"] for r in request["reasons"]] and out["referral_reasons"]
         assert out["reasons"] == ["UNDERWRITER_APPROVED" if out["decision"] == "approve" else "UNDERWRITER_DECLINED"]
+        assert out["underwriter_review"]["decision"] == out["decision"]
         # The demo underwriter's documented rule: approve below 45 % PD.
-        assert (out["decision"] == "approve") == (payload["pd_pct"] < 45.0)
-    assert all(outputs[i]["decided_by"] == "policy" for i in outcome if outcome[i] != "refer")
+        assert (out["decision"] == "approve") == (request["context"]["pd_pct"] < 45.0)
+    for app_id in (i for i in outcome if outcome[i] != "refer"):
+        out = outputs[app_id]
+        assert (out["decided_by"], out["underwriter_review"], out["referral_reasons"]) == ("policy", None, [])
 
 
-def test_referral_payload_has_what_an_underwriter_needs_and_no_protected_attributes(all_runs):
-    _, _, payloads, _ = all_runs
-    payload = next(iter(payloads.values()))
-    assert payload["allowed_decisions"] == ["approve", "decline"]
-    assert {"application_summary", "pd_pct", "score_points", "referral_reasons"} <= set(payload)
-    assert not {"age_in_years", "personal_status_and_sex", "foreign_worker"} & set(payload["application_summary"])
-    json.dumps(payload)
-
-
-def test_a_run_takes_milliseconds(all_runs):
-    *_, seconds_per_run = all_runs
-    assert seconds_per_run < 0.05
+def test_referral_request_has_what_an_underwriter_needs_and_no_protected_attributes(all_runs):
+    _, outputs, requests = all_runs
+    wording = load_policy().reason_descriptions()
+    for app_id, request in requests.items():
+        assert (request["kind"], request["decisions"], request["error"]) == ("credit_referral", ["approve", "decline"], None)
+        assert set(request["context"]) == {"application_summary", "pd_pct", "score_points", "top_risk_factors", "policy_version"}
+        assert request["context"]["pd_pct"] == outputs[app_id]["pd_pct"]
+        assert not set(PROTECTED_ATTRIBUTES) & set(json.dumps(request["context"]).replace('"', " ").split())
+        # Each reason code that caused the referral, with the policy's wording of it.
+        assert request["reasons"] == [{"code": c, "text": wording[c]} for c in outputs[app_id]["referral_reasons"]]
+        jsonschema.validate(AGENT.resume_value(request, {}), request["answer_schema"])
+    codes = Counter(r["code"] for request in requests.values() for r in request["reasons"])
+    assert set(codes) == {"PD_IN_REFERRAL_BAND", "AMOUNT_ABOVE_AUTHORITY_LIMIT", "UNEMPLOYED_APPLICANT"}
 
 
 def test_summary_reports_mix_and_label_comparison(all_runs):
-    _, outputs, *_ = all_runs
+    _, outputs, _ = all_runs
     line = AGENT.summarize(list(outputs.values()))
     assert line.startswith("1000 applications: policy approve ")
     assert "decline rate bad" in line and "pending 0" in line
 
 
-def test_interrupt_then_resume_records_the_underwriters_decision(graph):
+def test_interrupt_then_resume_records_the_underwriters_answer(graph):
     run_input = AGENT.sample_inputs(2)[1]  # 5,951 DM over 48 months: PD in the grey band
     state, config = _start(graph, run_input, "resume-1")
-    payload = state["__interrupt__"][0].value
-    assert payload["referral_reasons"] == ["PD_IN_REFERRAL_BAND"]
+    request = state["__interrupt__"][0].value
+    assert [r["code"] for r in request["reasons"]] == ["PD_IN_REFERRAL_BAND"]
+    assert request["context"]["application_summary"]["credit_amount"] == 5951
     assert graph.get_state(config).next == ("underwriter_review",)
-    out = AGENT.output(graph.invoke(Command(resume={"decision": "approve", "underwriter": "uw-42", "note": "collateral seen"}), config))
+    answer = {"decision": "approve", "reviewer": "uw-42", "note": "collateral seen"}
+    out = AGENT.output(graph.invoke(Command(resume=answer), config))
     assert out["decision"] == "approve" and out["decided_by"] == "underwriter"
-    assert (out["underwriter"], out["underwriter_note"]) == ("uw-42", "collateral seen")
+    assert out["underwriter_review"] == answer
     assert out["referral_reasons"] == ["PD_IN_REFERRAL_BAND"]
 
 
 @pytest.mark.parametrize(
     ("value", "field"),
     [
-        ({"decision": "maybe", "underwriter": "uw-1", "note": ""}, "decision"),
-        ({"decision": "approve", "underwriter": "  ", "note": ""}, "underwriter"),
-        ({"decision": "approve", "note": ""}, "underwriter"),
-        ({"decision": "approve", "underwriter": "uw-1", "limit": 5000}, "limit"),
+        ({"decision": "maybe", "reviewer": "uw-1", "note": ""}, "decision"),
+        ({"decision": "approve", "reviewer": "  ", "note": ""}, "reviewer"),
+        ({"decision": "approve", "note": ""}, "reviewer"),
+        ({"decision": "approve", "underwriter": "uw-1"}, "underwriter"),  # the old field name is refused
+        ({"decision": "approve", "reviewer": "uw-1", "limit": 5000}, "limit"),
+        ("approve", "answer"),  # not a JSON object at all
     ],
 )
-def test_bad_resume_value_is_refused_and_the_referral_stays_open(graph, value, field):
+def test_bad_answer_is_reasked_naming_the_field_and_the_referral_stays_open(graph, value, field):
     state, config = _start(graph, AGENT.sample_inputs(2)[1], f"bad-resume-{field}-{len(value)}")
-    with pytest.raises(InvalidUnderwriterDecision, match=field):
-        parse_underwriter_decision(value)
+    first = state["__interrupt__"][0].value
+    with pytest.raises(ValueError, match=field):
+        parse_answer(UnderwriterAnswer, value)
     again = graph.invoke(Command(resume=value), config)
-    assert field in again["__interrupt__"][0].value["error"]
+    request = again["__interrupt__"][0].value
+    assert field in request["error"] and {**request, "error": None} == first
     assert "decision" not in graph.get_state(config).values
-    out = AGENT.output(graph.invoke(Command(resume={"decision": "decline", "underwriter": "uw-2", "note": ""}), config))
-    assert (out["decision"], out["underwriter"]) == ("decline", "uw-2")
-
-
-def test_resume_value_must_be_a_mapping():
-    with pytest.raises(InvalidUnderwriterDecision, match="mapping"):
-        parse_underwriter_decision("approve")
+    out = AGENT.output(graph.invoke(Command(resume={"decision": "decline", "reviewer": "uw-2"}), config))
+    assert (out["decision"], out["underwriter_review"]) == ("decline", {"decision": "decline", "reviewer": "uw-2", "note": ""})
 
 
 @pytest.mark.parametrize(
@@ -187,6 +193,8 @@ def test_spec_config_overrides_the_policy():
     strict = AGENT.build_graph({"thresholds": {"pd_decline_cutoff_pct": 5.0}}).compile(checkpointer=InMemorySaver())
     state, _ = _start(strict, AGENT.sample_inputs(1)[0], "strict")  # PD about 8.5 %
     assert AGENT.output(state)["reasons"] == ["PD_ABOVE_DECLINE_CUTOFF"]
+    with pytest.raises(ValueError, match="thresholds.pd_decline_cutof"):
+        AGENT.build_graph({"thresholds": {"pd_decline_cutof": 5.0}})
 
 
 def test_graph_input_schema_is_the_application(graph):

@@ -13,8 +13,8 @@ from activities.llm_usage import DEFAULT_PRICES, UsageCollector
 from reference_agents.common import llm as common_llm
 from reference_agents.credit_underwriting import AGENT
 from reference_agents.credit_underwriting.memo import memo_facts, rules_memo
+from reference_agents.credit_underwriting.policy import load_policy
 from reference_agents.credit_underwriting.tools.data import PROTECTED_ATTRIBUTES
-from reference_agents.credit_underwriting.tools.policy import load_policy
 from tests.support.openai_stub import OpenAIStub, use_stub
 
 MODEL = "openai:gpt-4o-mini"
@@ -62,7 +62,7 @@ def test_memo_waits_for_the_underwriter_and_then_cites_the_referral(graph):
     state, config = _start(graph, run_input, "memo-refer")
     pending = AGENT.output(state)
     assert (pending["narrative"], pending["narrative_source"]) == ("", "pending")
-    out = AGENT.output(graph.invoke(Command(resume={"decision": "decline", "underwriter": "uw-9",
+    out = AGENT.output(graph.invoke(Command(resume={"decision": "decline", "reviewer": "uw-9",
                                                     "note": "applicant aged 33, verified"}), config))
     memo = out["narrative"]
     assert "decline by underwriter" in memo and "UNDERWRITER_DECLINED" in memo
@@ -88,7 +88,7 @@ def test_llm_writes_the_memo_from_the_decision_facts_with_usage_recorded(graph, 
     run_input = {**AGENT.sample_inputs(2)[1], "personal_status_and_sex": "female : divorced/separated/married",
                  "age_in_years": 77, "foreign_worker": "no"}
     baseline, _ = _start(graph, run_input, "memo-rules")
-    baseline = AGENT.output(graph.invoke(Command(resume={"decision": "approve", "underwriter": "uw-1", "note": ""}),
+    baseline = AGENT.output(graph.invoke(Command(resume={"decision": "approve", "reviewer": "uw-1", "note": ""}),
                                          {"configurable": {"thread_id": "memo-rules"}}))
     with OpenAIStub(text=MEMO_TEXT) as stub:
         use_stub(monkeypatch, stub)
@@ -96,7 +96,7 @@ def test_llm_writes_the_memo_from_the_decision_facts_with_usage_recorded(graph, 
         state, config = _start(graph, run_input, "memo-llm", configurable={"model": MODEL}, callbacks=[usage])
         assert state["__interrupt__"][0].value["kind"] == "credit_referral"
         assert stub.requests == []  # the policy decided to refer without any LLM call
-        state = graph.invoke(Command(resume={"decision": "approve", "underwriter": "uw-1", "note": ""}), config)
+        state = graph.invoke(Command(resume={"decision": "approve", "reviewer": "uw-1", "note": ""}), config)
     out = AGENT.output(state)
     assert (out["narrative"], out["narrative_source"]) == (MEMO_TEXT, "llm")
     # the LLM writes prose; the tools, the policy and the underwriter decide

@@ -1,12 +1,14 @@
-"""The credit policy decision tree (policy.yaml): triggers, tier order, overrides, validation."""
+"""The credit policy decision tree (policy.yaml): triggers, tier order, overrides, validation, wording."""
 
 from __future__ import annotations
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
+from reference_agents.common.policy import deep_merge
+from reference_agents.credit_underwriting.policy import POLICY_PATH, REASON_CODE_RE, TIERS, Policy, load_policy
 from reference_agents.credit_underwriting.tools.data import load_rows
-from reference_agents.credit_underwriting.tools.policy import REASON_CODE_RE, TIERS, load_policy
 
 
 def facts(row: dict, pd_pct: float = 10.0, score_points: int = 560) -> dict:
@@ -92,18 +94,56 @@ def test_config_overrides_thresholds_and_disables_rules(clean_row):
     assert load_policy().thresholds["pd_decline_cutoff_pct"] == 55.0  # overrides never leak into the default
 
 
+def _conditions(tier: str, code: str, *conditions: dict) -> dict:
+    """An override replacing the conditions of an existing rule."""
+    return {tier: {code: {"all": list(conditions)}}}
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"hard_declines": {"AGE_TOO_LOW": {"all": [{"field": "age_in_years", "op": "lt", "value": 25}]}}}, "protected attribute"),
-        ({"hard_declines": {"FOREIGN": {"all": [{"field": "foreign_worker", "op": "eq", "value": "yes"}]}}}, "protected attribute"),
-        ({"limits": {"BAD_PURPOSE": {"all": [{"field": "purpose", "op": "eq", "value": "yacht"}]}}}, "not categories of 'purpose'"),
-        ({"limits": {"X_RULE": {"all": [{"field": "pd_pct", "op": "gt", "value": "$no_such_threshold"}]}}}, "not defined in thresholds"),
-        ({"limits": {"lower_case": {"all": [{"field": "pd_pct", "op": "gt", "value": 1}]}}}, "UPPER_SNAKE_CASE"),
-        ({"limits": {"IN_NEEDS_LIST": {"all": [{"field": "purpose", "op": "in", "value": "education"}]}}}, "needs a list"),
-        ({"unknown_section": {}}, "unknown_section"),
+        (_conditions("hard_declines", "PD_ABOVE_DECLINE_CUTOFF", {"field": "age_in_years", "op": "lt", "value": 25}), "protected attribute"),
+        (_conditions("limits", "AMOUNT_ABOVE_PRODUCT_MAXIMUM", {"field": "foreign_worker", "op": "eq", "value": "yes"}), "protected attribute"),
+        (_conditions("limits", "AMOUNT_ABOVE_PRODUCT_MAXIMUM", {"field": "purpose", "op": "eq", "value": "yacht"}), "not categories of 'purpose'"),
+        (_conditions("limits", "DURATION_ABOVE_PRODUCT_MAXIMUM", {"field": "pd_pct", "op": "gt", "value": "$no_such_threshold"}), "not defined in thresholds"),
+        (_conditions("limits", "DURATION_ABOVE_PRODUCT_MAXIMUM", {"field": "purpose", "op": "in", "value": "education"}), "needs a list"),
+        (_conditions("limits", "DURATION_ABOVE_PRODUCT_MAXIMUM", {"field": "pd_pct", "op": "between", "value": 1}), "op"),
+        ({"referral_triggers": {"UNEMPLOYED_APPLICANT": {"description": ""}}}, "description"),
     ],
 )
 def test_invalid_policy_overrides_are_refused(override, message):
     with pytest.raises(ValidationError, match=message):
         load_policy(override)
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ({"unknown_section": {}}, "unknown_section"),
+        ({"thresholds": {"pd_decline_cutof_pct": 60}}, "thresholds.pd_decline_cutof_pct"),
+        ({"limits": {"AMOUNT_ABOVE_PRODUCT_MAXIMUM": {"enabeld": False}}}, "enabeld"),
+    ],
+)
+def test_overrides_of_keys_the_policy_does_not_have_are_refused_naming_them(override, key):
+    with pytest.raises(ValueError, match=key):
+        load_policy(override)
+
+
+def test_a_spec_may_add_a_rule_to_a_tier():
+    rule = {"description": "Any PD above 1% is declined in this test policy.", "all": [{"field": "pd_pct", "op": "gt", "value": 1}]}
+    policy = load_policy({"limits": {"PD_ABOVE_TEST_LIMIT": rule}})
+    assert "PD_ABOVE_TEST_LIMIT" in policy.reason_descriptions()
+
+
+def test_reason_codes_must_be_upper_snake_case_in_the_policy_file():
+    raw = yaml.safe_load(POLICY_PATH.read_text(encoding="utf-8"))
+    renamed = deep_merge(raw, {"limits": {"lower_case": raw["limits"]["AMOUNT_ABOVE_PRODUCT_MAXIMUM"]}})
+    with pytest.raises(ValidationError, match="UPPER_SNAKE_CASE"):
+        Policy.model_validate(renamed)
+
+
+def test_every_reason_code_has_its_wording(policy):
+    wording = policy.reason_descriptions()
+    assert set(wording) == {code for tier in TIERS for code in getattr(policy, tier)} | {policy.approve_reason}
+    assert all(text.endswith(".") and len(text) > 20 for text in wording.values())
+    assert wording["PD_IN_REFERRAL_BAND"] == "Probability of default in the grey band below the decline cutoff."

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from activities.llm_usage import DEFAULT_PRICES, UsageCollector
 from reference_agents.financial_analysis import AGENT
+from reference_agents.financial_analysis.policy import load_policy
 from reference_agents.financial_analysis.tools.market_data import window_stats
-from reference_agents.financial_analysis.tools.policy import load_policy
 from reference_agents.financial_analysis.tools.signals import classify
 from tests.support.openai_stub import OpenAIStub, use_stub
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reference_agents.financial_analysis.policy import load_policy
 from reference_agents.financial_analysis.tools.indicators import last_cross, technical_indicators
 from reference_agents.financial_analysis.tools.market_data import DATA_FILE, check_request, coverage, history, window_stats
-from reference_agents.financial_analysis.tools.policy import load_policy
 from reference_agents.financial_analysis.tools.sentiment import score_sentiment
 from reference_agents.financial_analysis.tools.signals import overall_signal, ticker_signal
 
@@ -176,10 +176,12 @@ def test_signal_rules_and_thresholds():
     assert decision == "neutral" and reasons == ["RSI_OVERSOLD", "MACD_BULLISH_CROSS"]  # mean score 1
 
 
-def test_policy_overrides_merge_and_unknown_sections_fail():
+def test_policy_overrides_merge_and_unknown_keys_fail():
     policy = load_policy({"signals": {"rsi_oversold_below": 25}})
     assert policy["signals"]["rsi_oversold_below"] == 25
     assert policy["signals"]["rsi_overbought_above"] == 70
     assert load_policy()["signals"]["rsi_oversold_below"] == 30  # defaults untouched
-    with pytest.raises(ValueError, match="unknown policy section"):
+    with pytest.raises(ValueError, match="unknown policy key.* signal "):
         load_policy({"signal": {}})
+    with pytest.raises(ValueError, match="signals.rsi_oversold"):  # typos inside a section fail too
+        load_policy({"signals": {"rsi_oversold": 25}})

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from reference_agents.fraud_detection.generator import PATTERNS, generate_cases, generate_transactions
 from reference_agents.fraud_detection.policy import load_policy
 from reference_agents.fraud_detection.reference_data import cities, country_currency, mcc_descriptions
-from reference_agents.fraud_detection.schemas import FraudCaseInput
+from reference_agents.fraud_detection.inputs import FraudCaseInput
 from reference_agents.fraud_detection.tools import score_case
 from reference_agents.fraud_detection.tools.geo import distances_km
 

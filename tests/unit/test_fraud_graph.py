@@ -6,15 +6,17 @@ from __future__ import annotations
 import copy
 import json
 
+import jsonschema
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from pydantic import ValidationError
 
 from reference_agents.fraud_detection import AGENT
-from reference_agents.fraud_detection.analyst import AnalystDecision
 from reference_agents.fraud_detection.generator import generate_cases
 from reference_agents.fraud_detection.graph import next_step
+from reference_agents.fraud_detection.policy import load_policy
+from reference_agents.fraud_detection.review import AnalystAnswer
 from reference_agents.registry import get_agent
 from tests.support.openai_stub import OpenAIStub, use_stub
 
@@ -68,34 +70,56 @@ async def test_astream_updates_visit_the_workers_through_the_supervisor(cases):
     assert nodes == ["supervisor", "enrichment", "supervisor", "scoring", "supervisor", "triage", "supervisor"]
 
 
-@pytest.mark.parametrize(("disposition", "decision", "code"), [
+@pytest.mark.parametrize(("answer", "decision", "code"), [
     ("fraud", "block", "ANALYST_CONFIRMED_FRAUD"),
     ("legitimate", "auto_close", "ANALYST_CONFIRMED_LEGITIMATE"),
 ])
-def test_high_risk_interrupts_for_an_analyst_and_resumes(cases, disposition, decision, code):
+def test_high_risk_interrupts_for_an_analyst_and_resumes(cases, answer, decision, code):
     graph = AGENT.build_graph({}).compile(checkpointer=InMemorySaver())
     run_input = cases["account_takeover"]["input"]
-    state, config = run(graph, run_input, thread=f"ato-{disposition}")
+    state, config = run(graph, run_input, thread=f"ato-{answer}")
     (pending,) = state["__interrupt__"]
-    payload = pending.value
-    assert payload["risk_score"] >= 70 and payload["proposed_action"] == "block"
-    assert payload["transaction"]["transaction_id"] == run_input["transaction"]["transaction_id"]
-    assert "ACCOUNT_TAKEOVER" in payload["reasons"] or "AMOUNT_SPIKE" in payload["reasons"]
-    assert payload["summary"].startswith(f"{run_input['transaction']['amount']:.2f}")
-    json.dumps(payload)
-    answer = {"disposition": disposition, "analyst": "a.analyst", "note": "called"}
-    resumed = graph.invoke(Command(resume=answer), config)
+    request = pending.value
+    assert (request["kind"], request["decisions"], request["error"]) == ("fraud_analyst_review", ["fraud", "legitimate"], None)
+    context = request["context"]
+    assert set(context) == {"transaction", "alert_id", "risk_score", "rule_hits", "proposed_action", "summary"}
+    assert context["risk_score"] >= 70 and context["proposed_action"] == "block"
+    assert context["transaction"]["transaction_id"] == run_input["transaction"]["transaction_id"]
+    assert context["summary"].startswith(f"{run_input['transaction']['amount']:.2f}")
+    codes = [r["code"] for r in request["reasons"]]
+    assert "ACCOUNT_TAKEOVER" in codes or "AMOUNT_SPIKE" in codes
+    # The reasons are the risk score's codes, each with the policy's text.
+    assert codes == state["assessment"]["reasons"]
+    texts = load_policy()["reasons"]
+    assert all(r["text"] == texts[r["code"]] for r in request["reasons"])
+    json.dumps(request)
+    given = {"decision": answer, "reviewer": "a.analyst", "note": "called"}
+    jsonschema.validate(given, request["answer_schema"])
+    resumed = graph.invoke(Command(resume=given), config)
     out = AGENT.output(resumed)
     assert out["decision"] == decision and out["proposed_action"] == "block"
     assert out["reasons"][-1] == code
-    assert out["analyst_review"] == {"disposition": disposition, "analyst": "a.analyst", "note": "called"}
+    assert out["analyst_review"] == given
 
 
-def test_bad_resume_value_is_rejected_naming_the_field(cases):
+@pytest.mark.parametrize(("bad", "field"), [
+    ({"decision": "fraudd", "reviewer": "a.analyst"}, "decision"),
+    ({"decision": "fraud"}, "reviewer"),
+    ({"decision": "fraud", "reviewer": "   "}, "reviewer"),
+    ({"decision": "fraud", "reviewer": "a.analyst", "disposition": "fraud"}, "disposition"),
+])
+def test_bad_answer_is_reasked_naming_the_field_and_the_run_stays_resumable(cases, bad, field):
     graph = AGENT.build_graph({}).compile(checkpointer=InMemorySaver())
-    _, config = run(graph, cases["account_takeover"]["input"], thread="bad-resume")
-    with pytest.raises(ValidationError, match="disposition"):
-        graph.invoke(Command(resume={"disposition": "maybe", "analyst": "x"}), config)
+    state, config = run(graph, cases["account_takeover"]["input"], thread=f"bad-{field}-{len(bad)}")
+    first = state["__interrupt__"][0].value
+    again = graph.invoke(Command(resume=bad), config)
+    request = again["__interrupt__"][0].value
+    assert field in request["error"]
+    assert {**request, "error": None} == first  # the same request, re-asked
+    assert "analyst_review" not in graph.get_state(config).values
+    out = AGENT.output(graph.invoke(Command(resume={"decision": "legitimate", "reviewer": "a.analyst"}), config))
+    assert out["decision"] == "auto_close" and out["reasons"][-1] == "ANALYST_CONFIRMED_LEGITIMATE"
+    assert out["analyst_review"] == {"decision": "legitimate", "reviewer": "a.analyst", "note": ""}
 
 
 def test_policy_override_moves_the_review_threshold(cases):
@@ -103,7 +127,7 @@ def test_policy_override_moves_the_review_threshold(cases):
     state, _ = run(graph, cases["account_takeover"]["input"])
     out = AGENT.output(state)
     assert "__interrupt__" not in state and out["decision"] == "block" and out["analyst_review"] is None
-    with pytest.raises(ValueError, match="unknown fraud policy key"):
+    with pytest.raises(ValueError, match="unknown policy key.*triage.threshold"):
         AGENT.build_graph({"triage": {"threshold": 1}})
 
 
@@ -116,12 +140,12 @@ def test_upstream_alert_wrapping_a_transaction(cases):
     dumped = AGENT.input_model.model_validate(run_input).model_dump(mode="json")
     assert dumped["transaction"] is None
     state, config = run(graph, dumped)
-    payload = state["__interrupt__"][0].value
-    assert payload["alert_id"] == "ALERT-1"
-    assert payload["transaction"]["transaction_id"] == txn["transaction_id"]
+    context = state["__interrupt__"][0].value["context"]
+    assert context["alert_id"] == "ALERT-1"
+    assert context["transaction"]["transaction_id"] == txn["transaction_id"]
     bare, _ = run(AGENT.build_graph({}).compile(checkpointer=InMemorySaver()), cases["account_takeover"]["input"])
-    assert payload["risk_score"] == bare["__interrupt__"][0].value["risk_score"]
-    out = AGENT.output(graph.invoke(Command(resume={"disposition": "fraud", "analyst": "a"}), config))
+    assert context["risk_score"] == bare["__interrupt__"][0].value["context"]["risk_score"]
+    out = AGENT.output(graph.invoke(Command(resume={"decision": "fraud", "reviewer": "a"}), config))
     assert out["alert_id"] == "ALERT-1" and out["transaction_id"] == txn["transaction_id"]
 
 
@@ -131,7 +155,7 @@ def test_llm_writes_the_case_narrative_when_a_model_is_configured(cases, monkeyp
         graph = AGENT.build_graph({}).compile(checkpointer=InMemorySaver())
         run_input = cases["account_takeover"]["input"]
         state, _ = run(graph, run_input, config_extra={"model": "openai:gpt-4o-mini"})
-        assert state["__interrupt__"][0].value["summary"] == stub.text
+        assert state["__interrupt__"][0].value["context"]["summary"] == stub.text
         assert state["narrative_source"] == "llm"
         (request,) = stub.requests
         prompt = request["messages"][-1]["content"]
@@ -153,7 +177,7 @@ def test_demo_inputs_resume_rule_and_summary():
         state, config = run(graph, run_input, thread=f"demo-{n}")
         if "__interrupt__" in state:
             value = AGENT.resume_value(state["__interrupt__"][0].value, run_input)
-            AnalystDecision.model_validate(value)
+            AnalystAnswer.model_validate(value)
             state = graph.invoke(Command(resume=value), config)
         outputs.append(AGENT.output(state))
     assert any(o["risk_score"] >= 70 for o in outputs) and any(o["decision"] == "auto_close" for o in outputs)
@@ -162,14 +186,20 @@ def test_demo_inputs_resume_rule_and_summary():
     assert AGENT.summarize([]) == "fraud detection: no alerts"
 
 
+def _request(risk_score: float, codes: list[str]) -> dict:
+    """The parts of an analyst-review request the demo rule reads."""
+    return {"context": {"risk_score": risk_score}, "reasons": [{"code": c, "text": "..."} for c in codes]}
+
+
 def test_demo_analyst_rule():
-    strong = {"risk_score": 72.0, "reasons": ["ACCOUNT_TAKEOVER", "NEW_DEVICE", "MODEL_ANOMALY"]}
-    rules_only = {"risk_score": 72.0, "reasons": ["IMPOSSIBLE_TRAVEL", "NEW_COUNTRY", "HIGH_RISK_MCC"]}
-    certain = {"risk_score": 90.0, "reasons": ["NEW_DEVICE", "NEW_COUNTRY"]}
-    assert AGENT.resume_value(strong, {})["disposition"] == "fraud"
-    assert AGENT.resume_value(rules_only, {})["disposition"] == "legitimate"
-    assert AGENT.resume_value(certain, {})["disposition"] == "fraud"
-    assert AGENT.resume_value(strong, {})["analyst"] == "demo-analyst"
+    strong = _request(72.0, ["ACCOUNT_TAKEOVER", "NEW_DEVICE", "MODEL_ANOMALY"])
+    rules_only = _request(72.0, ["IMPOSSIBLE_TRAVEL", "NEW_COUNTRY", "HIGH_RISK_MCC"])
+    certain = _request(90.0, ["NEW_DEVICE", "NEW_COUNTRY"])
+    assert AGENT.resume_value(strong, {})["decision"] == "fraud"
+    assert AGENT.resume_value(rules_only, {})["decision"] == "legitimate"
+    assert AGENT.resume_value(certain, {})["decision"] == "fraud"
+    assert AGENT.resume_value(strong, {})["reviewer"] == "demo-analyst"
+    assert AGENT.resume_value(strong, {})["note"] == "rule: score 72, patterns ACCOUNT_TAKEOVER"
 
 
 def _bad(run_input, path, value=None, delete=False):

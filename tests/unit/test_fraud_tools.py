@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from reference_agents.fraud_detection.policy import load_policy
+from reference_agents.fraud_detection.generator import generate_cases
+from reference_agents.fraud_detection.policy import REASON_CODES, load_policy
 from reference_agents.fraud_detection.reference_data import cities
 from reference_agents.fraud_detection.tools import (
     anomaly_score,
@@ -19,6 +20,7 @@ from reference_agents.fraud_detection.tools import (
     triage,
 )
 from reference_agents.fraud_detection.tools.geo import distances_km, medoid
+from reference_agents.fraud_detection.tools.rules import RULE_CODES
 
 CITY = {c.name: c for c in cities()}
 T0 = datetime(2024, 5, 1, 8, tzinfo=timezone.utc)
@@ -245,7 +247,20 @@ def test_policy_overrides_move_thresholds_and_are_checked():
     blocked = triage(60, "card_present", strict["triage"])
     assert blocked == {"action": "block", "step_up_method": None, "analyst_review": False}
     assert load_policy()["triage"]["block_min_score"] == 70  # overrides do not leak into the defaults
-    with pytest.raises(ValueError, match="triage.block_min_scor"):
+    with pytest.raises(ValueError, match="unknown policy key.*triage.block_min_scor"):
         load_policy({"triage": {"block_min_scor": 50}})
     with pytest.raises(ValueError, match="step_up_min_score <= triage.block_min_score"):
         load_policy({"triage": {"step_up_min_score": 80}})
+    with pytest.raises(ValueError, match="reasons for NEW_DEVICE"):
+        load_policy({"reasons": {"NEW_DEVICE": ""}})
+
+
+def test_every_reason_code_has_its_policy_text():
+    assert set(POLICY["reasons"]) == set(REASON_CODES)
+    assert all(text.endswith(".") and len(text) > 20 for text in POLICY["reasons"].values())
+    # The codes the rules really emit, over the generator's stream, are all declared.
+    emitted = set()
+    for case in generate_cases(days=14):
+        i = case["input"]
+        emitted |= set(codes(i["transaction"], i["history"], i["account_events"]))
+    assert emitted <= set(RULE_CODES) and len(emitted) >= 6

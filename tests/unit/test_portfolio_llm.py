@@ -32,9 +32,9 @@ def test_llm_writes_the_review_after_the_managers_sign_off_with_usage_recorded(m
         usage = UsageCollector()
         config = {"configurable": {"thread_id": "llm-review", "model": MODEL}, "callbacks": [usage]}
         state = graph.invoke(payload, config)
-        assert state["__interrupt__"][0].value["review_required"] == ["TURNOVER_ABOVE_LIMIT"]
+        assert [r["code"] for r in state["__interrupt__"][0].value["reasons"]] == ["TURNOVER_ABOVE_LIMIT"]
         assert stub.requests == []  # optimisation, risk and the limit check involve no LLM
-        state = graph.invoke(Command(resume={"decision": "approve", "manager": "pm-3", "note": "ok to trade"}), config)
+        state = graph.invoke(Command(resume={"decision": "approve", "reviewer": "pm-3", "note": "ok to trade"}), config)
     out = AGENT.output(state)
     assert out["narrative"] == REVIEW_TEXT and out["narrative_source"] == "llm"
     # the LLM writes prose; the optimiser, the limits and the manager decide
@@ -46,7 +46,7 @@ def test_llm_writes_the_review_after_the_managers_sign_off_with_usage_recorded(m
     assert "Portfolio review as of 2019-12-31" in prompt
     facts = json.loads(prompt.split("Facts (JSON):\n", 1)[1])
     assert facts["decision"] == "rebalance" and facts["reasons"] == out["reasons"]
-    assert facts["manager"] == {"decision": "approve", "manager": "pm-3", "note": "ok to trade"}
+    assert facts["review"] == {"decision": "approve", "reviewer": "pm-3", "note": "ok to trade"}
     assert facts["turnover_pct"] == pytest.approx(100 * out["turnover_fraction"], abs=0.01) and facts["turnover_pct"] > 10
     assert facts["orders"] == len(out["orders"])
     assert facts["cvar_1d_pct"]["proposed"] < facts["cvar_1d_pct"]["current"]
@@ -63,7 +63,7 @@ def test_without_a_model_the_narrative_is_the_template_over_the_facts(monkeypatc
         graph = AGENT.build_graph({}).compile(checkpointer=InMemorySaver())
         config = {"configurable": {"thread_id": "no-llm", "model": None}}
         state = graph.invoke(payload, config)
-        state = graph.invoke(Command(resume={"decision": "approve", "manager": "pm-3", "note": "ok to trade"}), config)
+        state = graph.invoke(Command(resume={"decision": "approve", "reviewer": "pm-3", "note": "ok to trade"}), config)
     out = AGENT.output(state)
     assert stub.requests == []
     assert out["decision"] == "rebalance"

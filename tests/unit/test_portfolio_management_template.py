@@ -35,4 +35,4 @@ def test_rendered_tests_fail_on_an_invalid_config(tmp_path):
     # a config naming an unknown policy section must fail the scaffold's tests, not pass silently
     src = _render(tmp_path, {"no_such_section": {}})
     result = run_generated_tests_blocking(src)
-    assert result.returncode != 0 and "unknown portfolio policy key" in result.stdout
+    assert result.returncode != 0 and "unknown policy key(s) no_such_section" in result.stdout

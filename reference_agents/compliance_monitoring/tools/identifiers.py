@@ -1,4 +1,4 @@
-"""Secondary identifiers that help an analyst disposition a name match."""
+"""Secondary identifiers that help an analyst decide on a name match."""
 
 from __future__ import annotations
 

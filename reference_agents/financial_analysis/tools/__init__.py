@@ -1,1 +1,2 @@
-"""The financial analysis agent's computations: market data, indicators, sentiment, signal."""
+"""The financial analysis agent's computations: market data, indicators, sentiment, signal, and the
+report narrative's facts."""

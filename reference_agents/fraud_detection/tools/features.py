@@ -1,6 +1,6 @@
 """Enrichment: features of one transaction against the customer's own history.
 
-Transactions are plain dicts as in :class:`~reference_agents.fraud_detection.schemas.Transaction`
+Transactions are plain dicts as in :class:`~reference_agents.fraud_detection.inputs.Transaction`
 (``timestamp`` an ISO 8601 string with offset). Units are in the feature names: ``_km``,
 ``_kmh``, ``_minutes``, ``_hours``, ``_days``; amounts are billing-currency units.
 """

@@ -8,6 +8,19 @@ between consecutive transactions, velocity, and novelty of device/country/mercha
 
 from __future__ import annotations
 
+# Every code :func:`evaluate_rules` can return, in its order (``policy.yaml`` words each under ``reasons``).
+RULE_CODES = (
+    "AMOUNT_SPIKE",
+    "CARD_TESTING_BURST",
+    "ACCOUNT_TAKEOVER",
+    "IMPOSSIBLE_TRAVEL",
+    "VELOCITY_BURST",
+    "NEW_DEVICE",
+    "NEW_COUNTRY",
+    "NEW_MERCHANT_CATEGORY",
+    "HIGH_RISK_MCC",
+)
+
 
 def _hit(code: str, weight: float, detail: str) -> dict:
     return {"code": code, "weight": float(weight), "detail": detail}

@@ -11,6 +11,9 @@ from reference_agents.fraud_detection.tools.anomaly import anomaly_score
 from reference_agents.fraud_detection.tools.features import enrich
 from reference_agents.fraud_detection.tools.rules import evaluate_rules
 
+MODEL_ANOMALY, INSUFFICIENT_HISTORY = "MODEL_ANOMALY", "INSUFFICIENT_HISTORY"
+MODEL_CODES = (MODEL_ANOMALY, INSUFFICIENT_HISTORY)  # the codes the anomaly model adds to the rules'
+
 
 def model_weight(score: float, model_policy: dict) -> float:
     """Evidence strength of an IsolationForest anomaly score ``s``: 0 at or below
@@ -32,12 +35,12 @@ def combine_risk(rule_hits: list[dict], model: dict | None, model_policy: dict) 
     reasons = [h["code"] for h in rule_hits]
     m_weight = None
     if model is None:
-        reasons.append("INSUFFICIENT_HISTORY")
+        reasons.append(INSUFFICIENT_HISTORY)
     else:
         m_weight = model_weight(model["anomaly_score"], model_policy)
         if m_weight > 0:
             weights.append(m_weight)
-            reasons.append("MODEL_ANOMALY")
+            reasons.append(MODEL_ANOMALY)
     survival = 1.0
     for w in weights:
         survival *= 1.0 - w

@@ -1,4 +1,4 @@
-"""Run output and the demo's one-line summary."""
+"""The run's JSON output and the one-line summary of many runs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ def output(state: dict) -> dict:
     Returns:
         ``decision`` (``clear``/``alert``/``blocked``), ``reasons`` (codes), ``customer_id``,
         ``watchlist`` (``top_score_0_100``, ``candidates`` with list data only, thresholds
-        0-100, index sizes, list sources), ``disposition`` (analyst's, or None),
+        0-100, index sizes, list sources), ``review`` (the analyst's recorded answer:
+        ``decision``, ``reviewer``, ``note``, ``reference_number``, ``candidate_reference_numbers``;
+        None when no analyst was needed or yet),
         ``alerts``, ``transactions_monitored_count``, ``alerted_amount_usd`` (sum of the
         distinct alerted transactions), ``narrative`` (the case summary; ``""`` while pending)
         and ``narrative_source`` (``"llm"`` when a configured model wrote it, ``"tools"`` when
@@ -42,7 +44,7 @@ def output(state: dict) -> dict:
             "names_indexed": screening.get("names_indexed"),
             "sources": screening.get("sources", []),
         },
-        "disposition": state.get("disposition"),
+        "review": state.get("review"),
         "alerts": alerts,
         "transactions_monitored_count": len(by_id),
         "alerted_amount_usd": round(sum(by_id.get(i, 0.0) for i in alerted), 2),
@@ -52,14 +54,14 @@ def output(state: dict) -> dict:
 
 
 def summarize(outputs: list[dict]) -> str:
-    """One line: decisions, analyst dispositions and alert reason codes over many runs."""
+    """One line: decisions, analyst decisions and alert reason codes over many runs' outputs."""
     decisions = Counter(o.get("decision") for o in outputs)
-    dispositions = Counter((o.get("disposition") or {}).get("disposition") for o in outputs if o.get("disposition"))
+    reviews = Counter(o["review"]["decision"] for o in outputs if o.get("review"))
     codes = Counter(a["reason_code"] for o in outputs for a in o.get("alerts") or [])
     alert_text = ", ".join(f"{c}×{n}" for c, n in sorted(codes.items())) or "none"
     return (
         f"{len(outputs)} screenings: {decisions.get('blocked', 0)} blocked, {decisions.get('alert', 0)} alert, "
-        f"{decisions.get('clear', 0)} clear; analyst reviews {sum(dispositions.values())} "
-        f"({dispositions.get('true_match', 0)} true match, {dispositions.get('false_positive', 0)} false positive); "
+        f"{decisions.get('clear', 0)} clear; analyst reviews {sum(reviews.values())} "
+        f"({reviews.get('true_match', 0)} true match, {reviews.get('false_positive', 0)} false positive); "
         f"monitoring alerts: {alert_text}"
     )

@@ -1,8 +1,7 @@
-"""Run input and analyst disposition models (pydantic); errors name the offending field."""
+"""The run input of the Compliance Monitoring agent (pydantic); errors name the offending field."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Literal
 
@@ -40,6 +39,10 @@ class ComplianceInput(BaseModel):
     screening to individuals or entities when known; ``date_of_birth`` (``YYYY`` or
     ``YYYY-MM-DD``) and ``nationality`` are secondary identifiers shown to the analyst;
     ``transactions`` (may be empty) are monitored.
+
+    Raises:
+        pydantic.ValidationError: a malformed field (named in the error), a name without two
+            letters or digits, or a repeated ``transaction_id``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -66,23 +69,3 @@ class ComplianceInput(BaseModel):
             raise ValueError(f"transactions: duplicate transaction_id {', '.join(dupes)}")
         return self
 
-
-class Disposition(BaseModel):
-    """An analyst's decision on a potential watchlist match (the interrupt's resume value).
-
-    ``reference_number`` names the confirmed list entry for a ``true_match`` (default: the
-    best-scoring candidate).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    disposition: Literal["true_match", "false_positive"]
-    analyst: str = Field(min_length=1, max_length=200)
-    note: str = Field(default="", max_length=2000)
-    reference_number: str | None = None
-
-    @field_validator("analyst")
-    @classmethod
-    def _analyst(cls, v: str) -> str:
-        if not re.search(r"\w", v):
-            raise ValueError("must name the analyst")
-        return v.strip()

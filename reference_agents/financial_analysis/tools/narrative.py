@@ -1,4 +1,4 @@
-"""The report's facts and its deterministic narrative (used when no LLM is configured)."""
+"""The report narrative's facts and its deterministic text (used when no LLM is configured)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ def _fmt(value: float | None, unit: str = "", digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}{unit}"
 
 
-def report_facts(market: dict, indicators: dict, sentiment: dict, signals: dict, decision: str) -> dict:
+def narrative_facts(market: dict, indicators: dict, sentiment: dict, signals: dict, decision: str) -> dict:
     """The facts a narrative may use: per-ticker market, indicator and signal results,
     the sentiment summary (without per-sentence items) and the overall decision."""
     return {
@@ -20,7 +20,7 @@ def report_facts(market: dict, indicators: dict, sentiment: dict, signals: dict,
 
 
 def fallback_narrative(facts: dict) -> str:
-    """Plain-text narrative built only from ``facts`` (see :func:`report_facts`)."""
+    """Plain-text narrative built only from ``facts`` (see :func:`narrative_facts`)."""
     lines = []
     for ticker, f in facts["tickers"].items():
         m, i, s = f["market"], f["indicators"], f["signal"]

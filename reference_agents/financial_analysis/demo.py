@@ -1,12 +1,15 @@
-"""The platform-facing functions of the financial analysis agent (see ``AgentDefinition``)."""
+"""Demo traffic: rolling windows of the real price data with illustrative headlines.
+
+The agent never interrupts (an analysis makes no irreversible decision), so the demo has no
+reviewer rule.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import timedelta
 
+from reference_agents.financial_analysis.policy import load_policy
 from reference_agents.financial_analysis.tools.market_data import coverage, history
-from reference_agents.financial_analysis.tools.policy import load_policy
 
 # Illustrative sentences written for the demo; NOT real news about any company or date.
 ILLUSTRATIVE_HEADLINES = (
@@ -18,23 +21,6 @@ ILLUSTRATIVE_HEADLINES = (
 )
 _BASKETS = (["AAPL"], ["MSFT"], ["IBM"], ["GOOG"], ["AAPL", "MSFT", "IBM"], ["FB"], ["GOOG", "MSFT"])
 _WINDOW_DAYS = 91
-
-
-def output(final_state: dict) -> dict:
-    """The run's JSON output.
-
-    Keys: ``decision`` (bullish|neutral|bearish for the equal-weighted basket), ``reasons``
-    (codes), ``tickers``, ``start``, ``end``, ``signals`` (ticker -> signal, score, reasons),
-    ``market`` (ticker -> ``total_return_pct``, ``annualised_volatility_pct``,
-    ``max_drawdown_pct``, prices in adjusted USD ...), ``indicators`` (ticker -> values on the
-    last trading day), ``sentiment`` (score -1..1, label, per-text scores), ``narrative``,
-    ``narrative_source`` (``llm``/``tools``).
-    """
-    keys = ("decision", "reasons", "tickers", "start", "end", "signals", "market", "indicators",
-            "sentiment", "narrative", "narrative_source")
-    out = {k: final_state.get(k) for k in keys}
-    out["start"], out["end"] = str(out["start"]), str(out["end"])
-    return out
 
 
 def sample_inputs(n: int) -> list[dict]:
@@ -59,18 +45,7 @@ def sample_inputs(n: int) -> list[dict]:
     return out
 
 
-def resume_value(interrupt_payload: dict, run_input: dict) -> dict:
-    """This agent never interrupts (an analysis makes no irreversible decision), so the demo
-    never asks for a resume value; ``{}`` is returned for completeness."""
+def resume_value(request: dict, run_input: dict) -> dict:
+    """The agent never interrupts (an analysis makes no irreversible decision), so no reviewer is
+    ever asked; ``{}`` only completes the :class:`~reference_agents.base.AgentDefinition`."""
     return {}
-
-
-def summarize(outputs: list[dict]) -> str:
-    """``"<n> analyses: a bullish, b neutral, c bearish; top reasons: ..."``."""
-    decisions = Counter(o.get("decision") for o in outputs)
-    reasons = Counter(r for o in outputs for r in o.get("reasons") or [])
-    top = ", ".join(f"{r} x{c}" for r, c in reasons.most_common(3)) or "none"
-    return (
-        f"{len(outputs)} analyses: {decisions['bullish']} bullish, {decisions['neutral']} neutral, "
-        f"{decisions['bearish']} bearish; top reasons: {top}"
-    )

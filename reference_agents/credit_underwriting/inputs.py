@@ -1,4 +1,4 @@
-"""One credit application: the run input of the credit-underwriting agent.
+"""The run input of the credit-underwriting agent: one credit application.
 
 Field names and category strings are those of the German Credit CSV (``data/``); each
 categorical field accepts exactly the categories present in the data. The ``creditability``

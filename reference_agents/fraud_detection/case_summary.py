@@ -1,8 +1,11 @@
-"""The case summary an analyst reads: facts from the tools, prose from the LLM when configured."""
+"""The case summary an analyst reads: the facts of a case, and the summary built from them without an
+LLM (with a model configured, the LLM writes it from the same facts)."""
 
 from __future__ import annotations
 
 from reference_agents.fraud_detection.reference_data import mcc_descriptions
+
+SUMMARY_TITLE = "Card transaction fraud alert"
 
 
 def case_facts(txn: dict, features: dict, assessment: dict, triage: dict) -> dict:

@@ -1,4 +1,4 @@
-"""The run's JSON output from the final graph state."""
+"""The run's JSON output from the final graph state, and the one-line summary of many runs."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ def output(state: PortfolioState) -> dict:
     ``orders`` are the orders to send (empty unless the decision is ``rebalance``);
     ``proposed_orders`` are the orders the proposal contained whatever the decision.
     Weights are fractions of portfolio value (``CASH`` included in current/post-trade weights).
-    ``narrative`` is the review summary; ``narrative_source`` is ``"llm"`` when a configured
-    model wrote it, ``"tools"`` when it is the template over the computed facts (no model, or
-    the model returned nothing).
+    ``review`` is the manager's sign-off (``decision`` approve|reject, ``reviewer``, ``note``), or
+    ``None`` when none was needed. ``narrative`` is the review summary; ``narrative_source`` is
+    ``"llm"`` when a configured model wrote it, ``"tools"`` when it is the template over the
+    computed facts (no model, or the model returned nothing).
     """
     reb, opt = state["rebalance"], state["optimisation"]
     return {
@@ -41,8 +42,24 @@ def output(state: PortfolioState) -> dict:
         "weight_caps": opt["caps"],
         "shrinkage_intensity": state["risk_model"]["shrinkage_intensity"],
         "review_required": state["review_required"],
-        "manager_review": state.get("review"),
+        "review": state.get("review"),
         "narrative": state.get("narrative", ""),
         "narrative_source": state.get("narrative_source", "pending"),
         "notes": state.get("notes", []),
     }
+
+
+def summarize(outputs: list[dict]) -> str:
+    """One line: decisions, mean one-way turnover (%), mean proposed vs current 1-day CVaR (% of value)."""
+    if not outputs:
+        return "portfolio management: no runs"
+    counts: dict[str, int] = {}
+    for o in outputs:
+        counts[o["decision"]] = counts.get(o["decision"], 0) + 1
+    n = len(outputs)
+    turnover = 100 * sum(o["turnover_fraction"] for o in outputs) / n
+    cvar_now = sum(o["risk"]["current"]["cvar_1d_pct"] for o in outputs) / n
+    cvar_new = sum(o["risk"]["proposed"]["cvar_1d_pct"] for o in outputs) / n
+    decisions = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return (f"portfolio management: {n} runs ({decisions}); mean one-way turnover {turnover:.1f}%; "
+            f"mean 1-day 95% CVaR {cvar_now:.2f}% -> {cvar_new:.2f}% of value")

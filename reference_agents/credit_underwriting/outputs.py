@@ -18,13 +18,14 @@ def output(state: Mapping) -> dict:
         ``reasons`` (codes), ``decided_by`` (``policy``/``underwriter``), ``pd_pct`` (0-100),
         ``score_points``, ``top_risk_factors``, ``credit_amount_dm``, ``duration_months``,
         ``amount_per_month_dm``, ``policy_version``, ``rule_hits``, ``application_id``,
-        ``narrative`` (the underwriting memo; ``""`` while pending) and ``narrative_source``
-        (``llm``/``tools``; ``pending`` while awaiting an underwriter); when an underwriter
-        decided also ``underwriter``, ``underwriter_note`` and ``referral_reasons``.
+        ``narrative`` (the underwriting memo; ``""`` while pending), ``narrative_source``
+        (``llm``/``tools``; ``pending`` while awaiting an underwriter), ``referral_reasons`` (the
+        policy's codes when it referred, else ``[]``) and ``underwriter_review``
+        (``{"decision", "reviewer", "note"}`` once an underwriter answered, else ``None``).
     """
     policy = state.get("policy_result") or {}
     assessment = state.get("assessment") or {}
-    out = {
+    return {
         "application_id": state.get("application_id"),
         "decision": state.get("decision") or policy.get("decision", "refer"),
         "reasons": list(state.get("reasons") or policy.get("reasons") or []),
@@ -39,11 +40,9 @@ def output(state: Mapping) -> dict:
         "rule_hits": policy.get("rule_hits", {}),
         "narrative": state.get("narrative", ""),
         "narrative_source": state.get("narrative_source", "pending"),
+        "referral_reasons": list(policy["reasons"]) if policy.get("decision") == "refer" else [],
+        "underwriter_review": state.get("underwriter_review"),
     }
-    review = state.get("underwriter_review")
-    if review:
-        out.update(underwriter=review["underwriter"], underwriter_note=review["note"], referral_reasons=list(policy["reasons"]))
-    return out
 
 
 def summarize(outputs: list[dict]) -> str:

@@ -1,4 +1,4 @@
-"""Decision rules: when a manager must sign off, and ``rebalance`` | ``hold`` | ``rejected``.
+"""Decision rules: when a portfolio manager must sign off, and ``rebalance`` | ``hold`` | ``rejected``.
 
 Rules (thresholds in ``policy.yaml``):
 1. A proposal *trades* when it has at least one order and its one-way turnover is at least
@@ -43,27 +43,6 @@ def review_codes(state: PortfolioState, policy: dict) -> list[str]:
     return codes + list(state["risk"]["breaches"])
 
 
-def review_payload(state: PortfolioState, policy: dict) -> dict:
-    """What the portfolio manager sees at the interrupt (JSON)."""
-    reb, risk = state["rebalance"], state["risk"]
-    return {
-        "kind": "portfolio_manager_signoff",
-        "question": "Approve this rebalance? Resume with "
-                    '{"decision": "approve"|"reject", "manager": "<name>", "note": "<why>"}',
-        "as_of_date": state["as_of_date"],
-        "review_required": state["review_required"],
-        "turnover_fraction": reb["turnover_fraction"],
-        "max_turnover_fraction": max_turnover(state, policy),
-        "risk_current": risk["current"],
-        "risk_proposed": risk["proposed"],
-        "risk_limits": risk["limits"],
-        "objective": state["optimisation"]["objective_used"],
-        "target_weights": {t: round(w, 6) for t, w in state["optimisation"]["weights"].items()},
-        "orders": [{k: o[k] for k in ("ticker", "side", "shares", "value_usd")} for o in reb["orders"]],
-        "portfolio_value_usd": reb["portfolio_value_usd"],
-    }
-
-
 def _context_codes(state: PortfolioState) -> list[str]:
     opt = state["optimisation"]
     codes = ["FUNDAMENTALS_SKIPPED" if state["fundamentals"]["status"] == "skipped" else "FUNDAMENTAL_SCREEN_APPLIED"]
@@ -82,7 +61,8 @@ def _risk_change_code(state: PortfolioState) -> list[str]:
 
 
 def decide(state: PortfolioState, policy: dict) -> tuple[str, list[str]]:
-    """Rules 1-3: ``(decision, reason codes)``."""
+    """Rules 1-3: ``(decision, reason codes)``; the sign-off is ``state["review"]`` (``decision``
+    ``approve`` | ``reject``) when rule 2 asked for one."""
     context = _context_codes(state)
     if not trades(state, policy):
         code = "NO_ORDERS_ABOVE_MIN_TRADE" if not state["rebalance"]["orders"] else "DRIFT_BELOW_THRESHOLD"
@@ -95,42 +75,3 @@ def decide(state: PortfolioState, policy: dict) -> tuple[str, list[str]]:
     target = f"TARGET_{state['optimisation']['objective_used'].upper()}"
     signed = ["MANAGER_APPROVED"] if review else []
     return "rebalance", [target, *required, *signed, *context]
-
-
-def narrative_facts(state: PortfolioState) -> dict:
-    """The facts a narrative may use (JSON)."""
-    reb, risk, bench = state["rebalance"], state["risk"], state["benchmark"]
-    top = sorted(state["optimisation"]["weights"].items(), key=lambda kv: -kv[1])[:5]
-    return {
-        "as_of_date": state["as_of_date"],
-        "decision": state["decision"],
-        "reasons": state["reasons"],
-        "objective": state["optimisation"]["objective_used"],
-        "top_target_weights_pct": {t: round(100 * w, 2) for t, w in top},
-        "orders": len(reb["orders"]),
-        "traded_value_usd": reb["traded_value_usd"],
-        "turnover_pct": round(100 * reb["turnover_fraction"], 2),
-        "var_1d_pct": {"current": risk["current"]["var_1d_pct"], "proposed": risk["proposed"]["var_1d_pct"]},
-        "cvar_1d_pct": {"current": risk["current"]["cvar_1d_pct"], "proposed": risk["proposed"]["cvar_1d_pct"]},
-        "vs_sp500": {"beta": bench["beta"], "tracking_error_annual_pct": bench["tracking_error_annual_pct"],
-                     "excess_return_annual_pct": bench["excess_return_annual_pct"]},
-        "manager": state.get("review"),
-    }
-
-
-def template_narrative(f: dict) -> str:
-    """Deterministic narrative from :func:`narrative_facts` (used when no LLM is configured)."""
-    weights = ", ".join(f"{t} {w}%" for t, w in f["top_target_weights_pct"].items())
-    text = (
-        f"As of {f['as_of_date']}: decision {f['decision']} ({', '.join(f['reasons'])}). "
-        f"Target ({f['objective']}) top weights: {weights}. {f['orders']} orders, "
-        f"{f['traded_value_usd']:,.0f} USD traded, one-way turnover {f['turnover_pct']}%. "
-        f"1-day 95% VaR {f['var_1d_pct']['current']}% -> {f['var_1d_pct']['proposed']}%, "
-        f"CVaR {f['cvar_1d_pct']['current']}% -> {f['cvar_1d_pct']['proposed']}% of value. "
-        f"Proposed vs S&P 500 over the lookback: beta {f['vs_sp500']['beta']}, tracking error "
-        f"{f['vs_sp500']['tracking_error_annual_pct']}% a year, excess return "
-        f"{f['vs_sp500']['excess_return_annual_pct']}% a year (in-sample)."
-    )
-    if f["manager"]:
-        text += f" Manager {f['manager']['manager']}: {f['manager']['decision']}."
-    return text

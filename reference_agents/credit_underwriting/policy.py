@@ -2,7 +2,8 @@
 
 The tree is read in order: hard declines, then limits (both decline), then referral
 triggers (refer to an underwriter), else approve. Every outcome carries machine-readable
-reason codes: the rule names that fired, or the policy's ``approve_reason``.
+reason codes: the rule names that fired, or the policy's ``approve_reason``; every code has
+its one-sentence wording in the policy (a rule's ``description``, ``approve_description``).
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 import copy
 import operator
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reference_agents.common.config import deep_merge
+from reference_agents.common.policy import load_policy as load_policy_file
 from reference_agents.credit_underwriting.tools.data import (
     CATEGORICAL_ATTRIBUTES,
     NUMERIC_ATTRIBUTES,
@@ -25,8 +24,10 @@ from reference_agents.credit_underwriting.tools.data import (
     categories,
 )
 
-POLICY_PATH = Path(__file__).resolve().parent.parent / "policy.yaml"
+POLICY_PATH = Path(__file__).resolve().parent / "policy.yaml"
 TIERS = ("hard_declines", "limits", "referral_triggers")
+# A spec may add rules to any tier (the Policy model validates each); thresholds stay closed so a typo is refused.
+OPEN_KEYS = TIERS
 TIER_DECISION = {"hard_declines": "decline", "limits": "decline", "referral_triggers": "refer"}
 DERIVED_FIELDS = ("pd_pct", "score_points", "amount_per_month_dm")
 REASON_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{2,63}$")
@@ -77,10 +78,13 @@ class Condition(BaseModel):
 
 
 class Rule(BaseModel):
-    """A named rule: fires when all its conditions hold (and it is enabled)."""
+    """A rule named by its reason code: fires when all its conditions hold (and it is enabled).
+
+    ``description`` is the code's wording, shown to the underwriter and in the memo.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    description: str = ""
+    description: str = Field(min_length=1)
     enabled: bool = True
     all: list[Condition] = Field(min_length=1)
 
@@ -100,6 +104,7 @@ class Policy(BaseModel):
     limits: dict[str, Rule] = Field(default_factory=dict)
     referral_triggers: dict[str, Rule] = Field(default_factory=dict)
     approve_reason: str
+    approve_description: str = Field(min_length=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -158,17 +163,20 @@ class Policy(BaseModel):
                 return {"decision": TIER_DECISION[tier], "reasons": hits[tier], "rule_hits": hits, "policy_version": self.version}
         return {"decision": "approve", "reasons": [self.approve_reason], "rule_hits": hits, "policy_version": self.version}
 
-
-@lru_cache(maxsize=1)
-def _default_policy_raw() -> dict:
-    with POLICY_PATH.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    def reason_descriptions(self) -> dict[str, str]:
+        """``{reason code: one-sentence wording}`` for every code a policy decision can carry."""
+        wording = {code: rule.description for tier in TIERS for code, rule in getattr(self, tier).items()}
+        return wording | {self.approve_reason: self.approve_description}
 
 
 def load_policy(overrides: Mapping | None = None) -> Policy:
     """The policy of ``policy.yaml`` with ``overrides`` (an agent spec's ``config``) deep-merged.
 
+    Overrides change keys the file has (a threshold, a rule's ``enabled``, ``description`` or
+    ``all``); they cannot add rules or thresholds.
+
     Raises:
-        pydantic.ValidationError: the merged policy is invalid (see :class:`Policy`).
+        ValueError: ``overrides`` names a key the file does not have (dotted path in the message).
+        pydantic.ValidationError: the merged policy is invalid (see :class:`Policy`); also a ``ValueError``.
     """
-    return Policy.model_validate(deep_merge(_default_policy_raw(), overrides or {}))
+    return Policy.model_validate(load_policy_file(POLICY_PATH, overrides, open_keys=OPEN_KEYS))

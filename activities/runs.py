@@ -1,0 +1,79 @@
+"""Agent runs and their conversation threads (the only writer of ``runs`` and ``threads``).
+
+A thread belongs to the agent and tenant of its first run, and at most one unfinished run (running,
+or waiting for a human) holds it at a time: a run on someone else's thread, or on a thread whose
+review is pending, is refused instead of overwriting that thread's checkpoints.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import select, update
+from temporalio import activity
+
+from shipway.db.engine import Database
+from shipway.db.models import Run, Thread, utcnow
+from workflows.statuses import RunStatus
+from workflows.types import RECORD_RUN, START_RUN, RunRecord, RunRecordResult, RunStart, RunStartResult
+
+_UNFINISHED = (RunStatus.RUNNING, RunStatus.INTERRUPTED)
+
+
+class RunActivities:
+    """Writes of the run workflow, run as local activities (one short transaction each)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @activity.defn(name=START_RUN)
+    async def start_run(self, inp: RunStart) -> RunStartResult:
+        """Claim the run's thread and insert its ``runs`` row, in one transaction.
+
+        Returns:
+            ``accepted=True``; or ``False`` with the reason when the thread belongs to another agent
+            or tenant, or another unfinished run holds it (nothing is written then). A retried
+            attempt that finds its own row is accepted again.
+        """
+        now = utcnow()
+        async with self.db.session() as s:
+            if await s.get(Run, inp.run_id) is not None:
+                return RunStartResult(accepted=True)
+            await s.exec(insert(Thread).values(thread_id=inp.thread_id, agent_name=inp.agent_name, tenant=inp.tenant,
+                                               last_run_id=inp.run_id, created_at=now, updated_at=now).on_conflict_do_nothing())
+            thread = (await s.exec(select(Thread).where(Thread.thread_id == inp.thread_id).with_for_update())).one()
+            if thread.agent_name != inp.agent_name or thread.tenant != inp.tenant:
+                return RunStartResult(accepted=False, reason=f"thread {inp.thread_id!r} belongs to another agent or tenant")
+            if thread.active_run_id and thread.active_run_id != inp.run_id:
+                holder = await s.get(Run, thread.active_run_id)
+                if holder is not None and holder.status in _UNFINISHED:
+                    return RunStartResult(accepted=False,
+                                          reason=f"thread {inp.thread_id!r} is busy: run {holder.id} is {holder.status}")
+            thread.active_run_id, thread.last_run_id, thread.updated_at = inp.run_id, inp.run_id, now
+            s.add(thread)
+            s.add(Run(id=inp.run_id, agent_name=inp.agent_name, version=inp.version, thread_id=inp.thread_id,
+                      tenant=inp.tenant, input=inp.input, workflow_id=inp.workflow_id, started_at=now))
+            await s.commit()
+        return RunStartResult(accepted=True)
+
+    @activity.defn(name=RECORD_RUN)
+    async def record_run(self, rec: RunRecord) -> RunRecordResult:
+        """Update the run's status, output or pending interrupt, timings (ms), tokens and cost (USD);
+        a finished run releases its thread.
+
+        Raises:
+            LookupError: no such run row (``start_run`` writes it first).
+        """
+        async with self.db.session() as s:
+            run = await s.get(Run, rec.run_id)
+            if run is None:
+                raise LookupError(f"run {rec.run_id} is not recorded")
+            run.status, run.output, run.interrupt, run.error = rec.status, rec.output, rec.interrupt, rec.error
+            run.wait_ms, run.tokens_in, run.tokens_out, run.cost_usd = rec.wait_ms, rec.tokens_in, rec.tokens_out, rec.cost_usd
+            if rec.status not in _UNFINISHED:
+                run.finished_at = utcnow()
+                run.latency_ms = rec.latency_ms
+                await s.exec(update(Thread).where(Thread.thread_id == run.thread_id, Thread.active_run_id == run.id)
+                             .values(active_run_id=None, updated_at=utcnow()))
+            s.add(run)
+            await s.commit()
+        return RunRecordResult(status=rec.status)

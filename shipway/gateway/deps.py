@@ -1,0 +1,31 @@
+"""Dependencies the routes share (``Depends``): settings, the Temporal client, the database and the
+agent definitions, all owned by the app's lifespan."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from temporalio.client import Client
+
+from shipway.db.engine import Database
+from shipway.gateway.agent_cache import AgentCache
+from shipway.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    return request.app.state.settings
+
+
+def get_client(request: Request) -> Client:
+    """The Temporal client connected at startup."""
+    return request.app.state.client
+
+
+def get_db(request: Request) -> Database:
+    """The gateway's database (reads through :mod:`shipway.queries`)."""
+    return request.app.state.db
+
+
+def get_agents(request: Request) -> AgentCache:
+    """Agent definitions by version."""
+    return request.app.state.agents

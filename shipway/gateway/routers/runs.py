@@ -1,0 +1,131 @@
+"""Starting agent runs (routed by live traffic weights), reading them, and answering their interrupts."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from jsonschema import Draft202012Validator
+from pydantic import ValidationError
+from temporalio.client import Client
+
+from shipway import control, queries
+from shipway.db.engine import Database
+from shipway.db.models import Run
+from shipway.gateway.agent_cache import AgentCache, UnknownVersion
+from shipway.gateway.deps import get_agents, get_client, get_db, get_settings
+from shipway.gateway.errors import RESPONSES, ApiError
+from shipway.gateway.metrics import RESUMES, RUN_WAIT_SECONDS, RUNS_SETTLED, RUNS_STARTED
+from shipway.gateway.schemas import ResumeAccepted, ResumeBody, RunAccepted, RunRequest, RunView
+from shipway.settings import Settings
+from workflows.statuses import RunStatus
+from workflows.types import run_workflow_id
+
+router = APIRouter(tags=["runs"])
+_SETTLED = {200: {"model": RunView, "description": "With `?wait=true`: the run once it finished or waits for a human"}}
+
+
+def run_view(run: Run, settings: Settings) -> RunView:
+    """A ``runs`` row as the API returns it."""
+    return RunView(run_id=run.id, agent=run.agent_name, version=run.version, thread_id=run.thread_id, tenant=run.tenant,
+                   status=run.status, output=run.output, interrupt=run.interrupt, error=run.error, latency_ms=run.latency_ms,
+                   wait_ms=run.wait_ms, tokens_in=run.tokens_in, tokens_out=run.tokens_out, cost_usd=run.cost_usd,
+                   started_at=run.started_at, finished_at=run.finished_at, workflow_url=settings.workflow_url(run.workflow_id))
+
+
+async def _read(db: Database, run_id: str) -> Run:
+    run = await db.read(queries.run, run_id)
+    if run is None:
+        raise ApiError(404, f"run {run_id!r} not found")
+    return run
+
+
+async def _settled_view(db: Database, client: Client, settings: Settings, run: Run, started: float) -> JSONResponse:
+    """Wait until the run settles, count it, and answer its row."""
+    if run.status == RunStatus.RUNNING:
+        await control.wait_run(client, run.id)
+        run = await _read(db, run.id)
+    RUNS_SETTLED.labels(run.agent_name, run.status).inc()
+    RUN_WAIT_SECONDS.labels(run.agent_name).observe(time.perf_counter() - started)
+    return JSONResponse(run_view(run, settings).model_dump(mode="json"), status_code=200)
+
+
+@router.post("/v1/agents/{name}/runs", status_code=202, response_model=RunAccepted,
+             responses={**_SETTLED, **RESPONSES})
+async def start_run(name: str, body: RunRequest, db: Annotated[Database, Depends(get_db)],
+                    client: Annotated[Client, Depends(get_client)], agents: Annotated[AgentCache, Depends(get_agents)],
+                    settings: Annotated[Settings, Depends(get_settings)], wait: bool = False) -> JSONResponse:
+    """Start a run of agent ``name`` on the version its live traffic weights pick. 202 with the run's
+    id, or with ``?wait=true`` 200 with the run once it finished or waits for a human.
+
+    The input is validated against the version's input schema (422 naming each field); a
+    ``thread_id`` that belongs to another agent or tenant, or that another unfinished run holds, is
+    refused with 409.
+    """
+    started = time.perf_counter()
+    try:
+        version = await control.pick_version(db, name)
+        definition = await agents.definition(name, version)
+    except (control.UnknownAgentError, UnknownVersion) as exc:
+        raise ApiError(404, str(exc)) from exc
+    try:
+        definition.input_model.model_validate(body.input)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid input for agent", [{"loc": ["body", "input", *e["loc"]], "msg": e["msg"]}
+                                                       for e in exc.errors()]) from exc
+    try:
+        run_id, _ = await control.start_run(client, name, version, body.input, thread_id=body.thread_id,
+                                            tenant=body.tenant, wait=False)
+    except control.ActionRefused as exc:
+        raise ApiError(409, "thread not available", exc.reason) from exc
+    RUNS_STARTED.labels(name, str(version)).inc()
+    if wait:
+        return await _settled_view(db, client, settings, await _read(db, run_id), started)
+    accepted = RunAccepted(run_id=run_id, agent=name, version=version, thread_id=body.thread_id or run_id,
+                           status=RunStatus.RUNNING, workflow_url=settings.workflow_url(run_workflow_id(run_id)))
+    return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
+
+
+@router.get("/v1/runs/{run_id}", response_model=RunView, responses={404: RESPONSES[404]})
+async def get_run(run_id: str, db: Annotated[Database, Depends(get_db)], client: Annotated[Client, Depends(get_client)],
+                  settings: Annotated[Settings, Depends(get_settings)], wait: bool = False) -> JSONResponse:
+    """A run: status, output, pending interrupt request, latency (ms), tokens, cost (USD), Temporal UI
+    link. With ``?wait=true``, once it is no longer running (at once if it already finished)."""
+    run = await _read(db, run_id)
+    if wait:
+        return await _settled_view(db, client, settings, run, time.perf_counter())
+    return JSONResponse(run_view(run, settings).model_dump(mode="json"))
+
+
+def answer_errors(interrupt: dict | None, value: dict) -> list[dict]:
+    """Where ``value`` breaks the interrupt request's ``answer_schema`` (``[]`` when it satisfies it
+    or the request declares none)."""
+    schema = (interrupt or {}).get("answer_schema")
+    if not isinstance(schema, dict):
+        return []
+    return [{"loc": ["body", "value", *e.absolute_path], "msg": e.message}
+            for e in sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))]
+
+
+@router.post("/v1/runs/{run_id}/resume", status_code=202, response_model=ResumeAccepted, responses={**_SETTLED, **RESPONSES})
+async def resume(run_id: str, body: ResumeBody, db: Annotated[Database, Depends(get_db)],
+                 client: Annotated[Client, Depends(get_client)], settings: Annotated[Settings, Depends(get_settings)],
+                 wait: bool = False) -> JSONResponse:
+    """Answer a run waiting at an interrupt. The value must satisfy the request's ``answer_schema``
+    (422 naming each field); 409 when the run is not waiting. 202, or with ``?wait=true`` 200 with
+    the run once it settles again."""
+    started = time.perf_counter()
+    run = await _read(db, run_id)
+    if run.status == RunStatus.INTERRUPTED and (errors := answer_errors(run.interrupt, body.value)):
+        raise ApiError(422, "answer does not match the interrupt's answer_schema", errors)
+    try:
+        ack = await control.resume_run(client, run_id, body.value, body.actor)
+    except control.ActionRefused as exc:
+        raise ApiError(409, "run is not waiting for input", exc.reason) from exc
+    RESUMES.labels(run.agent_name).inc()
+    if not wait:
+        return JSONResponse(ResumeAccepted(accepted=ack.accepted, run_id=ack.run_id).model_dump(), status_code=202)
+    await control.wait_run(client, run_id)
+    return await _settled_view(db, client, settings, await _read(db, run_id), started)

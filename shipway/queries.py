@@ -1,0 +1,211 @@
+"""Every read of Shipway's catalog, runs and audit log, in one place.
+
+Functions take a synchronous SQLModel :class:`~sqlmodel.Session`: the console and CLI pass one of
+:func:`shipway.db.engine.sync_engine`; the gateway and activities call them through
+``await async_session.run_sync(fn, ...)``. Nothing here writes: each table has one writer, an
+activity module (see ``docs/architecture.md``). Times are timezone-aware UTC, latencies
+milliseconds, costs US dollars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
+
+from shipway.db.models import Agent, AgentVersion, Approval, AuditEvent, Deployment, ModelPrice, Run, Thread, TrafficWeight
+from workflows.statuses import RunStatus, VersionStatus
+from workflows.types import VersionMetrics
+
+
+def ping(s: Session) -> None:
+    """Round trip to the database (health checks).
+
+    Raises:
+        sqlalchemy.exc.OperationalError: the database cannot be reached.
+    """
+    s.exec(text("SELECT 1"))
+
+
+# -- agents and versions ---------------------------------------------------------------------------
+def next_version(s: Session, name: str) -> int:
+    """The version number a new submission of agent ``name`` gets (1 for a new agent)."""
+    last = s.exec(select(func.max(AgentVersion.version)).where(AgentVersion.agent_name == name)).first()
+    return (last or 0) + 1
+
+
+def agent(s: Session, name: str) -> Agent | None:
+    """One agent, or None."""
+    return s.get(Agent, name)
+
+
+def agents(s: Session) -> list[Agent]:
+    """All agents by name."""
+    return list(s.exec(select(Agent).order_by(Agent.name)).all())
+
+
+def agent_names(s: Session) -> list[str]:
+    """Names of agents that have versions or runs, sorted."""
+    return sorted(set(s.exec(select(Agent.name)).all()) | set(s.exec(select(Run.agent_name).distinct()).all()))
+
+
+def version_counts(s: Session) -> dict[str, int]:
+    """Number of versions per agent name."""
+    rows = s.exec(select(AgentVersion.agent_name, func.count()).group_by(AgentVersion.agent_name)).all()
+    return {name: int(n) for name, n in rows}
+
+
+def agent_version(s: Session, name: str, version: int) -> AgentVersion | None:
+    """One version of an agent, or None when the catalog has no such version."""
+    return s.exec(select(AgentVersion).where(AgentVersion.agent_name == name, AgentVersion.version == version)).first()
+
+
+def versions(s: Session, name: str | None = None) -> list[AgentVersion]:
+    """Versions of one agent (or all), by agent name, newest version first."""
+    query = select(AgentVersion).order_by(AgentVersion.agent_name, col(AgentVersion.version).desc())
+    if name:
+        query = query.where(AgentVersion.agent_name == name)
+    return list(s.exec(query).all())
+
+
+def version_status(s: Session, name: str, version: int) -> VersionStatus | None:
+    """Catalog status of one version, or None when it does not exist."""
+    status = s.exec(select(AgentVersion.status).where(AgentVersion.agent_name == name, AgentVersion.version == version)).first()
+    return VersionStatus(status) if status is not None else None
+
+
+def live_version(s: Session, name: str) -> int | None:
+    """The agent's live version, or None (no such agent, or nothing live)."""
+    row = s.get(Agent, name)
+    return row.live_version if row else None
+
+
+def versions_awaiting_approval(s: Session) -> list[AgentVersion]:
+    """Versions waiting for an approver, longest waiting first."""
+    return list(s.exec(select(AgentVersion).where(AgentVersion.status == VersionStatus.AWAITING_APPROVAL)
+                       .order_by(AgentVersion.updated_at)).all())
+
+
+# -- approvals -------------------------------------------------------------------------------------
+def approvals(s: Session, name: str, version: int, accepted: bool | None = None) -> list[Approval]:
+    """Decisions recorded for one version, oldest first; only accepted or refused ones when given."""
+    query = select(Approval).where(Approval.agent_name == name, Approval.version == version)
+    if accepted is not None:
+        query = query.where(Approval.accepted == accepted)
+    return list(s.exec(query.order_by(col(Approval.id))).all())
+
+
+def last_approval_id(s: Session, name: str, version: int) -> int:
+    """Highest ``approvals.id`` of one version so far (0 when none): a watermark for :func:`decision_since`."""
+    return s.exec(select(func.max(Approval.id)).where(Approval.agent_name == name, Approval.version == version)).first() or 0
+
+
+def decision_since(s: Session, name: str, version: int, approver: str, after_id: int) -> Approval | None:
+    """The newest decision of ``approver`` on one version recorded after ``after_id``, or None.
+
+    Ids are a sequence, so this finds what the workflow recorded after a signal without comparing clocks.
+    """
+    return s.exec(
+        select(Approval)
+        .where(Approval.agent_name == name, Approval.version == version, Approval.approver == approver, col(Approval.id) > after_id)
+        .order_by(col(Approval.id).desc())
+    ).first()
+
+
+# -- traffic and deployments -----------------------------------------------------------------------
+def traffic(s: Session, name: str | None = None) -> list[TrafficWeight]:
+    """Traffic weights (percent) with a positive share, of one agent or all, by agent and version."""
+    query = select(TrafficWeight).where(TrafficWeight.weight_pct > 0).order_by(TrafficWeight.agent_name, TrafficWeight.version)
+    if name:
+        query = query.where(TrafficWeight.agent_name == name)
+    return list(s.exec(query).all())
+
+
+def deployments(s: Session, name: str | None = None, limit: int = 100) -> list[Deployment]:
+    """Newest rollouts first, of one agent or all."""
+    query = select(Deployment).order_by(col(Deployment.id).desc()).limit(limit)
+    if name:
+        query = query.where(Deployment.agent_name == name)
+    return list(s.exec(query).all())
+
+
+# -- runs and threads ------------------------------------------------------------------------------
+def run(s: Session, run_id: str) -> Run | None:
+    """One run by id, or None."""
+    return s.get(Run, run_id)
+
+
+def thread(s: Session, thread_id: str) -> Thread | None:
+    """One conversation thread, or None."""
+    return s.get(Thread, thread_id)
+
+
+def runs(s: Session, agent: str | None = None, status: str | None = None, limit: int = 500) -> list[Run]:
+    """The newest ``limit`` runs, optionally of one agent and/or status."""
+    query = select(Run).order_by(col(Run.started_at).desc()).limit(limit)
+    if agent:
+        query = query.where(Run.agent_name == agent)
+    if status:
+        query = query.where(Run.status == status)
+    return list(s.exec(query).all())
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """Aggregates over every matching run (not a page of them): count, count per status, summed
+    cost (USD), mean and 95th-percentile latency (ms, over runs that recorded one; None when none did)."""
+
+    runs: int
+    by_status: dict[str, int]
+    cost_usd: float
+    mean_latency_ms: float | None
+    p95_latency_ms: float | None
+
+
+def run_stats(s: Session, agent: str | None = None, status: str | None = None) -> RunStats:
+    """:class:`RunStats` of all runs of ``agent`` / ``status`` (both optional), computed in SQL."""
+    where = []
+    if agent:
+        where.append(Run.agent_name == agent)
+    if status:
+        where.append(Run.status == status)
+    total = s.exec(select(func.count(), func.coalesce(func.sum(Run.cost_usd), 0.0), func.avg(Run.latency_ms),
+                          func.percentile_cont(0.95).within_group(Run.latency_ms)).where(*where)).one()
+    by_status = {st: int(n) for st, n in s.exec(select(Run.status, func.count()).where(*where).group_by(Run.status)).all()}
+    return RunStats(runs=int(total[0]), by_status=by_status, cost_usd=float(total[1]),
+                    mean_latency_ms=float(total[2]) if total[2] is not None else None,
+                    p95_latency_ms=float(total[3]) if total[3] is not None else None)
+
+
+def version_metrics(s: Session, name: str, version: int, since: datetime) -> VersionMetrics:
+    """Metrics of one version's runs started since ``since``: finished and failed counts, error
+    rate (0-1), p99 latency (ms) and mean cost per run (USD) of the finished ones."""
+    finished = col(Run.status).in_((RunStatus.SUCCEEDED, RunStatus.FAILED))
+    row = s.exec(
+        select(func.count().filter(finished), func.count().filter(Run.status == RunStatus.FAILED),
+               func.percentile_cont(0.99).within_group(Run.latency_ms).filter(col(Run.latency_ms).is_not(None)),
+               func.avg(Run.cost_usd).filter(finished))
+        .where(Run.agent_name == name, Run.version == version, Run.started_at >= since)
+    ).one()
+    n, failed = int(row[0] or 0), int(row[1] or 0)
+    return VersionMetrics(finished=n, failed=failed, error_rate=failed / n if n else None,
+                          p99_ms=float(row[2]) if row[2] is not None else None,
+                          cost_per_run_usd=float(row[3]) if row[3] is not None else None)
+
+
+def model_prices(s: Session) -> dict[str, tuple[float, float]]:
+    """``{model: (input, output US dollars per million tokens)}`` from the ``model_prices`` table."""
+    return {r.model: (r.input_usd_per_mtok, r.output_usd_per_mtok) for r in s.exec(select(ModelPrice)).all()}
+
+
+# -- audit -----------------------------------------------------------------------------------------
+def audit_events(s: Session, subject: str | None = None, action_prefix: str | None = None, limit: int = 1000) -> list[AuditEvent]:
+    """Audit events in order of the chain, optionally of one subject and/or actions starting with a prefix."""
+    query = select(AuditEvent).order_by(col(AuditEvent.id)).limit(limit)
+    if subject:
+        query = query.where(AuditEvent.subject == subject)
+    if action_prefix:
+        query = query.where(col(AuditEvent.action).startswith(action_prefix))
+    return list(s.exec(query).all())

@@ -1,0 +1,140 @@
+"""Status values shared by the database models, workflows, gateway, CLI and console, and the
+state machines they move through (drawn in ``docs/architecture.md``).
+
+Each is a ``StrEnum``: it compares equal to its text, so rows read back from PostgreSQL (plain
+``str``) and JSON payloads compare with the members directly.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class LifecycleStep(StrEnum):
+    """Step of ``AgentLifecycleWorkflow`` (the ``status`` query's ``step``), in order."""
+
+    VALIDATE = "validate"
+    GUARD = "guard"
+    SCAFFOLD = "scaffold"
+    INDEX = "index"
+    APPROVAL = "approval"
+    DEPLOY = "deploy"
+    LIVE = "live"
+
+
+class VersionStatus(StrEnum):
+    """Status of an agent version in the catalog (``agent_versions.status``)."""
+
+    SUBMITTED = "submitted"
+    VALIDATING = "validating"
+    GUARDING = "guarding"
+    SCAFFOLDING = "scaffolding"
+    SCAFFOLDED = "scaffolded"
+    INDEXING = "indexing"
+    AWAITING_APPROVAL = "awaiting_approval"
+    DEPLOYING = "deploying"
+    LIVE = "live"
+    SUPERSEDED = "superseded"
+    RETIRED = "retired"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+
+    @property
+    def in_progress(self) -> bool:
+        """True before the version is live or has ended (its lifecycle is still moving)."""
+        return self in _IN_PROGRESS
+
+    @property
+    def final(self) -> bool:
+        """True when no further transition is possible."""
+        return not VERSION_TRANSITIONS[self]
+
+
+_IN_PROGRESS = frozenset({
+    VersionStatus.SUBMITTED, VersionStatus.VALIDATING, VersionStatus.GUARDING, VersionStatus.SCAFFOLDING,
+    VersionStatus.SCAFFOLDED, VersionStatus.INDEXING, VersionStatus.AWAITING_APPROVAL, VersionStatus.DEPLOYING,
+})
+
+_V = VersionStatus
+# The version state machine: status -> statuses it may move to. Anything before ``live`` may fail.
+VERSION_TRANSITIONS: dict[VersionStatus, frozenset[VersionStatus]] = {
+    _V.SUBMITTED: frozenset({_V.VALIDATING, _V.FAILED}),
+    _V.VALIDATING: frozenset({_V.GUARDING, _V.FAILED}),
+    _V.GUARDING: frozenset({_V.SCAFFOLDING, _V.FAILED}),
+    _V.SCAFFOLDING: frozenset({_V.SCAFFOLDED, _V.FAILED}),
+    _V.SCAFFOLDED: frozenset({_V.INDEXING, _V.FAILED}),
+    _V.INDEXING: frozenset({_V.AWAITING_APPROVAL, _V.FAILED}),
+    _V.AWAITING_APPROVAL: frozenset({_V.DEPLOYING, _V.REJECTED, _V.EXPIRED, _V.FAILED}),
+    _V.DEPLOYING: frozenset({_V.LIVE, _V.ROLLED_BACK, _V.FAILED}),
+    _V.LIVE: frozenset({_V.SUPERSEDED, _V.RETIRED}),
+    _V.SUPERSEDED: frozenset(),
+    _V.RETIRED: frozenset(),
+    _V.REJECTED: frozenset(),
+    _V.EXPIRED: frozenset(),
+    _V.ROLLED_BACK: frozenset(),
+    _V.FAILED: frozenset(),
+}
+
+
+class DeploymentState(StrEnum):
+    """State of a rollout (``deployments.status``, ``DeploymentProgress.state``)."""
+
+    IN_PROGRESS = "in_progress"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    ROLLED_BACK = "rolled_back"
+    ABORTED = "aborted"
+    FAILED = "failed"
+
+
+DEPLOYMENT_TRANSITIONS: dict[DeploymentState, frozenset[DeploymentState]] = {
+    DeploymentState.IN_PROGRESS: frozenset({DeploymentState.PAUSED, DeploymentState.SUCCEEDED, DeploymentState.ROLLED_BACK,
+                                            DeploymentState.ABORTED, DeploymentState.FAILED}),
+    DeploymentState.PAUSED: frozenset({DeploymentState.IN_PROGRESS, DeploymentState.ABORTED, DeploymentState.FAILED}),
+    DeploymentState.SUCCEEDED: frozenset(),
+    DeploymentState.ROLLED_BACK: frozenset(),
+    DeploymentState.ABORTED: frozenset(),
+    DeploymentState.FAILED: frozenset(),
+}
+
+
+class RunStatus(StrEnum):
+    """Status of an agent run (``runs.status``). ``refused`` is only a workflow outcome: the run
+    never started (its thread belongs to another agent or tenant, or another run holds it), so no
+    ``runs`` row exists."""
+
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUSED = "refused"
+
+    @property
+    def settled(self) -> bool:
+        """True once the run waits for a human or has ended."""
+        return self is not RunStatus.RUNNING
+
+
+RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.RUNNING: frozenset({RunStatus.INTERRUPTED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.REFUSED}),
+    RunStatus.INTERRUPTED: frozenset({RunStatus.RUNNING, RunStatus.FAILED}),
+    RunStatus.SUCCEEDED: frozenset(),
+    RunStatus.FAILED: frozenset(),
+    RunStatus.REFUSED: frozenset(),
+}
+
+
+class ApprovalKind(StrEnum):
+    """What an approver decides (the ``approve`` / ``reject`` signals, the ``decide`` update)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class GraphStepStatus(StrEnum):
+    """How one execution of the graph activity ended."""
+
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"
