@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/shipway demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp tests
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp tests
 
 up: $(STAMP)
 	$(BIN)/shipway up

@@ -8,6 +8,7 @@ final graph state into the run's JSON output with ``AGENT.output``.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -45,6 +46,22 @@ class AgentDefinition:
     summarize: Callable[[list[dict]], str]
     package_dir: Path
     extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_package(cls, package: str, title: str, input_model: type[BaseModel], extra: dict | None = None) -> AgentDefinition:
+        """The definition of a reference agent in the standard layout (``docs/architecture.md``):
+        ``build_graph`` from ``<package>.graph``, ``output`` and ``summarize`` from ``<package>.outputs``,
+        ``sample_inputs`` and ``resume_value`` from ``<package>.demo``; the template is the package's
+        last name, its folder the package directory.
+
+        Raises:
+            ModuleNotFoundError, AttributeError: the package lacks a standard module or function.
+        """
+        graph, outputs, demo = (importlib.import_module(f"{package}.{m}") for m in ("graph", "outputs", "demo"))
+        module = importlib.import_module(package)
+        return cls(template=package.rsplit(".", 1)[-1], title=title, build_graph=graph.build_graph, input_model=input_model,
+                   output=outputs.output, sample_inputs=demo.sample_inputs, resume_value=demo.resume_value,
+                   summarize=outputs.summarize, package_dir=Path(module.__file__).resolve().parent, extra=extra or {})
 
     @property
     def spec_path(self) -> Path:

@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.statuses import GraphStepStatus, RunStatus
 from workflows.types import (
+    WORKFLOW_FAILURE_TYPES,
     QUERY_RUN_STATE,
     RECORD_AUDIT,
     RECORD_RUN,
@@ -56,7 +57,7 @@ def resume_problem(raw: Any) -> str | None:
     return None
 
 
-@workflow.defn(name=RUN_WORKFLOW, failure_exception_types=[Exception])
+@workflow.defn(name=RUN_WORKFLOW, failure_exception_types=WORKFLOW_FAILURE_TYPES)
 class AgentRunWorkflow:
     """Durable agent run with human-in-the-loop. Query ``state``; signal ``resume`` or update
     ``resume_run`` with a :class:`ResumeRequest`; updates ``wait_accepted`` / ``wait_settled``

@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 from workflows.statuses import DeploymentState
 from workflows.strategies import steps_for
 from workflows.types import (
+    WORKFLOW_FAILURE_TYPES,
     ANALYZE_CANARY,
     DEPLOYMENT_WORKFLOW,
     GET_LIVE_VERSION,
@@ -50,7 +51,7 @@ from workflows.types import (
 _SHORT = dict(start_to_close_timeout=timedelta(seconds=60), retry_policy=RetryPolicy(maximum_attempts=10))
 
 
-@workflow.defn(name=DEPLOYMENT_WORKFLOW, failure_exception_types=[Exception])
+@workflow.defn(name=DEPLOYMENT_WORKFLOW, failure_exception_types=WORKFLOW_FAILURE_TYPES)
 class DeploymentWorkflow:
     """Rollout of ``version`` on the ``local`` target (gateway traffic weights)."""
 

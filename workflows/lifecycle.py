@@ -22,6 +22,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.statuses import ApprovalKind, DeploymentState, LifecycleStep, VersionStatus
 from workflows.types import (
+    WORKFLOW_FAILURE_TYPES,
     GUARD_SPEC,
     INDEX_AGENT,
     LIFECYCLE_WORKFLOW,
@@ -99,7 +100,7 @@ def decision_from_signal(kind: str, raw: Any) -> _Decision:
     return _Decision(kind, approver.strip(), reason.strip(), "signal", raw=raw)
 
 
-@workflow.defn(name=LIFECYCLE_WORKFLOW, failure_exception_types=[Exception])
+@workflow.defn(name=LIFECYCLE_WORKFLOW, failure_exception_types=WORKFLOW_FAILURE_TYPES)
 class AgentLifecycleWorkflow:
     """One agent version from submitted spec to live, and on until a newer version supersedes it."""
 

@@ -70,6 +70,13 @@ START_RUN = "start_run"
 RUN_GRAPH = "run_graph"
 RECORD_RUN = "record_run"
 
+# Errors in workflow code that end the workflow (an ApplicationError an operator sees) instead of
+# failing its task forever. Deliberately not ``Exception``: the SDK would then also fail workflows on
+# non-determinism, and a bad deploy of workflow code could not be rolled back without losing them.
+WORKFLOW_FAILURE_TYPES: tuple[type[Exception], ...] = (
+    ArithmeticError, AssertionError, AttributeError, LookupError, NameError, RuntimeError, TypeError, ValueError,
+)
+
 # Custom search attributes (Keyword) Shipway sets on its workflows; `shipway up` registers them.
 SA_AGENT = SearchAttributeKey.for_keyword("ShipwayAgent")
 SA_STEP = SearchAttributeKey.for_keyword("ShipwayStep")

@@ -3,8 +3,9 @@ how many times a node ran (worker killed mid-graph) and exercise interrupt/resum
 
 Input: ``{"log_path": str, "delay_s": float, "ask": bool, "fail": bool}``. Node ``b`` asks a human
 through the shared HITL contract when ``ask`` is true (decision ``yes``/``no``) and raises when
-``fail`` is true. A spec ``config`` of ``{"fail_generated_tests": true}`` makes the scaffolded
-package's own tests fail.
+``fail`` is true. Spec ``config``: ``{"fail_runs": true}`` makes every run of the version fail in
+node ``b`` (a bad canary); ``{"fail_generated_tests": true}`` makes the scaffolded package's own
+tests fail.
 """
 
 from __future__ import annotations
@@ -52,15 +53,18 @@ def _a(state: CountingState) -> Command:
     return Command(goto="b", update={"visited": _visit(state, "a")})
 
 
-def _b(state: CountingState) -> Command:
-    if state.get("fail"):
-        raise RuntimeError("counting agent was asked to fail in node b")
-    answer = {}
-    if state.get("ask"):
-        request = build_request("counting_continue", "Continue to node c?", CountingAnswer, {"visited": state.get("visited", [])},
-                                [ReasonText(code="ASKED", text="the run input asked for a human step")])
-        answer = ask_human(request, CountingAnswer).model_dump()
-    return Command(goto="c", update={"visited": _visit(state, "b"), "answer": answer})
+def _node_b(fail_runs: bool):
+    def _b(state: CountingState) -> Command:
+        if state.get("fail") or fail_runs:
+            raise RuntimeError("counting agent was asked to fail in node b")
+        answer = {}
+        if state.get("ask"):
+            request = build_request("counting_continue", "Continue to node c?", CountingAnswer, {"visited": state.get("visited", [])},
+                                    [ReasonText(code="ASKED", text="the run input asked for a human step")])
+            answer = ask_human(request, CountingAnswer).model_dump()
+        return Command(goto="c", update={"visited": _visit(state, "b"), "answer": answer})
+
+    return _b
 
 
 def _c(state: CountingState) -> Command:
@@ -70,7 +74,7 @@ def _c(state: CountingState) -> Command:
 def build_graph(config: dict) -> StateGraph:
     g = StateGraph(CountingState)
     g.add_node("a", _a)
-    g.add_node("b", _b)
+    g.add_node("b", _node_b(bool(config.get("fail_runs"))))
     g.add_node("c", _c)
     g.add_edge(START, "a")
     return g

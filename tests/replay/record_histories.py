@@ -1,0 +1,137 @@
+"""Record the event histories the replay tests check workflow code against.
+
+Runs Shipway's real workers against a fresh embedded PostgreSQL and Temporal dev server and takes
+the counting test agent through: an approval path with refused decisions and a newer version that
+supersedes it, a canary that breaches and rolls back, and runs that interrupt (a bad answer re-asked,
+a malformed signal, a resume), fail, and are refused a foreign thread. Each closed workflow's
+history is written to ``tests/replay/histories/<scenario>.json``.
+
+Run it after a deliberate, versioned change to workflow code (``python -m tests.replay.record_histories``);
+commit the new files next to the old ones, so the old histories keep guarding in-flight workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+OUT = HERE / "histories"
+
+
+async def _record(handle, scenario: str) -> None:
+    history = await handle.fetch_history()
+    (OUT / f"{scenario}.json").write_text(history.to_json())
+    print(f"recorded {scenario}: {len(history.events)} events")
+
+
+async def _scenarios(client, db) -> None:
+    from shipway import control, queries
+    from tests.support.lifecycle import APPROVER, OWNER, counting_spec, deploy, submit, wait_for_step
+    from workflows.statuses import ApprovalKind, LifecycleStep, RunStatus
+    from workflows.types import SIGNAL_APPROVE, SIGNAL_PROMOTE, SIGNAL_RESUME_RUN, deployment_workflow_id, lifecycle_workflow_id, run_workflow_id
+
+    # 1. approval path: refused signals (owner, malformed, anonymous), an accepted update, live, then superseded by v2
+    spec = counting_spec()
+    name, v1 = await submit(client, db, spec)
+    await wait_for_step(client, name, v1, LifecycleStep.APPROVAL)
+    lifecycle = client.get_workflow_handle(lifecycle_workflow_id(name, v1))
+    await lifecycle.signal(SIGNAL_APPROVE, {"approver": OWNER, "reason": "mine"})
+    await lifecycle.signal(SIGNAL_APPROVE, "carol")
+    await lifecycle.signal(SIGNAL_APPROVE, {"approver": "", "reason": "x"})
+    await control.decide(client, name, v1, ApprovalKind.APPROVE, APPROVER, "replay history: approve path")
+    await control.wait_lifecycle(client, name, v1)
+    await deploy(client, db, spec)
+    await lifecycle.result()
+    await _record(lifecycle, "lifecycle_approved_then_superseded")
+    await _record(client.get_workflow_handle(deployment_workflow_id(name, v1)), "deployment_all_at_once")
+
+    # 2. a canary that fails every run breaches its error rate and rolls back to the stable version
+    canary_spec = {**spec, "config": {"fail_runs": True},
+                   "deployment": {"strategy": "Custom", "steps": [{"weight_pct": 50, "bake_s": 600}, {"weight_pct": 100}]}}
+    _, v3 = await submit(client, db, canary_spec)
+    await wait_for_step(client, name, v3, LifecycleStep.APPROVAL)
+    await control.decide(client, name, v3, ApprovalKind.APPROVE, APPROVER, "replay history: canary")
+    while not any(w.version == v3 for w in await db.read(queries.traffic, name)):
+        await asyncio.sleep(0.1)
+    for _ in range(50):
+        version = await control.pick_version(db, name)
+        _, result = await control.start_run(client, name, version, {"log_path": os.devnull}, wait=True)
+        if version == v3 and result.status == RunStatus.FAILED:
+            break
+    else:
+        raise RuntimeError("no run reached the canary")
+    # the failure is recorded: end the bake now instead of after ten minutes
+    await client.get_workflow_handle(deployment_workflow_id(name, v3)).signal(SIGNAL_PROMOTE)
+    settled = await control.wait_lifecycle(client, name, v3)
+    assert settled.status == "rolled_back", settled
+    await _record(client.get_workflow_handle(lifecycle_workflow_id(name, v3)), "lifecycle_canary_rolled_back")
+    await _record(client.get_workflow_handle(deployment_workflow_id(name, v3)), "deployment_canary_rolled_back")
+
+    # 3. runs: interrupt, a bad answer by signal (re-asked), a malformed signal, resume by update; a failure; a refusal
+    live = await control.pick_version(db, name)
+    run_id, result = await control.start_run(client, name, live, {"log_path": os.devnull, "ask": True}, wait=True)
+    assert result.status == RunStatus.INTERRUPTED, result
+    run = client.get_workflow_handle(run_workflow_id(run_id))
+    await run.signal(SIGNAL_RESUME_RUN, {"value": {"decision": "maybe", "reviewer": "uma"}, "actor": "uma"})
+    while not ((await db.read(queries.run, run_id)).interrupt or {}).get("error"):
+        await asyncio.sleep(0.1)
+    await run.signal(SIGNAL_RESUME_RUN, "yes")
+    await control.resume_run(client, run_id, {"decision": "yes", "reviewer": "uma"}, "uma")
+    await run.result()
+    await _record(run, "run_interrupt_reask_resume")
+
+    failed_id, _ = await control.start_run(client, name, live, {"log_path": os.devnull, "fail": True}, wait=True)
+    await _record(client.get_workflow_handle(run_workflow_id(failed_id)), "run_graph_failed")
+
+    other = await deploy(client, db, counting_spec())
+    held_id, _ = await control.start_run(client, name, live, {"log_path": os.devnull, "ask": True}, wait=True)
+    try:
+        await control.start_run(client, other[0], 1, {"log_path": os.devnull}, thread_id=held_id, wait=True)
+    except control.ActionRefused:
+        pass
+    refused = [r async for r in client.list_workflows(f"WorkflowType = 'AgentRunWorkflow' AND ShipwayAgent = '{other[0]}'")]
+    await _record(client.get_workflow_handle(refused[0].id), "run_refused_foreign_thread")
+
+
+async def main() -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "agents"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "tests" / "agents"), os.environ.get("PYTHONPATH", "")) if p)
+    from temporalio.testing import WorkflowEnvironment
+
+    from shipway.db.engine import Database
+    from shipway.db.migrate import upgrade
+    from shipway.settings import get_settings
+    from shipway.stack.ports import free_port
+    from shipway.stack.postgres import EmbeddedPostgres
+    from shipway.temporal import SEARCH_ATTRIBUTES
+    from tests.conftest import temporal_cli_path
+    from tests.support.workers import running_workers
+
+    OUT.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="shipway-replay-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pg")
+        info = server.start(free_port(), pick_free_port=True)
+        env = await WorkflowEnvironment.start_local(
+            port=free_port(), dev_server_existing_path=temporal_cli_path(), search_attributes=SEARCH_ATTRIBUTES,
+            dev_server_extra_args=["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"])
+        try:
+            upgrade(info.url)
+            os.environ.update(DATABASE_URL=info.url, TEMPORAL_ADDRESS=env.client.service_client.config.target_host,
+                              SHIPWAY_STATE_DIR=str(Path(tmp) / "state"))
+            get_settings.cache_clear()
+            async with running_workers(env.client) as client, Database.from_settings(pool_size=2) as db:
+                await _scenarios(client, db)
+        finally:
+            await env.shutdown()
+            server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    sys.stdout.flush()
+    os._exit(0)  # the Temporal runtime may abort at interpreter exit (temporalio/sdk-python#300)
