@@ -1,8 +1,8 @@
-"""Operator actions from the console: approval decisions and resuming interrupted runs.
+"""Operator actions from the console: approval decisions and answers to interrupted runs.
 
-Each call opens a Temporal client (``shipway.temporal.connect``) on a fresh event
-loop, because a Streamlit script run is synchronous and a Temporal client is bound
-to the loop it was created on. The actions themselves live in ``shipway.control``.
+Each call opens a Temporal client (``shipway.temporal.connect``) on a fresh event loop, because a
+Streamlit script run is synchronous and a Temporal client is bound to the loop it was created on.
+The actions themselves live in ``shipway.control``; both return once the workflow has answered.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from temporalio.client import Client
 
 from shipway import control
 from shipway.temporal import connect
+from workflows.statuses import ApprovalKind
+from workflows.types import ApprovalOutcome, ResumeAck
 
 T = TypeVar("T")
 
@@ -32,25 +34,25 @@ def with_client(action: Callable[[Client], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def decide(decision: str, agent: str, version: int, approver: str, reason: str) -> None:
-    """Signal ``approve`` or ``reject`` to the lifecycle workflow of ``agent`` v``version`` as ``approver``.
+def decide(agent: str, version: int, decision: ApprovalKind, approver: str, reason: str) -> ApprovalOutcome:
+    """Approve or reject ``agent`` v``version`` as ``approver``; returns the accepted outcome once
+    the lifecycle workflow has recorded it.
 
     Raises:
-        ValueError: ``decision`` is neither ``approve`` nor ``reject``.
+        shipway.control.ActionRefused: the workflow refused the decision (``reason`` says why, e.g.
+            the approver owns the agent, or the version is not awaiting approval).
         RuntimeError: Temporal is unreachable.
-        temporalio.service.RPCError: the workflow does not exist or has completed.
+        temporalio.service.RPCError: the version has no lifecycle workflow.
     """
-    send = {"approve": control.approve, "reject": control.reject}.get(decision)
-    if send is None:
-        raise ValueError(f"decision must be 'approve' or 'reject', not {decision!r}")
-    with_client(lambda client: send(client, agent, version, approver, reason))
+    return with_client(lambda client: control.decide(client, agent, version, decision, approver, reason))
 
 
-def resume(run_id: str, value: dict[str, Any], actor: str) -> Any:
+def resume(run_id: str, value: dict[str, Any], actor: str) -> ResumeAck:
     """Answer an interrupted run with ``value`` as ``actor``; returns the workflow's acknowledgement.
 
     Raises:
-        temporalio.client.WorkflowUpdateFailedError: the run is not waiting, or refused the value.
+        shipway.control.ActionRefused: the run is not waiting for input (or has closed), or the value
+            is not a non-empty JSON object.
         RuntimeError: Temporal is unreachable.
     """
     return with_client(lambda client: control.resume_run(client, run_id, value, actor))

@@ -1,8 +1,8 @@
-"""Read-only queries of the catalog database for the console pages.
+"""What the console pages read, through :mod:`shipway.queries`.
 
-Every function opens a short session on :func:`shipway.db.engine.sync_engine` and
-returns plain values or pandas DataFrames ready for ``st.dataframe``. Times are
-timezone-aware UTC; ``latency_ms`` is milliseconds, ``cost_usd`` US dollars.
+Every function opens a short session on :func:`shipway.db.engine.sync_engine`, calls the query
+functions and returns rows, plain values or pandas DataFrames ready for ``st.dataframe``. Times
+are timezone-aware UTC; ``latency_ms`` is milliseconds, ``cost_usd`` US dollars.
 """
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from shipway import queries
 from shipway.db.engine import sync_engine
-from shipway.db.models import Agent, AgentVersion, Approval, Run, TrafficWeight
+from shipway.db.models import Approval, Run
 from shipway.settings import get_settings
+from workflows.statuses import RunStatus
 
-RUN_STATUSES = ("running", "interrupted", "succeeded", "failed")
+# ``refused`` is only a workflow outcome: no runs row ever has it.
+RUN_STATUSES = tuple(s for s in RunStatus if s is not RunStatus.REFUSED)
+RUNS_TABLE_LIMIT = 500  # rows in the Runs table; totals cover every matching run
 SHA_SHORT = 12  # hex digits shown of an artifact's SHA-256
 
 
@@ -58,75 +62,58 @@ def short_sha(sha256: str | None) -> str:
     return (sha256 or "")[:SHA_SHORT]
 
 
+# -- agents ----------------------------------------------------------------------------------------
 def agents_frame() -> pd.DataFrame:
     """One row per agent: ``name, owner, template, live_version, versions, description``."""
     with session() as s:
-        agents = s.exec(select(Agent).order_by(Agent.name)).all()
-        counts: dict[str, int] = {}
-        for name in s.exec(select(AgentVersion.agent_name)).all():
-            counts[name] = counts.get(name, 0) + 1
+        agents = queries.agents(s)
+        counts = queries.version_counts(s)
     return pd.DataFrame(
-        [
-            {
-                "name": a.name,
-                "owner": a.owner,
-                "template": a.template,
-                "live_version": a.live_version,
-                "versions": counts.get(a.name, 0),
-                "description": a.description,
-            }
-            for a in agents
-        ],
+        [{"name": a.name, "owner": a.owner, "template": a.template, "live_version": a.live_version,
+          "versions": counts.get(a.name, 0), "description": a.description} for a in agents],
         columns=["name", "owner", "template", "live_version", "versions", "description"],
     )
 
 
 def versions_frame(agent_name: str | None = None) -> pd.DataFrame:
-    """One row per agent version, newest first, with a link to its lifecycle workflow.
+    """One row per agent version, by agent, newest version first, with a link to its lifecycle workflow.
 
-    Columns: ``agent, version, status, artifact_sha256`` (short), ``workflow_id``,
-    ``workflow`` (Temporal Web UI URL), ``updated_at``.
+    Columns: ``agent, version, status, status_detail`` (why it failed, was rejected, expired,
+    rolled back or superseded; ``""`` otherwise), ``submitted_by, artifact_sha256`` (short),
+    ``workflow_id, workflow`` (Temporal Web UI URL), ``updated_at``.
     """
     settings = get_settings()
-    query = select(AgentVersion).order_by(AgentVersion.agent_name, col(AgentVersion.version).desc())
-    if agent_name:
-        query = query.where(AgentVersion.agent_name == agent_name)
     with session() as s:
-        rows = s.exec(query).all()
+        rows = queries.versions(s, agent_name)
     return pd.DataFrame(
-        [
-            {
-                "agent": v.agent_name,
-                "version": v.version,
-                "status": v.status,
-                "artifact_sha256": short_sha(v.artifact_sha256),
-                "workflow_id": v.workflow_id,
-                "workflow": settings.workflow_url(v.workflow_id),
-                "updated_at": v.updated_at,
-            }
-            for v in rows
-        ],
-        columns=["agent", "version", "status", "artifact_sha256", "workflow_id", "workflow", "updated_at"],
+        [{"agent": v.agent_name, "version": v.version, "status": v.status, "status_detail": v.status_detail,
+          "submitted_by": v.submitted_by, "artifact_sha256": short_sha(v.artifact_sha256), "workflow_id": v.workflow_id,
+          "workflow": settings.workflow_url(v.workflow_id), "updated_at": v.updated_at} for v in rows],
+        columns=["agent", "version", "status", "status_detail", "submitted_by", "artifact_sha256", "workflow_id", "workflow",
+                 "updated_at"],
     )
 
 
 def traffic_frame() -> pd.DataFrame:
-    """Current traffic weights: ``agent, version, weight_pct`` (percent of the agent's traffic), ``updated_at``."""
+    """Versions receiving traffic: ``agent, version, weight_pct`` (percent of the agent's traffic), ``updated_at``."""
     with session() as s:
-        rows = s.exec(select(TrafficWeight).order_by(TrafficWeight.agent_name, TrafficWeight.version)).all()
+        rows = queries.traffic(s)
     return pd.DataFrame(
         [{"agent": w.agent_name, "version": w.version, "weight_pct": w.weight_pct, "updated_at": w.updated_at} for w in rows],
         columns=["agent", "version", "weight_pct", "updated_at"],
     )
 
 
+# -- approvals -------------------------------------------------------------------------------------
 @dataclass
 class PendingApproval:
-    """An agent version waiting for an approver, with its spec summary and refused attempts."""
+    """An agent version waiting for an approver, with its spec summary and the attempts the
+    workflow refused (``approvals`` rows with ``accepted`` False, oldest first)."""
 
     agent: str
     version: int
     owner: str
+    submitted_by: str
     template: str
     model: str | None
     data_classification: str
@@ -142,132 +129,60 @@ class PendingApproval:
 
 
 def pending_approvals() -> list[PendingApproval]:
-    """Versions whose status is ``awaiting_approval``, oldest first, each with its refused approvals."""
+    """Versions awaiting approval, longest waiting first, each with its refused attempts."""
     with session() as s:
-        versions = s.exec(
-            select(AgentVersion).where(AgentVersion.status == "awaiting_approval").order_by(AgentVersion.updated_at)
-        ).all()
         pending = []
-        for v in versions:
-            agent = s.get(Agent, v.agent_name)
+        for v in queries.versions_awaiting_approval(s):
+            agent = queries.agent(s, v.agent_name)
             spec = v.spec or {}
-            pending.append(
-                PendingApproval(
-                    agent=v.agent_name,
-                    version=v.version,
-                    owner=str(spec.get("owner") or (agent.owner if agent else "")),
-                    template=str(spec.get("template") or (agent.template if agent else "")),
-                    model=spec.get("model"),
-                    data_classification=str(spec.get("data_classification", "internal")),
-                    description=str(spec.get("description") or (agent.description if agent else "")),
-                    workflow_id=v.workflow_id,
-                    waiting_since=v.updated_at,
-                    refused=list(
-                        s.exec(
-                            select(Approval)
-                            .where(Approval.agent_name == v.agent_name, Approval.version == v.version, Approval.accepted == False)  # noqa: E712
-                            .order_by(Approval.created_at)
-                        ).all()
-                    ),
-                )
-            )
+            pending.append(PendingApproval(
+                agent=v.agent_name,
+                version=v.version,
+                owner=str(spec.get("owner") or (agent.owner if agent else "")),
+                submitted_by=v.submitted_by,
+                template=str(spec.get("template") or (agent.template if agent else "")),
+                model=spec.get("model"),
+                data_classification=str(spec.get("data_classification", "internal")),
+                description=str(spec.get("description") or (agent.description if agent else "")),
+                workflow_id=v.workflow_id,
+                waiting_since=v.updated_at,
+                refused=queries.approvals(s, v.agent_name, v.version, accepted=False),
+            ))
     return pending
 
 
-def last_approval_id(agent: str, version: int) -> int:
-    """Highest ``approvals.id`` recorded for one version so far (0 when none); a watermark for :func:`decision_since`."""
-    with session() as s:
-        ids = s.exec(select(Approval.id).where(Approval.agent_name == agent, Approval.version == version)).all()
-    return max(ids, default=0)
-
-
-def decision_since(agent: str, version: int, approver: str, after_id: int) -> Approval | None:
-    """The newest approvals row for ``approver``'s decision on one version with ``id > after_id``.
-
-    Ids are a sequence, so this finds what the workflow recorded after a signal without
-    comparing clocks. Returns ``None`` while nothing has been recorded.
-    """
-    with session() as s:
-        return s.exec(
-            select(Approval)
-            .where(Approval.agent_name == agent, Approval.version == version, Approval.approver == approver, col(Approval.id) > after_id)
-            .order_by(col(Approval.id).desc())
-        ).first()
-
-
-def version_status(agent: str, version: int) -> str | None:
-    """``agent_versions.status`` of one version, or ``None`` if it does not exist."""
-    with session() as s:
-        return s.exec(select(AgentVersion.status).where(AgentVersion.agent_name == agent, AgentVersion.version == version)).first()
-
-
+# -- runs ------------------------------------------------------------------------------------------
 def agent_names() -> list[str]:
-    """Names of all agents that have runs or versions, sorted."""
+    """Names of all agents that have versions or runs, sorted."""
     with session() as s:
-        names = set(s.exec(select(Agent.name)).all()) | set(s.exec(select(Run.agent_name).distinct()).all())
-    return sorted(names)
+        return queries.agent_names(s)
 
 
-def runs_frame(agent: str | None = None, status: str | None = None, limit: int = 500) -> pd.DataFrame:
+def runs_frame(agent: str | None = None, status: str | None = None, limit: int = RUNS_TABLE_LIMIT) -> pd.DataFrame:
     """The newest ``limit`` runs, optionally of one agent and/or one status.
 
     Columns: ``run_id, agent, version, status, latency_ms, cost_usd, tokens_in, tokens_out,
     tenant, started_at, workflow`` (Temporal Web UI URL).
     """
     settings = get_settings()
-    query = select(Run).order_by(col(Run.started_at).desc()).limit(limit)
-    if agent:
-        query = query.where(Run.agent_name == agent)
-    if status:
-        query = query.where(Run.status == status)
     with session() as s:
-        rows = s.exec(query).all()
+        rows = queries.runs(s, agent, status, limit)
     return pd.DataFrame(
-        [
-            {
-                "run_id": r.id,
-                "agent": r.agent_name,
-                "version": r.version,
-                "status": r.status,
-                "latency_ms": r.latency_ms,
-                "cost_usd": r.cost_usd,
-                "tokens_in": r.tokens_in,
-                "tokens_out": r.tokens_out,
-                "tenant": r.tenant,
-                "started_at": r.started_at,
-                "workflow": settings.workflow_url(r.workflow_id),
-            }
-            for r in rows
-        ],
-        columns=["run_id", "agent", "version", "status", "latency_ms", "cost_usd", "tokens_in", "tokens_out", "tenant", "started_at", "workflow"],
+        [{"run_id": r.id, "agent": r.agent_name, "version": r.version, "status": r.status, "latency_ms": r.latency_ms,
+          "cost_usd": r.cost_usd, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out, "tenant": r.tenant,
+          "started_at": r.started_at, "workflow": settings.workflow_url(r.workflow_id)} for r in rows],
+        columns=["run_id", "agent", "version", "status", "latency_ms", "cost_usd", "tokens_in", "tokens_out", "tenant",
+                 "started_at", "workflow"],
     )
 
 
-@dataclass(frozen=True)
-class RunTotals:
-    """Aggregates over a set of runs: count, per-status counts, summed cost (USD),
-    mean and 95th-percentile latency (ms, over runs that recorded one; NaN when none did)."""
-
-    runs: int
-    by_status: dict[str, int]
-    cost_usd: float
-    mean_latency_ms: float
-    p95_latency_ms: float
-
-
-def run_totals(runs: pd.DataFrame) -> RunTotals:
-    """Totals of a frame returned by :func:`runs_frame`."""
-    latency = runs["latency_ms"].dropna().astype(float)
-    return RunTotals(
-        runs=len(runs),
-        by_status={k: int(v) for k, v in runs["status"].value_counts().items()},
-        cost_usd=float(runs["cost_usd"].sum()),
-        mean_latency_ms=float(latency.mean()) if len(latency) else float("nan"),
-        p95_latency_ms=float(latency.quantile(0.95)) if len(latency) else float("nan"),
-    )
+def run_stats(agent: str | None = None, status: str | None = None) -> queries.RunStats:
+    """Totals over every run of ``agent`` / ``status`` (both optional), computed by the database."""
+    with session() as s:
+        return queries.run_stats(s, agent, status)
 
 
 def get_run(run_id: str) -> Run | None:
     """One run by id, or ``None``."""
     with session() as s:
-        return s.get(Run, run_id)
+        return queries.run(s, run_id)

@@ -54,10 +54,6 @@ class UnknownAgentError(LookupError):
     """The agent does not exist or has no live version to route to."""
 
 
-class UnknownVersionError(LookupError):
-    """The agent version is not in the catalog."""
-
-
 class ActionRefused(Exception):
     """A workflow refused the action; ``reason`` says why (e.g. the approver owns the agent, the
     run is not waiting for input, the thread belongs to another agent)."""

@@ -97,23 +97,6 @@ def approvals(s: Session, name: str, version: int, accepted: bool | None = None)
     return list(s.exec(query.order_by(col(Approval.id))).all())
 
 
-def last_approval_id(s: Session, name: str, version: int) -> int:
-    """Highest ``approvals.id`` of one version so far (0 when none): a watermark for :func:`decision_since`."""
-    return s.exec(select(func.max(Approval.id)).where(Approval.agent_name == name, Approval.version == version)).first() or 0
-
-
-def decision_since(s: Session, name: str, version: int, approver: str, after_id: int) -> Approval | None:
-    """The newest decision of ``approver`` on one version recorded after ``after_id``, or None.
-
-    Ids are a sequence, so this finds what the workflow recorded after a signal without comparing clocks.
-    """
-    return s.exec(
-        select(Approval)
-        .where(Approval.agent_name == name, Approval.version == version, Approval.approver == approver, col(Approval.id) > after_id)
-        .order_by(col(Approval.id).desc())
-    ).first()
-
-
 # -- traffic and deployments -----------------------------------------------------------------------
 def traffic(s: Session, name: str | None = None) -> list[TrafficWeight]:
     """Traffic weights (percent) with a positive share, of one agent or all, by agent and version."""

@@ -35,7 +35,6 @@ class VersionStatus(StrEnum):
     DEPLOYING = "deploying"
     LIVE = "live"
     SUPERSEDED = "superseded"
-    RETIRED = "retired"
     REJECTED = "rejected"
     EXPIRED = "expired"
     ROLLED_BACK = "rolled_back"
@@ -68,9 +67,8 @@ VERSION_TRANSITIONS: dict[VersionStatus, frozenset[VersionStatus]] = {
     _V.INDEXING: frozenset({_V.AWAITING_APPROVAL, _V.FAILED}),
     _V.AWAITING_APPROVAL: frozenset({_V.DEPLOYING, _V.REJECTED, _V.EXPIRED, _V.FAILED}),
     _V.DEPLOYING: frozenset({_V.LIVE, _V.ROLLED_BACK, _V.FAILED}),
-    _V.LIVE: frozenset({_V.SUPERSEDED, _V.RETIRED}),
+    _V.LIVE: frozenset({_V.SUPERSEDED}),
     _V.SUPERSEDED: frozenset(),
-    _V.RETIRED: frozenset(),
     _V.REJECTED: frozenset(),
     _V.EXPIRED: frozenset(),
     _V.ROLLED_BACK: frozenset(),

@@ -31,7 +31,6 @@ RUN_WORKFLOW = "AgentRunWorkflow"
 SIGNAL_APPROVE = "approve"
 SIGNAL_REJECT = "reject"
 SIGNAL_SUPERSEDED = "superseded"
-SIGNAL_RETIRE = "retire"
 UPDATE_DECIDE = "decide"
 UPDATE_LIFECYCLE_SETTLED = "wait_settled"
 QUERY_STATUS = "status"
@@ -167,20 +166,12 @@ class SupersededNotice:
 
 
 @dataclass
-class RetireRequest:
-    """Payload of the ``retire`` signal: an operator takes a live version out of the catalog."""
-
-    actor: str
-    reason: str = ""
-
-
-@dataclass
 class LifecycleStatus:
     """Result of the ``status`` query, of the ``wait_settled`` update and of the workflow.
 
     ``status`` is the version's catalog status; the lifecycle is settled once it is no longer
     ``status.in_progress`` (live, or ended: rejected, expired, failed, rolled back). A live
-    version's workflow stays open until it is superseded or retired.
+    version's workflow stays open until a newer version supersedes it.
     """
 
     name: str

@@ -1,4 +1,5 @@
-"""Agents page: every agent, its versions with lifecycle status and artifact hash, and traffic weights."""
+"""Agents page: every agent, its versions with lifecycle status (and why a version failed, was
+rejected, expired, rolled back or superseded), artifact hash, and traffic weights."""
 
 import streamlit as st
 
@@ -7,6 +8,7 @@ from console.ui import run_page
 
 
 def body() -> None:
+    """The Agents page: agents, their versions with status and reason, and traffic weights."""
     st.title("Agents")
     agents = data.agents_frame()
     if agents.empty:
@@ -20,6 +22,9 @@ def body() -> None:
         hide_index=True,
         key="versions_table",
         column_config={
+            "status_detail": st.column_config.TextColumn("reason", help="Why the version failed, was rejected, expired, "
+                                                                   "rolled back or superseded"),
+            "submitted_by": st.column_config.TextColumn("submitted by"),
             "artifact_sha256": st.column_config.TextColumn("artifact SHA-256", help="First 12 hex digits of the scaffolded artifact's SHA-256"),
             "workflow": st.column_config.LinkColumn("lifecycle workflow", display_text="open in Temporal UI"),
             "updated_at": st.column_config.DatetimeColumn("updated (UTC)"),

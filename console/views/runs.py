@@ -1,20 +1,23 @@
-"""Runs page: runs with filters and totals; one run's JSON, checkpoint history and resume form."""
+"""Runs page: runs with filters and totals over every matching run; one run's JSON, checkpoint
+history, and the form answering its pending interrupt request."""
 
-import json
-import math
+from typing import Any
 
 import pandas as pd
 import psycopg
 import streamlit as st
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from console import actions, data
+from console.answer_form import AnswerField, answer_errors, answer_fields, build_answer, read_request
 from console.checkpoints import checkpoint_history
-from console.interrupts import allowed_decisions, resume_template
 from console.ui import acting_as, run_page
+from reference_agents.common.hitl import InterruptRequest
+from shipway.control import ActionRefused
 from shipway.db.models import Run
+from shipway.queries import RunStats
 from shipway.settings import get_settings
+from workflows.statuses import RunStatus
 
 ALL = "(all)"
 RESUME_FLASH_KEY = "resume_flash"
@@ -27,14 +30,17 @@ def _filters() -> tuple[str | None, str | None]:
     return (None if agent == ALL else agent), (None if status == ALL else status)
 
 
-def _totals(runs: pd.DataFrame) -> None:
-    t = data.run_totals(runs)
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def _totals(stats: RunStats) -> None:
     c = st.columns(4)
-    c[0].metric("Runs", t.runs)
-    c[1].metric("Cost (USD)", f"${t.cost_usd:,.4f}")
-    c[2].metric("Mean latency (ms)", "n/a" if math.isnan(t.mean_latency_ms) else f"{t.mean_latency_ms:,.0f}")
-    c[3].metric("p95 latency (ms)", "n/a" if math.isnan(t.p95_latency_ms) else f"{t.p95_latency_ms:,.0f}")
-    st.caption(" · ".join(f"{status}: {n}" for status, n in sorted(t.by_status.items())))
+    c[0].metric("Runs", f"{stats.runs:,}")
+    c[1].metric("Cost (USD)", f"${stats.cost_usd:,.4f}")
+    c[2].metric("Mean latency (ms)", _ms(stats.mean_latency_ms))
+    c[3].metric("p95 latency (ms)", _ms(stats.p95_latency_ms))
+    st.caption(" · ".join(f"{status}: {n:,}" for status, n in sorted(stats.by_status.items())))
 
 
 def _checkpoints(thread_id: str) -> None:
@@ -64,35 +70,65 @@ def _checkpoints(thread_id: str) -> None:
     st.json(next(h.values for h in history if h.checkpoint_id == chosen), expanded=False)
 
 
-def _resume_form(run: Run) -> None:
-    st.subheader("Resume")
-    allowed = allowed_decisions(run.interrupt)
-    if allowed:
-        st.caption("Allowed decisions: " + ", ".join(f"`{d}`" for d in allowed))
-    operator = acting_as()
-    with st.form(f"resume:{run.id}"):
-        raw = st.text_area("Resume value (JSON object)", value=json.dumps(resume_template(run.interrupt), indent=2),
-                           height=160, key=f"resume_value:{run.id}")
-        submitted = st.form_submit_button(f"Resume as {operator or '?'}", key=f"resume:{run.id}", type="primary")
-    if not submitted:
+def _input(run_id: str, f: AnswerField) -> Any:
+    key = f"answer:{run_id}:{f.name}"
+    if f.choices:
+        return st.selectbox(f.label, [None, *f.choices], format_func=lambda v: "" if v is None else str(v), key=key,
+                            help=f.help or None)
+    return st.text_input(f.label, key=key, help=f.help or None)
+
+
+def _answer_form(run: Run) -> None:
+    """The pending request, and a form answering it with one button per allowed decision."""
+    st.subheader("Answer")
+    try:
+        request = read_request(run.interrupt)
+    except ValueError as exc:
+        st.error(f"The pending interrupt is not an InterruptRequest, so no form can be built for it: {exc}")
         return
+    st.markdown(f"**{request.question}**")
+    if request.error:
+        st.warning(f"The previous answer was refused: {request.error}")
+    for reason in request.reasons:
+        st.markdown(f"- `{reason.code}`: {reason.text}")
+    st.caption("Context")
+    st.json(request.context, expanded=True)
+
+    fields = answer_fields(request.answer_schema)
+    operator = acting_as()
+    with st.form(f"answer:{run.id}"):
+        entries = {f.name: _input(run.id, f) for f in fields}
+        st.caption(f"Sent as **{operator or '(nobody: enter a name in the sidebar)'}**.")
+        pressed = None
+        for decision, column in zip(request.decisions, st.columns(len(request.decisions))):
+            if column.form_submit_button(decision, key=f"decide:{run.id}:{decision}"):
+                pressed = decision
+    if pressed is not None:
+        _send(run, request, fields, pressed, entries, operator)
+
+
+def _send(run: Run, request: InterruptRequest, fields: list[AnswerField], decision: str, entries: dict[str, Any],
+          operator: str) -> None:
+    """Check the answer against the request's schema; send it only when valid, as ``operator``."""
     if not operator:
         st.error("Enter an operator name in the sidebar first.")
         return
+    answer = build_answer(fields, decision, entries)
+    errors = answer_errors(request.answer_schema, answer)
+    if errors:
+        titles = {f.name: f.title for f in fields}
+        for name, message in errors.items():
+            st.error(f"{titles.get(name, name) or 'Answer'} (`{name or 'answer'}`): {message}")
+        return
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        st.error(f"Not valid JSON: {exc}")
+        actions.resume(run.id, answer, operator)
+    except ActionRefused as exc:
+        st.error(f"Resume refused: {exc.reason}")
         return
-    if not isinstance(value, dict):
-        st.error("The resume value must be a JSON object.")
+    except (RPCError, RuntimeError) as exc:
+        st.error(f"Could not reach {run.workflow_id}: {exc}")
         return
-    try:
-        ack = actions.resume(run.id, value, operator)
-    except (WorkflowUpdateFailedError, RPCError, RuntimeError) as exc:
-        st.error(f"Resume refused: {getattr(exc, 'cause', None) or exc}")
-        return
-    st.session_state[RESUME_FLASH_KEY] = f"Run {run.id} resumed by {operator}: {ack}"
+    st.session_state[RESUME_FLASH_KEY] = f"Run {run.id} resumed by {operator} with '{decision}'; the workflow continues."
     st.rerun()
 
 
@@ -116,26 +152,31 @@ def _detail(run_ids: list[str]) -> None:
     if run.error:
         st.error(run.error)
     cols = st.columns(3)
-    for col, (label, value) in zip(cols, (("Input", run.input), ("Output", run.output), ("Interrupt", run.interrupt))):
+    # the pending request is rendered as the answer form below; its raw JSON stays at hand, folded
+    for col, (label, value, expanded) in zip(cols, (("Input", run.input, True), ("Output", run.output, True),
+                                                    ("Interrupt", run.interrupt, False))):
         col.markdown(f"**{label}**")
         if value is None:
             col.caption("(none)")
         else:
-            col.json(value, expanded=True)
-    if run.status == "interrupted":
-        _resume_form(run)
+            col.json(value, expanded=expanded)
+    if run.status == RunStatus.INTERRUPTED:
+        _answer_form(run)
     _checkpoints(run.thread_id)
 
 
 def body() -> None:
+    """The Runs page: filters, totals over every matching run, the newest runs and one run's detail."""
     st.title("Runs")
     agent, status = _filters()
-    runs = data.runs_frame(agent, status)
-    if runs.empty:
+    stats = data.run_stats(agent, status)
+    if not stats.runs:
         st.info("No runs match these filters." if agent or status else
                 "No runs yet. Runs appear here when a live agent is invoked through the gateway.")
         return
-    _totals(runs)
+    _totals(stats)
+    runs = data.runs_frame(agent, status)
+    st.caption(f"The table shows the newest {len(runs):,} of {stats.runs:,} matching runs; the totals above cover all of them.")
     st.dataframe(
         runs,
         hide_index=True,

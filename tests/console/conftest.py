@@ -1,17 +1,22 @@
 """Console-only fixtures: a dedicated migrated database per session (so truncating it between
-tests never touches rows other suites seeded in ``pg_url``), settings pointing at it, seeding
-and an ``AppTest`` of the real ``console/app.py``."""
+tests never touches rows other suites seeded in ``pg_url``), settings pointing at it, seeding,
+an ``AppTest`` of the real ``console/app.py``, and Shipway's real workers for the tests that
+drive real workflows from the pages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import pytest_asyncio
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 from streamlit.testing.v1 import AppTest
+
+from tests.support.workers import running_workers
 
 APP = Path(__file__).resolve().parents[2] / "console" / "app.py"
 CHECKPOINT_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
@@ -82,3 +87,39 @@ def app(console_env) -> Callable[[str | None], AppTest]:
         return at
 
     return open_page
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def shipway_worker(console_env, temporal_env) -> AsyncIterator:
+    """Shipway's real workers (both task queues) in this process, on the console's database; yields the client."""
+    async with running_workers(temporal_env.client) as client:
+        yield client
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db(console_env) -> AsyncIterator:
+    """A :class:`~shipway.db.engine.Database` on the console's database, disposed afterwards."""
+    from shipway.db.engine import Database
+
+    async with Database.from_settings(pool_size=2) as database:
+        yield database
+
+
+async def run_app(at: AppTest) -> AppTest:
+    """Run the app off the event loop, so the in-process worker keeps serving Temporal meanwhile."""
+    await asyncio.to_thread(at.run)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+async def open_page(page: str, operator: str, run_id: str | None = None) -> AppTest:
+    """The console acting as ``operator`` (typed in the sidebar), on ``page``; on the Runs page
+    with ``run_id`` picked when given (the ``?run=`` link)."""
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+    await run_app(at)
+    at.sidebar.text_input(key="operator_name").input(operator)
+    await run_app(at)
+    at.switch_page(page)
+    if run_id:
+        at.query_params["run"] = run_id
+    return await run_app(at)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 from streamlit.testing.v1 import AppTest
 
+from console.data import RUNS_TABLE_LIMIT
+from reference_agents.common.hitl import ReasonText, ReviewAnswer, build_request
 from shipway.db.models import Agent, AgentVersion, Approval, Run, TrafficWeight, utcnow
 from shipway.stack.ports import free_port
 from tests.console.conftest import APP
+from workflows.statuses import ApprovalKind, RunStatus, VersionStatus
 
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 SPEC = {
@@ -33,10 +36,11 @@ def _texts(elements) -> str:
 def _agent_with_versions(seed) -> None:
     seed(Agent(name="credit-underwriting", owner=SPEC["owner"], template=SPEC["template"], description=SPEC["description"], live_version=1))
     seed(
-        AgentVersion(agent_name="credit-underwriting", version=1, spec=SPEC, status="live", artifact_sha256=SHA,
-                     workflow_id="agent:credit-underwriting:v1"),
+        AgentVersion(agent_name="credit-underwriting", version=1, spec=SPEC, status=VersionStatus.LIVE, artifact_sha256=SHA,
+                     submitted_by=SPEC["owner"], workflow_id="agent:credit-underwriting:v1"),
         AgentVersion(agent_name="credit-underwriting", version=2, spec={**SPEC, "model": "openai:gpt-4.1-mini"},
-                     status="awaiting_approval", workflow_id="agent:credit-underwriting:v2"),
+                     status=VersionStatus.AWAITING_APPROVAL, submitted_by="dev.bot@bank.example",
+                     workflow_id="agent:credit-underwriting:v2"),
         TrafficWeight(agent_name="credit-underwriting", version=1, weight_pct=100.0),
     )
 
@@ -73,7 +77,9 @@ def test_agents_page_lists_versions_with_status_hash_and_temporal_link(app, seed
 
     v = versions.set_index("version")
     assert list(v.index) == [2, 1]  # newest first
-    assert v.loc[1, "status"] == "live" and v.loc[2, "status"] == "awaiting_approval"
+    assert v.loc[1, "status"] == VersionStatus.LIVE and v.loc[2, "status"] == VersionStatus.AWAITING_APPROVAL
+    assert (v.loc[1, "submitted_by"], v.loc[2, "submitted_by"]) == ("alice@bank.example", "dev.bot@bank.example")
+    assert (v.loc[1, "status_detail"], v.loc[2, "status_detail"]) == ("", "")
     assert v.loc[1, "artifact_sha256"] == SHA[:12] and v.loc[2, "artifact_sha256"] == ""
     ui = console_env.resolved_temporal_ui_url()
     assert v.loc[1, "workflow"] == f"{ui}/namespaces/default/workflows/agent%3Acredit-underwriting%3Av1"
@@ -82,19 +88,38 @@ def test_agents_page_lists_versions_with_status_hash_and_temporal_link(app, seed
     assert f"[Temporal UI]({ui}/namespaces/default/workflows)" in _texts(at.sidebar.markdown)
 
 
-def test_approvals_page_shows_pending_version_spec_and_refused_attempt(app, seed):
+def test_ended_versions_show_why_on_the_agents_page(app, seed):
     _agent_with_versions(seed)
-    seed(Approval(agent_name="credit-underwriting", version=2, decision="approve", approver="alice@bank.example",
-                  reason="looks good", accepted=False, refusal_reason="the owner may not approve their own agent"))
+    ended = {
+        3: (VersionStatus.FAILED, "scaffold failed: generated tests failed (2 of 9)"),
+        4: (VersionStatus.REJECTED, "rejected by carol@bank.example: PD model not validated"),
+        5: (VersionStatus.ROLLED_BACK, "canary error rate 12% above 5%"),
+    }
+    seed(*(AgentVersion(agent_name="credit-underwriting", version=n, spec=SPEC, status=status, status_detail=detail,
+                        workflow_id=f"agent:credit-underwriting:v{n}") for n, (status, detail) in ended.items()))
+    at = app()
+    versions = at.dataframe[1].value.set_index("version")
+    for n, (status, detail) in ended.items():
+        assert (versions.loc[n, "status"], versions.loc[n, "status_detail"]) == (status, detail)
+
+
+def test_approvals_page_shows_pending_version_spec_and_refused_attempts_with_channel(app, seed):
+    _agent_with_versions(seed)
+    seed(Approval(agent_name="credit-underwriting", version=2, decision=ApprovalKind.APPROVE, approver="alice@bank.example",
+                  reason="looks good", accepted=False, refusal_reason="approver is the agent's owner", channel="update"),
+         Approval(agent_name="credit-underwriting", version=1, decision=ApprovalKind.APPROVE, approver="bob@bank.example",
+                  reason="fine", accepted=True, channel="update"))
     at = app("views/approvals.py")
 
     assert [s.value for s in at.subheader] == ["credit-underwriting v2"]  # v1 is live, not pending
     page = _texts(at.markdown)
-    for shown in ("alice@bank.example", "credit_underwriting", "openai:gpt-4.1-mini", "confidential", SPEC["description"]):
+    for shown in ("alice@bank.example", "dev.bot@bank.example", "credit_underwriting", "openai:gpt-4.1-mini", "confidential",
+                  SPEC["description"]):
         assert shown in page
     assert "workflows/agent%3Acredit-underwriting%3Av2" in page
-    assert "the owner may not approve their own agent" in _texts(at.warning)
-    assert "alice@bank.example" in _texts(at.warning)
+    [refused] = at.warning  # only the refused attempt of the pending version
+    assert "Refused approve by alice@bank.example (via update)" in refused.value
+    assert "approver is the agent's owner" in refused.value
     assert {b.label for b in at.button} == {"Approve", "Reject"}
     assert "You act as **operator**" in _texts(at.caption)
 
@@ -118,18 +143,31 @@ def test_signed_in_user_is_who_the_console_acts_as(console_env, seed):
     assert "You act as **carol@bank.example**" in _texts(at.caption)
 
 
+class ReferralAnswer(ReviewAnswer):
+    decision: Literal["refer", "decline"]
+    desk: Literal["retail", "sme"] | None = None
+
+
+# What a credit agent stores in runs.interrupt, asked again after an answer without a reviewer.
+REFERRAL = {
+    **build_request("credit_referral", "Refer to an underwriter?", ReferralAnswer, {"loan_amnt": 48000, "dti_pct": 47.2},
+                    [ReasonText(code="DTI_HIGH", text="Debt-to-income above 45% needs an underwriter.")]).model_dump(mode="json"),
+    "error": "reviewer: Field required",
+}
+
+
 def _runs(seed) -> list[Run]:
     t0 = utcnow()
     runs = [
-        Run(id="r-ok", agent_name="credit-underwriting", version=1, thread_id="th-ok", tenant="bank-a", status="succeeded",
+        Run(id="r-ok", agent_name="credit-underwriting", version=1, thread_id="th-ok", tenant="bank-a", status=RunStatus.SUCCEEDED,
             input={"loan_amnt": 12000}, output={"decision": "approve", "reasons": []}, workflow_id="run:r-ok",
             started_at=t0 - timedelta(minutes=3), latency_ms=820.0, cost_usd=0.0012),
-        Run(id="r-fail", agent_name="fraud-detection", version=3, thread_id="th-fail", tenant="bank-b", status="failed",
+        Run(id="r-fail", agent_name="fraud-detection", version=3, thread_id="th-fail", tenant="bank-b", status=RunStatus.FAILED,
             input={"amount": 99.5}, error="input guard: PII in free text", workflow_id="run:r-fail",
             started_at=t0 - timedelta(minutes=2), latency_ms=40.0, cost_usd=0.0),
-        Run(id="r-wait", agent_name="credit-underwriting", version=1, thread_id="th-wait", tenant="bank-a", status="interrupted",
-            input={"loan_amnt": 48000}, interrupt={"value": {"question": "Refer to an underwriter?", "allowed_decisions": ["refer", "decline"]}},
-            workflow_id="run:r-wait", started_at=t0 - timedelta(minutes=1), cost_usd=0.0030),
+        Run(id="r-wait", agent_name="credit-underwriting", version=1, thread_id="th-wait", tenant="bank-a",
+            status=RunStatus.INTERRUPTED, input={"loan_amnt": 48000}, interrupt=REFERRAL, workflow_id="run:r-wait",
+            started_at=t0 - timedelta(minutes=1), cost_usd=0.0030),
     ]
     seed(*runs)
     return runs
@@ -141,18 +179,44 @@ def test_runs_page_lists_runs_with_totals_and_filters(app, seed):
     runs = at.dataframe[0].value
     assert runs["run_id"].tolist() == ["r-wait", "r-fail", "r-ok"]  # newest first
     assert runs.set_index("run_id").loc["r-ok", ["agent", "version", "status", "latency_ms", "tenant"]].tolist() == \
-        ["credit-underwriting", 1, "succeeded", 820.0, "bank-a"]
+        ["credit-underwriting", 1, RunStatus.SUCCEEDED, 820.0, "bank-a"]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Runs"] == "3"
-    assert metrics["Cost (USD)"] == "$0.0042"
-    assert metrics["Mean latency (ms)"] == "430"  # (820 + 40) / 2: the interrupted run has no latency yet
+    assert metrics == {"Runs": "3", "Cost (USD)": "$0.0042",
+                       "Mean latency (ms)": "430",  # (820 + 40) / 2: the interrupted run has no latency yet
+                       "p95 latency (ms)": "781"}  # 40 + 0.95 * (820 - 40), interpolated like percentile_cont
+    captions = _texts(at.caption)
+    assert "failed: 1 · interrupted: 1 · succeeded: 1" in captions
+    assert "newest 3 of 3 matching runs" in captions
 
     at.selectbox(key="runs_agent").set_value("credit-underwriting").run()
     assert set(at.dataframe[0].value["agent"]) == {"credit-underwriting"}
-    at.selectbox(key="runs_status").set_value("failed").run()
+    assert {m.label: m.value for m in at.metric}["Runs"] == "2"
+    at.selectbox(key="runs_status").set_value(RunStatus.FAILED).run()
     assert "No runs match" in _texts(at.info)
     at.selectbox(key="runs_agent").set_value("(all)").run()
     assert at.dataframe[0].value["run_id"].tolist() == ["r-fail"]
+
+
+def test_runs_totals_and_percentiles_cover_every_matching_run_beyond_the_table(app, seed):
+    t0 = utcnow()
+    recent = [Run(id=f"fast-{i:03}", agent_name="fraud-detection", version=1, thread_id=f"fast-{i:03}", status=RunStatus.SUCCEEDED,
+                  workflow_id=f"run:fast-{i:03}", started_at=t0 - timedelta(seconds=i), latency_ms=100.0, cost_usd=0.001)
+              for i in range(RUNS_TABLE_LIMIT)]
+    older = [Run(id=f"slow-{i:03}", agent_name="fraud-detection", version=1, thread_id=f"slow-{i:03}", status=RunStatus.FAILED,
+                 workflow_id=f"run:slow-{i:03}", started_at=t0 - timedelta(days=1, seconds=i), latency_ms=10000.0, cost_usd=0.001)
+             for i in range(40)]
+    seed(*recent, *older)
+    at = app("views/runs.py")
+
+    assert len(at.dataframe[0].value) == RUNS_TABLE_LIMIT
+    assert set(at.dataframe[0].value["status"]) == {RunStatus.SUCCEEDED}  # the table holds only the newest runs...
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Runs": "540", "Cost (USD)": "$0.5400",
+                       "Mean latency (ms)": "833",  # (500 * 100 + 40 * 10,000) / 540
+                       "p95 latency (ms)": "10,000"}  # ...the totals all of them: the 95th percentile is a slow one
+    captions = _texts(at.caption)
+    assert f"newest {RUNS_TABLE_LIMIT} of 540 matching runs" in captions
+    assert "failed: 40 · succeeded: 500" in captions
 
 
 class _LoanState(TypedDict, total=False):
@@ -185,7 +249,7 @@ def _checkpointed_thread(database_url: str, thread_id: str) -> None:
     assert "__interrupt__" in result
 
 
-def test_run_detail_shows_json_checkpoint_history_and_prefilled_resume(app, seed, console_env):
+def test_run_detail_shows_checkpoint_history_and_an_empty_form_built_from_the_request(app, seed, console_env):
     _runs(seed)
     _checkpointed_thread(console_env.resolved_database_url(), "th-wait")
     at = app("views/runs.py")
@@ -200,18 +264,31 @@ def test_run_detail_shows_json_checkpoint_history_and_prefilled_resume(app, seed
     assert history["checkpoint_id"].is_unique
     assert "workflows/run%3Ar-wait" in _texts(at.markdown)
 
-    editor = at.text_area(key="resume_value:r-wait")
-    assert json.loads(editor.value) == {"decision": "refer"}
-    assert at.button(key="resume:r-wait").label == "Resume as operator"
+    page = _texts(at.markdown)
+    assert "**Refer to an underwriter?**" in page
+    assert "- `DTI_HIGH`: Debt-to-income above 45% needs an underwriter." in page
+    assert "The previous answer was refused: reviewer: Field required" in _texts(at.warning)
+    assert {"loan_amnt": 48000, "dti_pct": 47.2} in [json.loads(j.value) for j in at.json]
+    inputs = {t.key: t for t in at.text_input if t.key.startswith("answer:")}
+    assert {k: (t.label, t.value) for k, t in inputs.items()} == {
+        "answer:r-wait:reviewer": ("Reviewer (required)", ""),
+        "answer:r-wait:note": ("Note", ""),
+    }
+    desk = at.selectbox(key="answer:r-wait:desk")
+    assert (desk.label, desk.options, desk.value) == ("Desk", ["", "retail", "sme"], None)
+    buttons = [b for b in at.button if b.key.startswith("decide:r-wait:")]
+    assert [(b.key, b.label) for b in buttons] == [("decide:r-wait:refer", "refer"), ("decide:r-wait:decline", "decline")]
+    assert "Sent as **operator**" in _texts(at.caption)
 
     at.selectbox(key="run_pick").set_value("r-ok").run()
     assert "No LangGraph checkpoints for thread `th-ok`" in _texts(at.info)
-    assert len(at.text_area) == 0  # only interrupted runs can be resumed
+    assert not [t for t in at.text_input if t.key.startswith("answer:")]  # only interrupted runs are answered
+    assert not [b for b in at.button if b.key.startswith("decide:")]
 
 
-def test_resume_rejects_invalid_json_before_calling_temporal(app, seed):
-    _runs(seed)
+def test_an_interrupt_that_is_not_a_request_gets_no_form(app, seed):
+    seed(Run(id="r-legacy", agent_name="credit-underwriting", version=1, thread_id="th-legacy", status=RunStatus.INTERRUPTED,
+             interrupt={"question": "Refer?", "allowed_decisions": ["refer", "decline"]}, workflow_id="run:r-legacy"))
     at = app("views/runs.py")
-    at.text_area(key="resume_value:r-wait").input("{decision: refer")
-    at.button(key="resume:r-wait").click().run()
-    assert "Not valid JSON" in _texts(at.error)
+    assert "not an InterruptRequest" in _texts(at.error) and "answer_schema" in _texts(at.error)
+    assert not [b for b in at.button if b.key.startswith("decide:")]

@@ -250,7 +250,7 @@ async def test_agents_list_their_traffic_and_input_schema(worker, db, gateway):
     _error(await gateway.get("/v1/agents/no-such-agent"), 404)
 
 
-async def test_healthz_reports_a_database_that_is_down(worker, settings_env, monkeypatch):
+async def test_healthz_reports_a_database_that_is_down_and_other_routes_answer_json_500(worker, settings_env, monkeypatch):
     from shipway.settings import get_settings
     from shipway.stack.ports import free_port
 
@@ -258,8 +258,10 @@ async def test_healthz_reports_a_database_that_is_down(worker, settings_env, mon
     get_settings.cache_clear()
     app = create_app()
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://gw") as http:
             r = await http.get("/healthz")
+            broken = await http.get("/v1/runs/00000000-0000-0000-0000-000000000000")
+    assert _error(broken, 500).error == "internal error"
     assert r.status_code == 503
     body = r.json()
     assert body["status"] == "degraded" and body["checks"]["temporal"] == "ok"

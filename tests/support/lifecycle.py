@@ -33,12 +33,17 @@ async def submit(client, db, spec: dict) -> tuple[str, int]:
     return name, version
 
 
+# The status a step sets once it has begun (the query shows the step a moment before its status).
+_STEP_STATUS = {LifecycleStep.APPROVAL: VersionStatus.AWAITING_APPROVAL, LifecycleStep.DEPLOY: VersionStatus.DEPLOYING,
+                LifecycleStep.LIVE: VersionStatus.LIVE}
+
+
 async def wait_for_step(client, name: str, version: int, step: LifecycleStep, timeout_s: float = 120) -> LifecycleStatus:
-    """Poll the ``status`` query until the lifecycle reaches ``step`` or stops moving."""
+    """Poll the ``status`` query until the lifecycle has begun ``step`` (and recorded its status) or stops moving."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         st = await control.lifecycle_status(client, name, version)
-        if st.step == step or not st.status.in_progress:
+        if (st.step == step and st.status == _STEP_STATUS.get(step, st.status)) or not st.status.in_progress:
             return st
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"{name} v{version} stayed at {st.step}")

@@ -24,7 +24,7 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 VERSION_STATUSES = ("submitted", "validating", "guarding", "scaffolding", "scaffolded", "indexing", "awaiting_approval",
-                    "deploying", "live", "superseded", "retired", "rejected", "expired", "rolled_back", "failed")
+                    "deploying", "live", "superseded", "rejected", "expired", "rolled_back", "failed")
 DEPLOYMENT_STATES = ("in_progress", "paused", "succeeded", "rolled_back", "aborted", "failed")
 RUN_STATUSES = ("running", "interrupted", "succeeded", "failed")
 
