@@ -37,8 +37,8 @@ status: $(STAMP)
 	$(BIN)/shipway status
 
 bench: $(STAMP)
-	$(BIN)/python bench/run_latency.py
-	$(BIN)/python bench/agents.py
+	$(BIN)/python -m bench.run_latency
+	$(BIN)/python -m bench.agents
 
 clean:
 	-$(BIN)/shipway down
