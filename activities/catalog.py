@@ -48,6 +48,14 @@ async def _version(session: AsyncSession, name: str, version: int) -> AgentVersi
     return row
 
 
+def code_of(spec: dict) -> str:
+    """What an agent's code is, as the catalog shows it: its template, or ``project:<graph>``."""
+    source = spec.get("source")
+    if isinstance(source, dict) and not spec.get("template"):
+        return f"project:{source.get('graph', '')}"
+    return str(spec.get("template") or "")
+
+
 def _text(spec: dict, key: str) -> str:
     value = spec.get(key, "")
     return value if isinstance(value, str) else str(value)
@@ -72,7 +80,7 @@ class CatalogActivities:
         Idempotent: a retried attempt finds its row and returns ``created=False``."""
         async with self.db.session() as session:
             await session.exec(insert(Agent).values(
-                name=inp.name, owner=_text(inp.spec, "owner"), template=_text(inp.spec, "template"),
+                name=inp.name, owner=_text(inp.spec, "owner"), template=code_of(inp.spec),
                 description=_text(inp.spec, "description"), created_at=utcnow()).on_conflict_do_nothing())
             exists = (await session.exec(select(AgentVersion.id).where(
                 AgentVersion.agent_name == inp.name, AgentVersion.version == inp.version))).first()
@@ -90,7 +98,7 @@ class CatalogActivities:
             row = await _version(session, inp.name, inp.version)
             row.spec = inp.spec
             agent = await session.get(Agent, inp.name)
-            agent.owner, agent.template, agent.description = inp.spec["owner"], inp.spec["template"], inp.spec["description"]
+            agent.owner, agent.template, agent.description = inp.spec["owner"], code_of(inp.spec), inp.spec["description"]
             session.add_all([row, agent])
             await session.commit()
         return StoreSpecResult(owner=inp.spec["owner"])
@@ -111,7 +119,7 @@ class CatalogActivities:
                                        type="IllegalTransition", non_retryable=True)
             row.status, row.status_detail, row.updated_at = inp.status, inp.detail, utcnow()
             if inp.artifact_sha256:
-                row.artifact_sha256, row.artifact_path = inp.artifact_sha256, inp.artifact_path
+                row.artifact_sha256, row.manifest = inp.artifact_sha256, inp.manifest
             session.add(row)
             await session.commit()
         return SetVersionStatusResult(previous=previous, status=inp.status)

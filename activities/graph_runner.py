@@ -1,6 +1,8 @@
 """Execute an agent version's LangGraph graph inside an activity, durably.
 
-The graph is compiled with ``AsyncPostgresSaver`` (one ``thread_id`` per conversation) and
+The graph comes from the version's artifact only (fetched by its SHA-256, verified, unpacked once
+per worker, imported in isolation: :mod:`activities.artifact_loader`), never from code the worker
+happens to have installed. It is compiled with ``AsyncPostgresSaver`` (one ``thread_id`` per conversation) and
 streamed node by node with an activity heartbeat after each node. A retried attempt (the worker
 died, the heartbeat timed out) continues from the thread's last checkpoint instead of starting
 again: nodes already checkpointed do not run a second time. This module is the only writer of
@@ -10,9 +12,13 @@ again: nodes already checkpointed do not run a second time. This module is the o
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cachetools import LRUCache, TTLCache
+from jsonschema import Draft202012Validator
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.types import Command
 from psycopg.rows import dict_row
@@ -21,9 +27,10 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.artifact_format import IntegrityError
+from activities.artifact_loader import ArtifactCache
+from activities.artifact_store import ArtifactNotFound
 from activities.llm_usage import UsageCollector
-from reference_agents.base import AgentDefinition
-from reference_agents.registry import get_agent
 from shipway import queries
 from shipway.db.engine import Database
 from shipway.db.models import LlmUsage
@@ -38,11 +45,42 @@ PRICE_CACHE_TTL_S = 60.0
 
 @dataclass
 class CompiledVersion:
-    """One agent version ready to run: its definition, compiled graph and model (``provider:model`` or None)."""
+    """One agent version ready to run, from its artifact: the compiled graph, its model
+    (``provider:model`` or None), and how its input is checked and its output built."""
 
-    agent: AgentDefinition
-    graph: object
+    artifact_sha256: str
+    graph: Any
     model: str | None
+    input_model: Any = None  # a pydantic model class, when the artifact names one
+    input_validator: Draft202012Validator | None = None  # else its input JSON Schema
+    output_fn: Callable[[dict], dict] | None = None  # else the final state (its output schema's keys)
+    output_keys: tuple[str, ...] = ()
+
+    def validated_input(self, raw: dict) -> dict:
+        """``raw`` as the graph takes it.
+
+        Raises:
+            ApplicationError (non-retryable, ``InvalidInput``): naming each bad field.
+        """
+        if self.input_model is not None:
+            try:
+                return self.input_model.model_validate(raw).model_dump(mode="json")
+            except ValidationError as exc:
+                raise ApplicationError(f"invalid input: {_fields(exc)}", type="InvalidInput", non_retryable=True) from exc
+        if self.input_validator is not None:
+            errors = sorted(self.input_validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+            if errors:
+                where = "; ".join(f"{'.'.join(map(str, e.absolute_path)) or 'input'}: {e.message}" for e in errors)
+                raise ApplicationError(f"invalid input: {where}", type="InvalidInput", non_retryable=True)
+        return raw
+
+    def output(self, values: dict) -> dict:
+        """The run's output from the final state: the artifact's output function, else the state's
+        output keys made JSON-safe."""
+        if self.output_fn is not None:
+            return self.output_fn(values)
+        picked = {k: v for k, v in values.items() if not self.output_keys or k in self.output_keys}
+        return json.loads(json.dumps(picked, default=str))
 
 
 async def _keep_heartbeating(details) -> None:
@@ -69,17 +107,20 @@ def _fields(exc: ValidationError) -> str:
 
 class GraphActivities:
     """The graph activity and what it owns: the checkpointer's connection pool, the compiled graphs
-    of the versions this worker has run (LRU, at most :data:`MAX_COMPILED_GRAPHS`) and the model
-    price table (cached :data:`PRICE_CACHE_TTL_S` seconds). Call :meth:`close` on shutdown.
+    of the versions this worker has run (LRU, at most :data:`MAX_COMPILED_GRAPHS`), the unpacked
+    artifacts they come from, and the model price table (cached :data:`PRICE_CACHE_TTL_S` seconds).
+    Call :meth:`close` on shutdown.
 
     Args:
         db: the worker's database (catalog reads, ``llm_usage`` writes).
+        artifacts: the worker's artifact cache (verified, unpacked, isolated imports).
         default_model: ``provider:model`` for versions whose spec names none (``SHIPWAY_LLM``), or None.
         pool_size: most connections the checkpointer may hold.
     """
 
-    def __init__(self, db: Database, default_model: str | None = None, pool_size: int = 30) -> None:
+    def __init__(self, db: Database, artifacts: ArtifactCache, default_model: str | None = None, pool_size: int = 30) -> None:
         self.db = db
+        self.artifacts = artifacts
         self.default_model = default_model
         self._pool = AsyncConnectionPool(db.url, min_size=2, max_size=pool_size, open=False,
                                          kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
@@ -101,24 +142,47 @@ class GraphActivities:
         return AsyncPostgresSaver(self._pool)
 
     async def compiled(self, agent_name: str, version: int) -> CompiledVersion:
-        """The compiled graph of one agent version, built once per worker.
+        """The compiled graph of one agent version, from its artifact, built once per worker.
 
         Raises:
-            ApplicationError (non-retryable, ``UnknownAgentVersion``): the version is not in the catalog.
+            ApplicationError (non-retryable): ``UnknownAgentVersion`` (not in the catalog),
+                ``UnknownArtifact`` (no artifact, or not in the store), ``ArtifactIntegrity`` (the stored
+                bytes or unpacked files do not match the approved SHA-256: nothing of it is run).
         """
         key = (agent_name, version)
         if (hit := self._graphs.get(key)) is not None:
             return hit
         async with self._lock:
             if key not in self._graphs:
-                row = await self.db.read(queries.agent_version, agent_name, version)
-                if row is None:
-                    raise ApplicationError(f"agent {agent_name} v{version} is not in the catalog", type="UnknownAgentVersion",
-                                           non_retryable=True)
-                agent = get_agent(row.spec["template"])
-                graph = agent.build_graph(row.spec.get("config") or {}).compile(checkpointer=await self._checkpointer())
-                self._graphs[key] = CompiledVersion(agent, graph, row.spec.get("model") or self.default_model)
+                self._graphs[key] = await self._compile(agent_name, version)
             return self._graphs[key]
+
+    async def _compile(self, agent_name: str, version: int) -> CompiledVersion:
+        row = await self.db.read(queries.agent_version, agent_name, version)
+        if row is None:
+            raise ApplicationError(f"agent {agent_name} v{version} is not in the catalog", type="UnknownAgentVersion",
+                                   non_retryable=True)
+        if not row.artifact_sha256:
+            raise ApplicationError(f"agent {agent_name} v{version} has no artifact", type="UnknownArtifact", non_retryable=True)
+        try:
+            loaded = await asyncio.to_thread(self.artifacts.load, row.artifact_sha256)
+        except IntegrityError as exc:
+            raise ApplicationError(f"artifact of {agent_name} v{version} refused: {exc}", type="ArtifactIntegrity",
+                                   non_retryable=True) from exc
+        except ArtifactNotFound as exc:
+            raise ApplicationError(f"{agent_name} v{version}: {exc}", type="UnknownArtifact", non_retryable=True) from exc
+        model = row.spec.get("model") or self.default_model
+        graph = loaded.graph({"configurable": {"model": model}})
+        checkpointer = await self._checkpointer()
+        compiled = graph.copy(update={"checkpointer": checkpointer}) if hasattr(graph, "astream") else graph.compile(
+            checkpointer=checkpointer)
+        m = loaded.manifest
+        input_model = loaded.attr(m.input_model) if m.input_model else None
+        return CompiledVersion(
+            artifact_sha256=row.artifact_sha256, graph=compiled, model=model, input_model=input_model,
+            input_validator=Draft202012Validator(m.input_schema) if input_model is None and m.input_schema else None,
+            output_fn=loaded.attr(m.output) if m.output else None,
+            output_keys=tuple((m.output_schema or {}).get("properties", {})))
 
     async def _price_table(self) -> dict[str, tuple[float, float]]:
         if (prices := self._prices.get("prices")) is None:
@@ -158,17 +222,16 @@ class GraphActivities:
         """
         c = await self.compiled(inp.agent_name, inp.version)
         usage = UsageCollector()
-        config = {"configurable": {"thread_id": inp.thread_id, "model": c.model, "run_id": inp.run_id}, "callbacks": [usage]}
+        # the caller's configurable first: the thread, run and model are the platform's to set
+        configurable = {**inp.configurable, "thread_id": inp.thread_id, "model": c.model, "run_id": inp.run_id}
+        config = {"configurable": configurable, "callbacks": [usage]}
         state = await c.graph.aget_state(config)
         if inp.resume is not None and state.interrupts:
             payload = Command(resume=inp.resume)
         elif _started_before() and state.next:
             payload = None  # continue from the last checkpoint
         elif inp.input is not None:
-            try:
-                payload = c.agent.input_model.model_validate(inp.input).model_dump(mode="json")
-            except ValidationError as exc:
-                raise ApplicationError(f"invalid input: {_fields(exc)}", type="InvalidInput", non_retryable=True) from exc
+            payload = c.validated_input(inp.input)
         else:
             raise ApplicationError("nothing to run: no input, and no pending interrupt to resume", type="InvalidInput",
                                    non_retryable=True)
@@ -177,7 +240,7 @@ class GraphActivities:
         interrupt = None
         beat = asyncio.create_task(_keep_heartbeating(lambda: {"node": nodes[-1] if nodes else None, "nodes": len(nodes)}))
         try:
-            async for chunk in c.graph.astream(payload, config, stream_mode="updates"):
+            async for chunk in c.graph.astream(payload, config, context=inp.context, stream_mode="updates"):
                 for node, update in chunk.items():
                     if node == "__interrupt__":
                         interrupt = update[0].value if update else None
@@ -192,7 +255,7 @@ class GraphActivities:
         if interrupt is None:
             final = await c.graph.aget_state(config)
             if not final.interrupts:
-                return GraphStepResult(status=GraphStepStatus.COMPLETED, output=c.agent.output(final.values), nodes=nodes,
+                return GraphStepResult(status=GraphStepStatus.COMPLETED, output=c.output(final.values), nodes=nodes,
                                        tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
             interrupt = final.interrupts[0].value
         return GraphStepResult(status=GraphStepStatus.INTERRUPTED,

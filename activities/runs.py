@@ -12,7 +12,7 @@ from sqlmodel import select, update
 from temporalio import activity
 
 from shipway.db.engine import Database
-from shipway.db.models import Run, Thread, utcnow
+from shipway.db.models import AgentVersion, Run, Thread, utcnow
 from workflows.statuses import RunStatus
 from workflows.types import RECORD_RUN, START_RUN, RunRecord, RunRecordResult, RunStart, RunStartResult
 
@@ -27,7 +27,7 @@ class RunActivities:
 
     @activity.defn(name=START_RUN)
     async def start_run(self, inp: RunStart) -> RunStartResult:
-        """Claim the run's thread and insert its ``runs`` row, in one transaction.
+        """Claim the run's thread and insert its ``runs`` row (with the version's artifact SHA-256), in one transaction.
 
         Returns:
             ``accepted=True``; or ``False`` with the reason when the thread belongs to another agent
@@ -50,8 +50,10 @@ class RunActivities:
                                           reason=f"thread {inp.thread_id!r} is busy: run {holder.id} is {holder.status}")
             thread.active_run_id, thread.last_run_id, thread.updated_at = inp.run_id, inp.run_id, now
             s.add(thread)
+            artifact = (await s.exec(select(AgentVersion.artifact_sha256).where(
+                AgentVersion.agent_name == inp.agent_name, AgentVersion.version == inp.version))).first()
             s.add(Run(id=inp.run_id, agent_name=inp.agent_name, version=inp.version, thread_id=inp.thread_id,
-                      tenant=inp.tenant, input=inp.input, workflow_id=inp.workflow_id, started_at=now))
+                      tenant=inp.tenant, input=inp.input, workflow_id=inp.workflow_id, started_at=now, artifact_sha256=artifact))
             await s.commit()
         return RunStartResult(accepted=True)
 

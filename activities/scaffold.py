@@ -1,136 +1,122 @@
-"""Lifecycle step ``scaffold``: render an agent's code package from its Jinja2 template, run the
-package's generated tests, and store the artifact (a reproducible ``.tar.gz``) with its SHA-256."""
+"""Lifecycle step ``scaffold``: build a version's artifact and store it by its SHA-256.
+
+Assemble the tree (a rendered template with the agent's own source, or the submitted LangGraph
+project), run its own tests against it, load its graph in a subprocess exactly as a worker will
+(for the input and output JSON Schemas, and to refuse a graph that does not load), write the
+manifest, pack a reproducible archive and put it in the artifact store. The SHA-256 of that archive
+is the version's identity: what the approver sees is what workers run.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import io
-import os
-import re
-import shutil
-import subprocess
+import importlib.metadata
+import json
+import platform
 import sys
-import tarfile
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
-from jinja2 import Environment, StrictUndefined
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from reference_agents.registry import get_agent
-from shipway.settings import get_settings
+from activities.artifact_assembly import Assembly, BuildError, assemble_project, assemble_template
+from activities.artifact_format import ArtifactError, Manifest, file_hashes, pack, unpack, verify
+from activities.artifact_store import ArtifactNotFound, ArtifactStore
+from activities.artifact_tests import NO_TESTS_COLLECTED, report, run_tests
 from workflows.types import SCAFFOLD_AGENT, ScaffoldInput, ScaffoldResult
 
-TEST_TIMEOUT_S = 300
+PROBE_TIMEOUT_S = 120.0
 
 
-def package_name(agent_name: str) -> str:
-    """Python identifier for an agent's package: ``credit-underwriting`` -> ``credit_underwriting_agent``."""
-    return re.sub(r"[^0-9a-zA-Z_]", "_", agent_name) + "_agent"
+def _fail(kind: str, message: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
 
 
-def render_package(template_dir: Path, dest: Path, context: dict) -> list[Path]:
-    """Render every ``*.j2`` under ``template_dir`` (paths are templates too) into ``dest``.
-
-    Returns:
-        the written files, relative to ``dest``.
+async def probe(tree: Path) -> dict:
+    """Load ``tree``'s graph in a subprocess (:mod:`activities.artifact_probe`); returns its schemas.
 
     Raises:
-        jinja2.UndefinedError: the template uses a name the context lacks.
+        ApplicationError (``GraphLoadFailed``): the graph does not load or compile; the message holds the error.
     """
-    env = Environment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
-    written = []
-    for src in sorted(template_dir.rglob("*.j2")):
-        rel = env.from_string(str(src.relative_to(template_dir))[: -len(".j2")]).render(context)
-        out = dest / rel
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(env.from_string(src.read_text()).render(context))
-        written.append(Path(rel))
-    return written
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "activities.artifact_probe", str(tree),
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=PROBE_TIMEOUT_S)
+    except TimeoutError as exc:
+        proc.kill()
+        raise _fail("GraphLoadFailed", f"loading the graph took longer than {PROBE_TIMEOUT_S:.0f} s") from exc
+    if proc.returncode != 0:
+        raise _fail("GraphLoadFailed", f"the graph does not load: {err.decode(errors='replace')[-2000:]}")
+    return json.loads(out)
 
 
-def reproducible_tarball(src: Path) -> bytes:
-    """``.tar.gz`` bytes of ``src`` with sorted entries, zeroed times and owners, so equal trees hash equal."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(p for p in src.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(src)))
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            with path.open("rb") as fh:
-                tar.addfile(info, fh)
-    # gzip writes its own mtime; rewrite bytes 4-8 of the header to zero for determinism
-    data = bytearray(buf.getvalue())
-    data[4:8] = b"\0\0\0\0"
-    return bytes(data)
+class BuildActivities:
+    """The build step, with the artifact store it reads sources from and writes artifacts to.
 
-
-def generated_tests_command(package_dir: Path, basetemp: str) -> tuple[list[str], dict[str, str]]:
-    """argv and environment that run a rendered package's tests: cwd and ``PYTHONPATH`` = the package.
-
-    An own ``--basetemp``: pytest otherwise rotates the shared ``/tmp/pytest-of-<user>`` folders and
-    may delete the temp dirs of another pytest session still running on this machine.
+    Args:
+        store: the artifact store.
+        test_timeout_s: longest an artifact's own tests may run, seconds.
     """
-    path = os.pathsep.join(p for p in (str(package_dir), os.environ.get("PYTHONPATH", "")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}", "tests"], env
 
+    def __init__(self, store: ArtifactStore, test_timeout_s: float = 300.0) -> None:
+        self.store, self.test_timeout_s = store, test_timeout_s
 
-def run_generated_tests_blocking(package_dir: Path, timeout_s: float = TEST_TIMEOUT_S) -> subprocess.CompletedProcess:
-    """Run a rendered package's tests as the scaffold step does, blocking (for template tests).
-
-    Returns:
-        the completed process; ``stdout`` holds pytest's output and stderr together.
-    """
-    with tempfile.TemporaryDirectory(prefix="shipway-scaffold-") as basetemp:
-        argv, env = generated_tests_command(package_dir, basetemp)
-        return subprocess.run(argv, cwd=package_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=timeout_s)
-
-
-async def run_generated_tests(package_dir: Path) -> tuple[int, str]:
-    """Run ``pytest`` on the rendered package in a subprocess, heartbeating; returns ``(exit code, output tail)``."""
-    with tempfile.TemporaryDirectory(prefix="shipway-scaffold-") as basetemp:
-        argv, env = generated_tests_command(package_dir, basetemp)
-        proc = await asyncio.create_subprocess_exec(*argv, cwd=package_dir, env=env, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.STDOUT)
-        communicate = asyncio.ensure_future(proc.communicate())
+    def _source_tree(self, sha256: str, dest: Path) -> None:
         try:
-            while not (await asyncio.wait({communicate}, timeout=5))[0]:
-                activity.heartbeat("running generated tests")
-        except BaseException:
-            proc.kill()
-            raise
-        out, _ = communicate.result()
-    return proc.returncode, out.decode(errors="replace")[-4000:]
+            data = self.store.get(sha256)
+            verify(data, sha256)
+            unpack(data, dest)
+        except ArtifactNotFound as exc:
+            raise _fail("ProjectError", f"source archive {sha256} is not in the artifact store ({self.store.location})") from exc
+        except ArtifactError as exc:
+            raise _fail("ProjectError", f"source archive {sha256}: {exc}") from exc
 
+    async def _assemble(self, spec: dict, version: int, work: Path, tree: Path) -> Assembly:
+        try:
+            if spec.get("template"):
+                return await asyncio.to_thread(assemble_template, spec, version, tree)
+            source = work / "source"
+            await asyncio.to_thread(self._source_tree, spec["source"]["archive_sha256"], source)
+            return await asyncio.to_thread(assemble_project, source, spec["source"]["graph"], tree)
+        except BuildError as exc:
+            raise _fail(exc.kind, str(exc)) from exc
 
-@activity.defn(name=SCAFFOLD_AGENT)
-async def scaffold_agent(inp: ScaffoldInput) -> ScaffoldResult:
-    """Render, test and store an agent version's code package under ``<state_dir>/artifacts``.
+    @activity.defn(name=SCAFFOLD_AGENT)
+    async def scaffold_agent(self, inp: ScaffoldInput) -> ScaffoldResult:
+        """Build, test and store the artifact of ``inp.version`` of ``inp.spec``.
 
-    Raises:
-        ApplicationError (non-retryable, type ``ScaffoldTestsFailed``): the generated tests failed;
-            the message carries the end of pytest's output.
-    """
-    spec, version = inp.spec, inp.version
-    agent = get_agent(spec["template"])
-    name = spec["name"]
-    root = get_settings().state_dir.resolve() / "artifacts" / name / f"v{version}"
-    src = root / "src"
-    shutil.rmtree(src, ignore_errors=True)
-    context = {"name": name, "package": package_name(name), "version": version, "template": spec["template"],
-               "spec": spec, "config": spec.get("config") or {}}
-    files = render_package(agent.template_dir, src, context)
-    code, output = await run_generated_tests(src)
-    if code != 0:
-        raise ApplicationError(f"generated tests failed (exit {code}):\n{output}", type="ScaffoldTestsFailed", non_retryable=True)
-    data = reproducible_tarball(src)
-    artifact = root / f"{name}-v{version}.tar.gz"
-    artifact.write_bytes(data)
-    return ScaffoldResult(artifact_sha256=hashlib.sha256(data).hexdigest(), artifact_path=str(artifact),
-                          files=[str(f) for f in files],
-                          tests_summary=output.strip().splitlines()[-1] if output.strip() else "")
+        Raises:
+            ApplicationError (non-retryable): ``ScaffoldTestsFailed`` (the artifact's tests failed or
+                ran out of time; the message ends with pytest's output), ``ProjectError``,
+                ``MissingRequirements``, ``TemplateError``, ``GraphLoadFailed``.
+        """
+        spec = inp.spec
+        with tempfile.TemporaryDirectory(prefix="shipway-build-") as tmp:
+            work = Path(tmp)
+            tree = work / "artifact"
+            tree.mkdir()
+            assembly = await self._assemble(spec, inp.version, work, tree)
+            manifest = Manifest(
+                name=spec["name"], version=inp.version, source=assembly.source, graph=assembly.graph,
+                graph_name=assembly.graph_name, python_paths=assembly.python_paths, output=assembly.output,
+                input_model=assembly.input_model, requirements=assembly.requirements, env=assembly.env,
+                model=spec.get("model"), shipway_version=importlib.metadata.version("shipway"),
+                langgraph_version=importlib.metadata.version("langgraph"), python_version=platform.python_version())
+            try:
+                code, output = await run_tests(tree, assembly.python_paths, self.test_timeout_s, activity.heartbeat)
+            except TimeoutError as exc:
+                raise _fail("ScaffoldTestsFailed", f"the artifact's tests did not finish: {exc}") from exc
+            if code not in (0, NO_TESTS_COLLECTED):
+                raise _fail("ScaffoldTestsFailed", f"the artifact's tests failed (exit {code}):\n{output}")
+            manifest.tests = report(code, output)
+            manifest.files = file_hashes(tree)
+            (tree / "shipway-manifest.json").write_text(manifest.to_json())
+            schemas = await probe(tree)
+            manifest.input_schema, manifest.output_schema = schemas["input_schema"], schemas["output_schema"]
+            (tree / "shipway-manifest.json").write_text(manifest.to_json())
+            data = pack(tree)
+        sha = await asyncio.to_thread(self.store.put, data, "artifact")
+        return ScaffoldResult(artifact_sha256=sha, files=sorted(manifest.files), tests_summary=manifest.tests.summary,
+                              manifest=asdict(manifest))

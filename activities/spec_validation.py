@@ -22,10 +22,11 @@ async def validate_spec(inp: ValidateSpecInput) -> ValidateSpecResult:
         spec = parse_spec(inp.spec)
         if spec.name != inp.name:
             raise SpecError([("name", f"does not match the submitted agent name {inp.name!r}")])
-        try:
-            get_agent(spec.template)
-        except UnknownTemplateError as exc:
-            raise SpecError([("template", str(exc))]) from exc
+        if spec.template is not None:
+            try:
+                get_agent(spec.template)
+            except UnknownTemplateError as exc:
+                raise SpecError([("template", str(exc))]) from exc
     except SpecError as exc:
         raise ApplicationError(f"invalid spec: {exc}", [list(e) for e in exc.errors], type="SpecError", non_retryable=True) from exc
     return ValidateSpecResult(spec=spec.model_dump(mode="json"))

@@ -1,8 +1,10 @@
-"""The main job, end to end: every reference agent through its lifecycle, then real traffic.
+"""The main job, end to end: every reference agent and the example LangGraph project through their
+lifecycle, then real traffic.
 
-For each agent: submit its ``spec.yaml`` (a new version), follow the lifecycle to the
-approval step, approve as a named approver through the ``decide`` update the console and
-CLI use, wait until it is live, then send it inputs from its real data through the gateway
+For each agent: submit its spec (a reference agent's ``spec.yaml``; for the example project, its
+source archive and ``shipway.yaml``, as ``shipway agent submit <folder>`` does), follow the lifecycle
+to the approval step, approve as a named approver through the ``decide`` update the console and CLI
+use, wait until it is live, then send it inputs from its real data through the gateway
 (``?wait=true``), answering every interrupt with the agent's documented reviewer rule via
 ``/v1/runs/{id}/resume``.
 """
@@ -11,16 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import nullcontext
 from collections import Counter
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import httpx
 import yaml
 
-from reference_agents.base import AgentDefinition
+from activities.artifact_store import store_from_settings
 from reference_agents.registry import available_templates, get_agent
-from shipway import control
+from shipway import control, demo_project
 from shipway.db.engine import Database
 from shipway.settings import get_settings
 from workflows.statuses import ApprovalKind, LifecycleStep, VersionStatus
@@ -28,7 +31,36 @@ from workflows.statuses import ApprovalKind, LifecycleStep, VersionStatus
 DEMO_APPROVER = "carol.approver@bank.example"
 # How many real inputs each agent gets; Credit Underwriting scores the whole German Credit set.
 TRAFFIC = {"credit_underwriting": 1000, "financial_analysis": 12, "compliance_monitoring": 40,
-           "fraud_detection": 40, "portfolio_management": 6}
+           "fraud_detection": 40, "portfolio_management": 6, demo_project.KEY: 30}
+
+
+@dataclass(frozen=True)
+class DemoAgent:
+    """What the demo needs of an agent: its spec, real inputs, the reviewer's rule and a summary line."""
+
+    key: str
+    spec: Callable[[], dict]
+    sample_inputs: Callable[[int], list[dict]]
+    resume_value: Callable[[dict, dict], dict]
+    summarize: Callable[[list[dict]], str]
+
+
+def demo_agents(keys: list[str] | None = None) -> list[DemoAgent]:
+    """The reference agents (by template) and the example project (by folder name), all by default.
+
+    Raises:
+        reference_agents.registry.UnknownTemplateError: an unknown key.
+    """
+    agents = []
+    for key in keys or [*available_templates(), demo_project.KEY]:
+        if key == demo_project.KEY:
+            agents.append(DemoAgent(key, lambda: demo_project.spec(store_from_settings(get_settings())),
+                                    demo_project.sample_inputs, demo_project.resume_value, demo_project.summarize))
+        else:
+            a = get_agent(key)
+            agents.append(DemoAgent(key, lambda a=a: yaml.safe_load(a.spec_path.read_text()), a.sample_inputs,
+                                    a.resume_value, a.summarize))
+    return agents
 
 
 @dataclass
@@ -49,13 +81,13 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-async def take_through_lifecycle(client, db: Database, agent: AgentDefinition, say) -> str:
+async def take_through_lifecycle(client, db: Database, agent: DemoAgent, say) -> str:
     """Submit, approve as :data:`DEMO_APPROVER`, wait until live; returns the agent's name.
 
     Raises:
         RuntimeError: the lifecycle ended in any status other than ``live``.
     """
-    raw = yaml.safe_load(agent.spec_path.read_text())
+    raw = await asyncio.to_thread(agent.spec)
     name, version, wf_id = await control.submit_agent(client, db, raw, submitted_by=raw["owner"])
     say(f"  {name} v{version}: lifecycle {get_settings().workflow_url(wf_id)}")
     last = None
@@ -78,7 +110,7 @@ async def take_through_lifecycle(client, db: Database, agent: AgentDefinition, s
     return name
 
 
-async def send_traffic(http: httpx.AsyncClient, name: str, agent: AgentDefinition, inputs: list[dict],
+async def send_traffic(http: httpx.AsyncClient, name: str, agent: DemoAgent, inputs: list[dict],
                        concurrency: int = 20, progress=None) -> AgentTraffic:
     """Run every input through the gateway with ``concurrency`` in flight; resume interrupts."""
     out = AgentTraffic()
@@ -122,9 +154,9 @@ async def run_demo(templates: list[str] | None = None, say=print, traffic: dict[
     """The whole demo; returns each agent's traffic results (also printed through ``say``).
 
     Args:
-        templates: reference agents to run (default: all).
+        templates: reference agents (templates) and the example project (its folder name) to run (default: all).
         say: where progress lines go.
-        traffic: inputs per template (default :data:`TRAFFIC`).
+        traffic: inputs per agent key (default :data:`TRAFFIC`).
         http: a client for the gateway, left open (default: one on the configured gateway URL).
     """
     from shipway.temporal import connect
@@ -136,14 +168,15 @@ async def run_demo(templates: list[str] | None = None, say=print, traffic: dict[
     names: dict[str, str] = {}
     say(f"Temporal UI: {s.resolved_temporal_ui_url()}   gateway: {s.resolved_gateway_url()}")
     say("1. Lifecycle: validate -> guard -> scaffold -> index -> approval -> deploy -> live")
+    agents = {a.key: a for a in demo_agents(templates)}
     async with Database.from_settings(pool_size=2) as db:
-        for template in templates or available_templates():
-            names[template] = await take_through_lifecycle(client, db, get_agent(template), say)
+        for key, agent in agents.items():
+            names[key] = await take_through_lifecycle(client, db, agent, say)
     say("2. Traffic from each agent's real data, through the gateway (20 in flight)")
     own_client = httpx.AsyncClient(base_url=s.resolved_gateway_url(), timeout=300) if http is None else nullcontext(http)
     async with own_client as http:
         for template, name in names.items():
-            agent = get_agent(template)
+            agent = agents[template]
             inputs = agent.sample_inputs(traffic.get(template, 20))
             # the first run of a version loads its data and compiles its graph in the worker:
             # reported on its own so the traffic figures show the warm steady state
@@ -157,7 +190,7 @@ async def run_demo(templates: list[str] | None = None, say=print, traffic: dict[
         lat = res.latencies_ms
         say(f"  {names[template]}: {len(res.outputs)} runs ok, {len(res.failures)} failed; first pass {dict(res.first_status)}; "
             f"latency p50 {percentile(lat, 50):.0f} ms p95 {percentile(lat, 95):.0f} ms; {len(lat) / res.wall_s:.1f} runs/s")
-        say(f"    {get_agent(template).summarize(res.outputs)}")
+        say(f"    {agents[template].summarize(res.outputs)}")
         for failure in res.failures[:3]:
             say(f"    failure: {failure}")
     if "credit_underwriting" in results:

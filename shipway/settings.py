@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     resume_timeout_s: float = Field(default=7 * 24 * 3600, description="How long an interrupted run waits for resume, seconds.")
     graph_heartbeat_timeout_s: float = Field(default=30.0, description="Heartbeat timeout of the graph activity, seconds; a dead worker is noticed after this.")
     operator: str = Field(default="operator", description="Who the CLI/console acts as when none is given.")
+    artifact_store: str = Field(default="postgres", description="Where artifacts live: 'postgres' (the catalog database) or 's3://bucket/prefix'.")
+    s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint for the artifact store (S3-compatible stores, tests); default: AWS.")
+    s3_region: str | None = Field(default=None, description="AWS region of the artifact bucket; default: boto3's own configuration.")
+    artifact_cache_dir: Path | None = Field(default=None, description="Where workers unpack artifacts; default <state_dir>/artifact-cache.")
+    build_test_timeout_s: float = Field(default=300.0, description="Longest an artifact's own tests may run at build time, seconds.")
+
+    @property
+    def resolved_artifact_cache_dir(self) -> Path:
+        """Folder of unpacked artifacts on this machine."""
+        return (self.artifact_cache_dir or self.state_dir / "artifact-cache").resolve()
 
     @property
     def stack_file(self) -> Path:

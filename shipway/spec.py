@@ -48,20 +48,30 @@ class DeploymentSpec(BaseModel):
         return [DeploymentStep(s.weight_pct, s.bake_s) for s in self.steps] if self.steps else None
 
 
+class ProjectSource(BaseModel):
+    """Where a LangGraph project's code is: its source archive in the artifact store (by SHA-256) and
+    the graph of its ``langgraph.json`` to deploy."""
+
+    model_config = ConfigDict(extra="forbid")
+    archive_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    graph: str = Field(min_length=1)
+
+
 class AgentSpec(BaseModel):
-    """A validated agent spec (YAML or JSON).
+    """A validated agent spec (YAML or JSON; for a LangGraph project, its ``shipway.yaml`` plus ``source``).
 
     Fields: ``name`` (DNS-label style), ``owner`` (e-mail or user id, may not approve),
-    ``description``, ``template`` (reference agent or ``module:ATTR``), ``model``
-    (``provider:model`` or null), ``system_prompt``, ``tools``, ``data_classification``,
-    ``deployment``, ``config`` (passed to the agent's ``build_graph``).
+    ``description``, the code (exactly one of ``template``, a reference agent or ``module:ATTR``, and
+    ``source``, a submitted project), ``model`` (``provider:model`` or null), ``system_prompt``,
+    ``tools``, ``data_classification``, ``deployment``, ``config`` (passed to a template's ``build_graph``).
     """
 
     model_config = ConfigDict(extra="forbid")
     name: str
     owner: str = Field(min_length=1)
     description: str = Field(min_length=10, max_length=4000)
-    template: str
+    template: str | None = None
+    source: ProjectSource | None = None
     model: str | None = None
     system_prompt: str = ""
     tools: list[str] = Field(default_factory=list)
@@ -82,6 +92,14 @@ class AgentSpec(BaseModel):
         if v is not None and ":" not in v:
             raise ValueError("must be 'provider:model', e.g. 'openai:gpt-4o-mini'")
         return v
+
+    @model_validator(mode="after")
+    def _code(self) -> "AgentSpec":
+        if (self.template is None) == (self.source is None):
+            raise ValueError("give exactly one of 'template' (a reference agent or module:ATTR) and 'source' (a LangGraph project)")
+        if self.source is not None and self.config:
+            raise ValueError("'config' applies to templates; a LangGraph project configures itself")
+        return self
 
 
 class SpecError(ValueError):

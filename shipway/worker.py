@@ -15,8 +15,10 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities import scaffold, spec_guard, spec_validation
+from activities import spec_guard, spec_validation
 from activities.approvals import ApprovalActivities
+from activities.artifact_loader import ArtifactCache
+from activities.artifact_store import store_from_settings
 from activities.audit_log import AuditActivities
 from activities.canary import CanaryActivities
 from activities.catalog import CatalogActivities
@@ -24,6 +26,7 @@ from activities.deployments import DeploymentActivities
 from activities.embeddings import embed
 from activities.graph_runner import GraphActivities
 from activities.runs import RunActivities
+from activities.scaffold import BuildActivities
 from activities.traffic import TrafficActivities
 from shipway.db.engine import Database
 from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, Settings, get_settings
@@ -41,7 +44,7 @@ PASSTHROUGH_MODULES = ("workflows.types", "workflows.statuses", "workflows.strat
 
 class ShipwayWorkers:
     """Shipway's workers for some task queues, and the resources their activities own: one
-    database pool, the checkpointer pool and compiled graphs of the graph activity. Use as
+    database pool, the artifact store, the checkpointer pool, unpacked artifacts and compiled graphs. Use as
     ``async with build_workers(client) as workers: await workers.run()``; leaving closes them.
 
     Raises:
@@ -55,7 +58,9 @@ class ShipwayWorkers:
         if unknown := set(queues) - set(QUEUES):
             raise ValueError(f"unknown task queue(s) {sorted(unknown)}; known: {', '.join(QUEUES)}")
         self.db = Database(settings.resolved_database_url())
-        self.graphs = GraphActivities(self.db, settings.llm)
+        self.store = store_from_settings(settings)
+        self.build = BuildActivities(self.store, settings.build_test_timeout_s)
+        self.graphs = GraphActivities(self.db, ArtifactCache(settings.resolved_artifact_cache_dir, self.store.get), settings.llm)
         audit, runs = AuditActivities(self.db), RunActivities(self.db)
         by_queue = {
             CONTROL_TASK_QUEUE: (CONTROL_WORKFLOWS, self._control_activities(audit)),
@@ -76,7 +81,7 @@ class ShipwayWorkers:
     def _control_activities(self, audit: AuditActivities) -> list:
         catalog = CatalogActivities(self.db, embed)
         return [
-            spec_validation.validate_spec, spec_guard.guard_spec, scaffold.scaffold_agent,
+            spec_validation.validate_spec, spec_guard.guard_spec, self.build.scaffold_agent,
             catalog.register_version, catalog.store_validated_spec, catalog.set_version_status, catalog.index_agent,
             catalog.live_version, catalog.set_live_version, ApprovalActivities(self.db).record_approval,
             audit.record_audit, TrafficActivities(self.db).set_traffic, DeploymentActivities(self.db).record_deployment,

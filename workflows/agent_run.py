@@ -43,6 +43,8 @@ from workflows.types import (
 )
 
 _LOCAL = dict(start_to_close_timeout=timedelta(seconds=30))
+# Failures of the graph activity that another attempt cannot fix.
+_NOT_RETRIED = ["InvalidInput", "UnknownAgentVersion", "ArtifactIntegrity", "UnknownArtifact"]
 
 
 def resume_problem(raw: Any) -> str | None:
@@ -84,7 +86,7 @@ class AgentRunWorkflow:
         waited = timedelta(0)
         usage = [0, 0, 0.0]  # tokens in, tokens out, cost USD over all graph steps
         step = GraphStepInput(run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version,
-                              thread_id=inp.thread_id, input=inp.input)
+                              thread_id=inp.thread_id, input=inp.input, context=inp.context, configurable=inp.configurable)
         while True:
             try:
                 res = await workflow.execute_activity(
@@ -92,10 +94,13 @@ class AgentRunWorkflow:
                     start_to_close_timeout=timedelta(minutes=10),
                     heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s),
                     retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5,
-                                             non_retryable_error_types=["InvalidInput", "UnknownAgentVersion"]),
+                                             non_retryable_error_types=_NOT_RETRIED),
                 )
             except ActivityError as err:
                 message = str(err.cause) if err.cause else str(err)
+                if isinstance(err.cause, ApplicationError) and err.cause.type == "ArtifactIntegrity":
+                    await self._audit("shipway", "artifact.integrity_failed",
+                                      {"agent": inp.agent_name, "version": inp.version, "error": message})
                 await self._record(RunStatus.FAILED, usage, waited, error=message, latency=workflow.now() - started - waited)
                 await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.FAILED, error=message))
                 raise ApplicationError(message, type="RunFailed", non_retryable=True) from err
@@ -116,7 +121,8 @@ class AgentRunWorkflow:
             await self._record(RunStatus.RUNNING, usage, waited)
             self._result = RunResult(run_id=inp.run_id, status=RunStatus.RUNNING)
             step = GraphStepInput(run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version,
-                                  thread_id=inp.thread_id, resume=answer.value)
+                                  thread_id=inp.thread_id, resume=answer.value, context=inp.context,
+                                  configurable=inp.configurable)
         await self._record(RunStatus.SUCCEEDED, usage, waited, output=res.output, latency=workflow.now() - started - waited)
         return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.SUCCEEDED, output=res.output))
 

@@ -258,7 +258,7 @@ class AgentLifecycleWorkflow:
     async def _set_status(self, status: VersionStatus, detail: str = "", artifact: ScaffoldResult | None = None) -> None:
         await self._call(SET_VERSION_STATUS, SetVersionStatusInput(
             self._inp.name, self._inp.version, status, detail, artifact.artifact_sha256 if artifact else None,
-            artifact.artifact_path if artifact else None), SetVersionStatusResult)
+            artifact.manifest if artifact else None), SetVersionStatusResult)
         self._status.status, self._status.detail = status, detail
 
     async def _audit(self, actor: str, action: str, detail: dict) -> None:

@@ -258,6 +258,8 @@ class RunInput:
     tenant: str = "default"
     heartbeat_timeout_s: float = 30.0
     resume_timeout_s: float = 7 * 24 * 3600
+    context: dict[str, Any] | None = None  # the graph's runtime context (its context_schema)
+    configurable: dict[str, Any] = field(default_factory=dict)  # the caller's config["configurable"]
 
 
 @dataclass
@@ -374,12 +376,13 @@ class ScaffoldInput:
 
 @dataclass
 class ScaffoldResult:
-    """The stored artifact (reproducible ``.tar.gz``): SHA-256, path, files, last line of its tests."""
+    """The built artifact (a reproducible ``.tar.gz`` in the artifact store): its SHA-256, files, the
+    summary of its own tests, and its manifest (:class:`activities.artifact_format.Manifest` as JSON)."""
 
     artifact_sha256: str
-    artifact_path: str
     files: list[str]
     tests_summary: str
+    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -401,14 +404,14 @@ class IndexResult:
 @dataclass
 class SetVersionStatusInput:
     """Move a version to ``status`` (a legal transition of the version state machine), with a
-    human-readable ``detail`` (e.g. why it failed) and, once scaffolded, its artifact."""
+    human-readable ``detail`` (e.g. why it failed) and, once scaffolded, its artifact's SHA-256 and manifest."""
 
     name: str
     version: int
     status: VersionStatus
     detail: str = ""
     artifact_sha256: str | None = None
-    artifact_path: str | None = None
+    manifest: dict[str, Any] | None = None
 
 
 @dataclass
@@ -575,6 +578,8 @@ class GraphStepInput:
     thread_id: str
     input: dict[str, Any] | None = None
     resume: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    configurable: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

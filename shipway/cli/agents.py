@@ -15,17 +15,30 @@ agent_app = typer.Typer(help="Agents: submit a spec, follow its lifecycle, appro
 
 
 @agent_app.command("submit")
-def submit(spec_path: str = typer.Argument(..., help="YAML or JSON spec file."),
+def submit(path: str = typer.Argument(..., help="A spec (YAML/JSON) naming a template, or a LangGraph project: "
+                                             "a folder with langgraph.json and shipway.yaml, or a .tar.gz of one."),
+           graph: str = typer.Option(None, "--graph", help="The graph of langgraph.json to deploy, when it has several."),
            as_user: str = typer.Option(None, "--as", help="Who submits (default: the spec's owner)."),
            follow: bool = typer.Option(False, "--follow", help="Print each lifecycle step until approval or the end.")) -> None:
     """Start a new version's ``AgentLifecycleWorkflow``; prints its id and Temporal UI link."""
+    from pathlib import Path
+
+    from activities.artifact_store import store_from_settings
+    from activities.langgraph_project import ProjectError
     from shipway import control
     from shipway.db.engine import Database
+    from shipway.projects import is_project, project_spec, upload_project
     from shipway.spec import SpecError, load_spec_file
     from shipway.temporal import connect
 
     async def main() -> int:
-        raw = load_spec_file(spec_path)
+        source = Path(path)
+        if is_project(source):
+            sha, project = upload_project(store_from_settings(get_settings()), source, graph)
+            raw = project_spec(project, sha)
+            typer.echo(f"project {source}: graph {project.graph_name} ({project.graph}); source archive sha256 {sha[:16]}...")
+        else:
+            raw = load_spec_file(path)
         client = await connect()
         async with Database.from_settings(pool_size=1) as db:
             name, version, wf_id = await control.submit_agent(client, db, raw, as_user or str(raw.get("owner", "")))
@@ -36,8 +49,8 @@ def submit(spec_path: str = typer.Argument(..., help="YAML or JSON spec file."),
 
     try:
         exit_now(run_async(main()))
-    except SpecError as exc:
-        typer.echo(f"invalid spec: {exc}", err=True)
+    except (SpecError, ProjectError) as exc:
+        typer.echo(f"invalid {'project' if isinstance(exc, ProjectError) else 'spec'}: {exc}", err=True)
         exit_now(2)
 
 
@@ -123,6 +136,38 @@ def list_agents() -> None:
                 why = f"  ({v.status_detail})" if v.status_detail else ""
                 typer.echo(f"  v{v.version}  {v.status:<18} sha256={(v.artifact_sha256 or '')[:12]}  "
                            f"{settings.workflow_url(v.workflow_id)}{why}")
+    exit_now(0)
+
+
+@agent_app.command("diff")
+def diff(name: str, old: int = typer.Argument(..., help="The older version."), new: int = typer.Argument(..., help="The newer version."),
+         stat: bool = typer.Option(False, "--stat", help="Only list the changed files.")) -> None:
+    """What changed from version OLD to NEW: the spec, and the artifact file by file."""
+    from sqlmodel import Session
+
+    from activities.artifact_store import store_from_settings
+    from shipway import queries
+    from shipway.db.engine import sync_engine
+    from shipway.version_diff import diff_versions
+
+    with Session(sync_engine()) as s:
+        rows = {v: queries.agent_version(s, name, v) for v in (old, new)}
+    missing = [f"v{v}" for v, row in rows.items() if row is None]
+    if missing:
+        typer.echo(f"{name} has no {' or '.join(missing)}", err=True)
+        exit_now(1)
+    store = store_from_settings(get_settings())
+    data = {v: store.get(row.artifact_sha256) if row.artifact_sha256 else None for v, row in rows.items()}
+    result = diff_versions(rows[old].spec, rows[new].spec, data[old], data[new], f"v{old}", f"v{new}")
+    if result.unchanged:
+        typer.echo(f"{name} v{old} and v{new} are the same")
+        exit_now(0)
+    if result.spec_diff:
+        typer.echo(result.spec_diff if not stat else "spec changed")
+    for change in result.files:
+        typer.echo(f"{change.change:8} {change.path}{'  (' + change.note + ')' if change.note else ''}")
+        if not stat and change.diff:
+            typer.echo(change.diff)
     exit_now(0)
 
 

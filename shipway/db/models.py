@@ -13,7 +13,7 @@ from typing import Any
 from pgvector.sqlalchemy import Vector
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import AutoString, Field, SQLModel
 
@@ -51,7 +51,8 @@ class Agent(SQLModel, table=True):
 
 
 class AgentVersion(SQLModel, table=True):
-    """One version of an agent: its validated spec, scaffolded artifact and lifecycle state.
+    """One version of an agent: its validated spec, built artifact (SHA-256 in the artifact store and
+    its manifest: entry point, files, input schema, test report) and lifecycle state.
 
     ``status`` is a :class:`~workflows.statuses.VersionStatus` (state machine in
     ``docs/architecture.md``); ``status_detail`` says why it failed, was rejected or rolled back.
@@ -67,7 +68,7 @@ class AgentVersion(SQLModel, table=True):
     status_detail: str = ""
     submitted_by: str = ""
     artifact_sha256: str | None = None
-    artifact_path: str | None = None
+    manifest: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     embedding: list[float] | None = Field(default=None, sa_column=Column(Vector(EMBEDDING_DIM), nullable=True))
     workflow_id: str
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -131,7 +132,8 @@ class TrafficWeight(SQLModel, table=True):
 
 
 class Run(SQLModel, table=True):
-    """One agent run (``AgentRunWorkflow``). ``status`` is a :class:`~workflows.statuses.RunStatus`.
+    """One agent run (``AgentRunWorkflow``). ``status`` is a :class:`~workflows.statuses.RunStatus`;
+    ``artifact_sha256`` the artifact whose code ran.
 
     ``latency_ms`` is wall time from start to final result, excluding time spent waiting
     for a human (``wait_ms``)."""
@@ -148,6 +150,7 @@ class Run(SQLModel, table=True):
     output: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     interrupt: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     error: str | None = None
+    artifact_sha256: str | None = None
     workflow_id: str
     started_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
@@ -156,6 +159,18 @@ class Run(SQLModel, table=True):
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+
+
+class Artifact(SQLModel, table=True):
+    """A content-addressed object of the PostgreSQL artifact store: a version's artifact or a submitted
+    project's source archive (``kind``), by the SHA-256 of its bytes. Immutable."""
+
+    __tablename__ = "artifacts"
+    sha256: str = Field(primary_key=True, max_length=64)
+    kind: str
+    size_bytes: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class Thread(SQLModel, table=True):

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from reference_agents.registry import available_templates, get_agent
 from shipway.db.engine import Database
 from shipway.gateway import errors
-from shipway.gateway.agent_cache import AgentCache
+from shipway.gateway.versions import VersionCache
 from shipway.gateway.body_limit import BodyLimitMiddleware
 from shipway.gateway.routers import agents, health, runs
 from shipway.settings import Settings, get_settings
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.client = await connect(settings)
         app.state.db = Database(settings.resolved_database_url())
-        app.state.agents = AgentCache(app.state.db)
+        app.state.versions = VersionCache(app.state.db)
         try:
             yield
         finally:

@@ -1,5 +1,5 @@
 """Dependencies the routes share (``Depends``): settings, the Temporal client, the database and the
-agent definitions, all owned by the app's lifespan."""
+served versions' input schemas, all owned by the app's lifespan."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fastapi import Request
 from temporalio.client import Client
 
 from shipway.db.engine import Database
-from shipway.gateway.agent_cache import AgentCache
+from shipway.gateway.versions import VersionCache
 from shipway.settings import Settings
 
 
@@ -26,6 +26,6 @@ def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_agents(request: Request) -> AgentCache:
-    """Agent definitions by version."""
-    return request.app.state.agents
+def get_versions(request: Request) -> VersionCache:
+    """What the gateway knows of each served version (its input schema)."""
+    return request.app.state.versions

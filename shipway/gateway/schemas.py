@@ -41,12 +41,21 @@ Actor = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterVal
 JsonObject = Annotated[dict[str, Any], AfterValidator(no_nul)]
 
 
+class RunConfig(BaseModel):
+    """The part of a LangGraph ``RunnableConfig`` a caller may set."""
+
+    configurable: JsonObject = Field(default_factory=dict, description="Passed to the graph's nodes; "
+                                     "`thread_id`, `run_id` and `model` are the platform's and are overridden.")
+
+
 class RunRequest(BaseModel):
     """Body of ``POST /v1/agents/{name}/runs``."""
 
     input: JsonObject = Field(description="The agent's run input; its JSON Schema is `input_schema` of `GET /v1/agents/{name}`.")
     thread_id: ThreadId | None = Field(default=None, description="Conversation thread to continue; default: a new thread per run.")
     tenant: Tenant = "default"
+    context: JsonObject | None = Field(default=None, description="The graph's runtime context (its `context_schema`), if it has one.")
+    config: RunConfig | None = None
 
 
 class ResumeBody(BaseModel):

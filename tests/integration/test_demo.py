@@ -1,6 +1,6 @@
-"""``shipway demo`` itself, on a few real inputs per reference agent: every agent goes through its
-whole lifecycle, serves traffic through the gateway (interrupts answered by the demo reviewers),
-and the summary reports what each decided."""
+"""``shipway demo`` itself, on a few real inputs per reference agent and for the example LangGraph
+project: every agent goes through its whole lifecycle, serves traffic through the gateway from its
+artifact (interrupts answered by the demo reviewers), and the summary reports what each decided."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from workflows.statuses import VersionStatus
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 # enough inputs that the agents with a human step interrupt at least once on their own data
 TRAFFIC = {"credit_underwriting": 12, "financial_analysis": 2, "compliance_monitoring": 6, "fraud_detection": 12,
-           "portfolio_management": 2}
+           "portfolio_management": 2, "loan-document-checklist": 6}
 
 
 async def test_demo_takes_every_reference_agent_live_and_through_real_traffic(worker, db):
@@ -26,14 +26,15 @@ async def test_demo_takes_every_reference_agent_live_and_through_real_traffic(wo
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=300) as http:
             results = await run_demo(say=lines.append, traffic=TRAFFIC, http=http)
     text = "\n".join(lines)
-    assert set(results) == set(available_templates())
+    assert set(results) == {*available_templates(), "loan-document-checklist"}
     for template, res in results.items():
         assert not res.failures, (template, res.failures)
         # every input is counted: the cold first run and the traffic after it
         assert len(res.outputs) == TRAFFIC[template], template
     assert results["credit_underwriting"].first_status["interrupted"] >= 1, "no referral reached the demo underwriter"
+    assert any(o["ready_for_underwriting"] for o in results["loan-document-checklist"].outputs)
     for agent in await db.read(queries.agents):
-        if agent.template in TRAFFIC:
+        if agent.template in TRAFFIC or agent.name == "loan-document-checklist":
             assert agent.live_version is not None
             assert await db.read(queries.version_status, agent.name, agent.live_version) == VersionStatus.LIVE
     assert "3. Summary" in text and "Credit Underwriting, first decision" in text

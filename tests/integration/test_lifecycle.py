@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowFailureError
 
+from activities.artifact_format import manifest_of
+from activities.artifact_store import store_from_settings
 from activities.audit_log import verify_chain
 from shipway import control, queries
+from shipway.settings import get_settings
 from shipway.spec import SpecError
 from tests.support.lifecycle import APPROVER, OWNER, counting_spec, deploy, submit, wait_for_step
 from workflows.statuses import ApprovalKind, LifecycleStep, VersionStatus
@@ -44,7 +46,12 @@ async def test_approve_path_goes_live_with_artifact_embedding_traffic_and_audit(
 
     av = await db.read(queries.agent_version, name, version)
     assert av.status == VersionStatus.LIVE and av.submitted_by == OWNER
-    assert hashlib.sha256(Path(av.artifact_path).read_bytes()).hexdigest() == av.artifact_sha256 == result.artifact_sha256
+    stored = store_from_settings(get_settings()).get(av.artifact_sha256)
+    assert hashlib.sha256(stored).hexdigest() == av.artifact_sha256 == result.artifact_sha256
+    manifest = manifest_of(stored)
+    assert manifest.graph == "shipway_entry.py:graph" and manifest.tests.summary == "2 passed"
+    assert "counting_agent.py" in manifest.files and "reference_agents/common/hitl.py" in manifest.files
+    assert av.manifest["input_schema"]["required"] == ["log_path"]
     assert len(av.embedding) == 384
     assert [(w.version, w.weight_pct) for w in await db.read(queries.traffic, name)] == [(1, 100.0)]
     assert await db.read(queries.live_version, name) == 1
@@ -196,7 +203,7 @@ async def test_invalid_strategy_inside_the_deployment_workflow_ends_it_instead_o
 async def test_failing_generated_tests_stop_the_lifecycle_at_scaffold(worker, db):
     name, version = await submit(worker, db, counting_spec(config={"fail_generated_tests": True}))
     message = await _failure(worker, name, version)
-    assert "generated tests failed" in message and "test_configured_to_fail" in message
+    assert "tests failed" in message and "test_configured_to_fail" in message
     st = await control.lifecycle_status(worker, name, version)
     assert (st.step, st.status) == (LifecycleStep.SCAFFOLD, VersionStatus.FAILED)
     assert (await db.read(queries.agent_version, name, version)).artifact_sha256 is None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from activities.scaffold import render_package, run_generated_tests_blocking
+from activities.artifact_assembly import render_package
+from activities.artifact_tests import run_tests_blocking
 from reference_agents.compliance_monitoring import AGENT
 
 
@@ -19,6 +20,6 @@ def test_template_renders_and_its_tests_pass(tmp_path):
     agent_src = (tmp_path / "compliance_monitoring_agent/agent.py").read_text()
     assert "CONFIG = {'screening': {'max_candidates': 3}}" in agent_src and "VERSION = 3" in agent_src
 
-    proc = run_generated_tests_blocking(tmp_path)
+    proc = run_tests_blocking(tmp_path)
     assert proc.returncode == 0, proc.stdout
     assert "5 passed" in proc.stdout

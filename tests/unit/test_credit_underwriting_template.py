@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from activities.scaffold import package_name, render_package, run_generated_tests_blocking
+from activities.artifact_assembly import package_name, render_package
+from activities.artifact_tests import run_tests_blocking
 from reference_agents.credit_underwriting import AGENT
 
 
@@ -27,7 +28,7 @@ def test_rendered_package_tests_pass(tmp_path):
     rendered, package = _render(tmp_path, {})
     assert {p.relative_to(rendered).as_posix() for p in rendered.rglob("*.py")} == {
         f"{package}/__init__.py", f"{package}/agent.py", f"tests/test_{package}.py"}
-    result = run_generated_tests_blocking(rendered)
+    result = run_tests_blocking(rendered)
     assert result.returncode == 0, result.stdout[-5000:]
     assert "3 passed" in result.stdout
 

@@ -9,7 +9,8 @@ import sys
 
 import yaml
 
-from activities.scaffold import package_name, render_package, run_generated_tests_blocking
+from activities.artifact_assembly import package_name, render_package
+from activities.artifact_tests import run_tests_blocking
 from reference_agents.fraud_detection import AGENT
 
 
@@ -32,7 +33,7 @@ def test_rendered_package_builds_and_its_tests_pass(tmp_path):
     render(tmp_path, spec)
     agent_py = tmp_path / "fraud_detection_agent" / "agent.py"
     assert "VERSION = 3" in agent_py.read_text()
-    result = run_generated_tests_blocking(tmp_path)
+    result = run_tests_blocking(tmp_path)
     assert result.returncode == 0, result.stdout
     assert "3 passed" in result.stdout
     # The rendered CONFIG is the spec's, so the generated package applies its overrides.
@@ -50,5 +51,5 @@ def test_generated_tests_fail_on_a_broken_agent(tmp_path):
     # An agent that never asks an analyst must fail the generated interrupt test.
     never_review = "build_graph({'triage': {'analyst_review_min_score': 100}})"
     agent_py.write_text(agent_py.read_text().replace("build_graph(CONFIG)", never_review))
-    result = run_generated_tests_blocking(tmp_path)
+    result = run_tests_blocking(tmp_path)
     assert result.returncode != 0

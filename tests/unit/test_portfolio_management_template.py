@@ -4,7 +4,8 @@ from pathlib import Path
 
 import yaml
 
-from activities.scaffold import package_name, render_package, run_generated_tests_blocking
+from activities.artifact_assembly import package_name, render_package
+from activities.artifact_tests import run_tests_blocking
 from reference_agents.portfolio_management import AGENT
 
 
@@ -26,7 +27,7 @@ def test_rendered_package_tests_pass(tmp_path):
     src = _render(tmp_path, {"risk_limits": {"max_var_95_1d_pct": 3.0}})
     agent_py = (src / "portfolio_management_agent" / "agent.py").read_text()
     assert "VERSION = 3" in agent_py and '"max_var_95_1d_pct": 3.0' in agent_py
-    result = run_generated_tests_blocking(src)
+    result = run_tests_blocking(src)
     assert result.returncode == 0, result.stdout[-5000:]
     assert "3 passed" in result.stdout and "skipped" not in result.stdout
 
@@ -34,5 +35,5 @@ def test_rendered_package_tests_pass(tmp_path):
 def test_rendered_tests_fail_on_an_invalid_config(tmp_path):
     # a config naming an unknown policy section must fail the scaffold's tests, not pass silently
     src = _render(tmp_path, {"no_such_section": {}})
-    result = run_generated_tests_blocking(src)
+    result = run_tests_blocking(src)
     assert result.returncode != 0 and "unknown policy key(s) no_such_section" in result.stdout

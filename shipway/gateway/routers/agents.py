@@ -8,15 +8,15 @@ from fastapi import APIRouter, Depends
 
 from shipway import queries
 from shipway.db.engine import Database
-from shipway.gateway.agent_cache import AgentCache, UnknownVersion
-from shipway.gateway.deps import get_agents, get_db
+from shipway.gateway.deps import get_db, get_versions
+from shipway.gateway.versions import UnknownVersion, VersionCache
 from shipway.gateway.errors import RESPONSES, ApiError
 from shipway.gateway.schemas import AgentView, TrafficShare
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 
 
-async def _view(db: Database, agents: AgentCache, name: str, with_schema: bool) -> AgentView | None:
+async def _view(db: Database, versions: VersionCache, name: str, with_schema: bool) -> AgentView | None:
     agent = await db.read(queries.agent, name)
     traffic = await db.read(queries.traffic, name)
     if agent is None or not traffic:
@@ -25,7 +25,7 @@ async def _view(db: Database, agents: AgentCache, name: str, with_schema: bool) 
     if with_schema:
         main = max(traffic, key=lambda w: (w.weight_pct, w.version))
         try:
-            schema = (await agents.definition(name, main.version)).input_model.model_json_schema()
+            schema = (await versions.get(name, main.version)).input_schema
         except UnknownVersion as exc:
             raise ApiError(404, str(exc)) from exc
     return AgentView(name=agent.name, owner=agent.owner, description=agent.description, live_version=agent.live_version,
@@ -33,17 +33,19 @@ async def _view(db: Database, agents: AgentCache, name: str, with_schema: bool) 
 
 
 @router.get("", response_model=list[AgentView])
-async def list_agents(db: Annotated[Database, Depends(get_db)], agents: Annotated[AgentCache, Depends(get_agents)]) -> list[AgentView]:
+async def list_agents(db: Annotated[Database, Depends(get_db)],
+                      versions: Annotated[VersionCache, Depends(get_versions)]) -> list[AgentView]:
     """Agents serving traffic, by name (without input schemas; ask for one agent to get its schema)."""
-    views = [await _view(db, agents, a.name, with_schema=False) for a in await db.read(queries.agents)]
+    views = [await _view(db, versions, a.name, with_schema=False) for a in await db.read(queries.agents)]
     return [v for v in views if v is not None]
 
 
 @router.get("/{name}", response_model=AgentView, responses={404: RESPONSES[404]})
 async def get_agent(name: str, db: Annotated[Database, Depends(get_db)],
-                    agents: Annotated[AgentCache, Depends(get_agents)]) -> AgentView:
-    """One agent serving traffic, with the JSON Schema of its run input (``input_schema``)."""
-    view = await _view(db, agents, name, with_schema=True)
+                    versions: Annotated[VersionCache, Depends(get_versions)]) -> AgentView:
+    """One agent serving traffic, with the JSON Schema of its run input (``input_schema``, from the
+    artifact of the version with the largest share)."""
+    view = await _view(db, versions, name, with_schema=True)
     if view is None:
         raise ApiError(404, f"agent {name!r} does not exist or has no live version")
     return view

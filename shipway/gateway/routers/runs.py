@@ -8,17 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from jsonschema import Draft202012Validator
-from pydantic import ValidationError
 from temporalio.client import Client
 
 from shipway import control, queries
 from shipway.db.engine import Database
 from shipway.db.models import Run
-from shipway.gateway.agent_cache import AgentCache, UnknownVersion
-from shipway.gateway.deps import get_agents, get_client, get_db, get_settings
+from shipway.gateway.deps import get_client, get_db, get_settings, get_versions
 from shipway.gateway.errors import RESPONSES, ApiError
 from shipway.gateway.metrics import RESUMES, RUN_WAIT_SECONDS, RUNS_SETTLED, RUNS_STARTED
 from shipway.gateway.schemas import ResumeAccepted, ResumeBody, RunAccepted, RunRequest, RunView
+from shipway.gateway.versions import UnknownVersion, VersionCache
 from shipway.settings import Settings
 from workflows.statuses import RunStatus
 from workflows.types import run_workflow_id
@@ -55,29 +54,28 @@ async def _settled_view(db: Database, client: Client, settings: Settings, run: R
 @router.post("/v1/agents/{name}/runs", status_code=202, response_model=RunAccepted,
              responses={**_SETTLED, **RESPONSES})
 async def start_run(name: str, body: RunRequest, db: Annotated[Database, Depends(get_db)],
-                    client: Annotated[Client, Depends(get_client)], agents: Annotated[AgentCache, Depends(get_agents)],
+                    client: Annotated[Client, Depends(get_client)], versions: Annotated[VersionCache, Depends(get_versions)],
                     settings: Annotated[Settings, Depends(get_settings)], wait: bool = False) -> JSONResponse:
     """Start a run of agent ``name`` on the version its live traffic weights pick. 202 with the run's
     id, or with ``?wait=true`` 200 with the run once it finished or waits for a human.
 
-    The input is validated against the version's input schema (422 naming each field); a
+    The input is validated against the version's input schema (422 naming each field); ``context``
+    and ``config.configurable`` reach the graph as its runtime context and configuration; a
     ``thread_id`` that belongs to another agent or tenant, or that another unfinished run holds, is
     refused with 409.
     """
     started = time.perf_counter()
     try:
         version = await control.pick_version(db, name)
-        definition = await agents.definition(name, version)
+        served = await versions.get(name, version)
     except (control.UnknownAgentError, UnknownVersion) as exc:
         raise ApiError(404, str(exc)) from exc
+    if errors := served.input_errors(body.input):
+        raise ApiError(422, "invalid input for agent", errors)
     try:
-        definition.input_model.model_validate(body.input)
-    except ValidationError as exc:
-        raise ApiError(422, "invalid input for agent", [{"loc": ["body", "input", *e["loc"]], "msg": e["msg"]}
-                                                       for e in exc.errors()]) from exc
-    try:
-        run_id, _ = await control.start_run(client, name, version, body.input, thread_id=body.thread_id,
-                                            tenant=body.tenant, wait=False)
+        run_id, _ = await control.start_run(client, name, version, body.input, thread_id=body.thread_id, tenant=body.tenant,
+                                            context=body.context, configurable=body.config.configurable if body.config else None,
+                                            wait=False)
     except control.ActionRefused as exc:
         raise ApiError(409, "thread not available", exc.reason) from exc
     RUNS_STARTED.labels(name, str(version)).inc()

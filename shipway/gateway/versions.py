@@ -1,0 +1,71 @@
+"""What the gateway knows of the versions it serves: each one's run input JSON Schema, read from its
+artifact manifest once (LRU-bounded). The gateway never imports agent code: validating input against
+the schema is enough to answer 422 naming the field; the worker validates again with the artifact's
+own model before running it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from cachetools import LRUCache
+from jsonschema import Draft202012Validator
+
+from shipway import queries
+from shipway.db.engine import Database
+
+# Versions a gateway keeps; a version's manifest never changes once built.
+MAX_VERSIONS = 256
+
+
+class UnknownVersion(LookupError):
+    """The version is not in the catalog."""
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """A version's input schema (``None`` for a version built before artifacts carried one)."""
+
+    input_schema: dict | None
+    validator: Draft202012Validator | None
+
+    def input_errors(self, value: dict) -> list[dict]:
+        """Where ``value`` breaks the input schema, each as ``{"loc": ["body", "input", ...], "msg"}``;
+        a missing required property is located at its own name."""
+        if self.validator is None:
+            return []
+        errors = []
+        for e in sorted(self.validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
+            loc = ["body", "input", *e.absolute_path]
+            if e.validator == "required" and isinstance(e.instance, dict):
+                errors += [{"loc": [*loc, p], "msg": "Field required"} for p in e.validator_value if p not in e.instance]
+            else:
+                errors.append({"loc": loc, "msg": e.message})
+        return errors
+
+
+class VersionCache:
+    """``(agent, version) -> ServedVersion``, at most :data:`MAX_VERSIONS` kept."""
+
+    def __init__(self, db: Database, size: int = MAX_VERSIONS) -> None:
+        self.db = db
+        self._cache: LRUCache = LRUCache(maxsize=size)
+        self._lock = asyncio.Lock()
+
+    async def get(self, name: str, version: int) -> ServedVersion:
+        """The served view of one version.
+
+        Raises:
+            UnknownVersion: no such version in the catalog.
+        """
+        key = (name, version)
+        if (hit := self._cache.get(key)) is not None:
+            return hit
+        row = await self.db.read(queries.agent_version, name, version)
+        if row is None:
+            raise UnknownVersion(f"agent {name} v{version} is not in the catalog")
+        schema = (row.manifest or {}).get("input_schema") or None
+        served = ServedVersion(schema, Draft202012Validator(schema) if schema else None)
+        async with self._lock:
+            self._cache[key] = served
+        return served
