@@ -24,6 +24,7 @@ with st.sidebar:
 navigation = st.navigation(
     [
         st.Page(PAGES / "agents.py", title="Agents", icon=":material/smart_toy:", default=True),
+        st.Page(PAGES / "create_agent.py", title="Create agent", icon=":material/add_circle:"),
         st.Page(PAGES / "approvals.py", title="Approvals", icon=":material/approval:"),
         st.Page(PAGES / "runs.py", title="Runs", icon=":material/play_circle:"),
     ]

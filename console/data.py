@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
+import psycopg
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlmodel import Session
 
+from activities.artifact_store import store_from_settings
 from shipway import queries
 from shipway.db.engine import sync_engine
 from shipway.db.models import Approval, Run
 from shipway.settings import get_settings
+from shipway.version_diff import VersionDiff, diff_versions
 from workflows.statuses import RunStatus
 
 # ``refused`` is only a workflow outcome: no runs row ever has it.
@@ -102,6 +105,59 @@ def traffic_frame() -> pd.DataFrame:
         [{"agent": w.agent_name, "version": w.version, "weight_pct": w.weight_pct, "updated_at": w.updated_at} for w in rows],
         columns=["agent", "version", "weight_pct", "updated_at"],
     )
+
+
+def version_numbers(agent_name: str) -> list[int]:
+    """The agent's version numbers, newest first (empty for an unknown agent)."""
+    with session() as s:
+        return [v.version for v in queries.versions(s, agent_name)]
+
+
+def next_version(agent_name: str) -> int:
+    """The version number a new submission of ``agent_name`` gets (1 for a new agent)."""
+    with session() as s:
+        return queries.next_version(s, agent_name)
+
+
+@dataclass
+class VersionComparison:
+    """Two versions of an agent compared: the spec diff and, when both versions have an artifact, the
+    changed files (``diff.files``). ``unbuilt`` lists the versions without an artifact yet (not
+    scaffolded, or failed before), with their status; their files are not compared."""
+
+    agent: str
+    old: int
+    new: int
+    diff: VersionDiff
+    unbuilt: list[tuple[int, str]]
+
+
+def compare_versions(agent_name: str, old: int, new: int) -> VersionComparison:
+    """What changed from ``agent_name`` v``old`` to v``new``: the spec, and the artifacts file by file
+    (read from the artifact store).
+
+    Raises:
+        LookupError: the agent has no such version.
+        activities.artifact_store.ArtifactNotFound: a version's artifact is missing from the store.
+        activities.artifact_format.ArtifactError: an artifact is not a readable archive.
+        DatabaseUnavailable: as :func:`session`, or the store's database cannot be reached.
+    """
+    with session() as s:
+        rows = {v: queries.agent_version(s, agent_name, v) for v in (old, new)}
+    missing = [f"v{v}" for v, row in rows.items() if row is None]
+    if missing:
+        raise LookupError(f"{agent_name} has no {' or '.join(missing)}")
+    unbuilt = [(v, str(row.status)) for v, row in rows.items() if not row.artifact_sha256]
+    artifacts: dict[int, bytes | None] = {old: None, new: None}
+    if not unbuilt:
+        # a missing side would list every file of the other as added or removed: compare files only when both exist
+        try:
+            store = store_from_settings(get_settings())
+            artifacts = {v: store.get(row.artifact_sha256) for v, row in rows.items()}
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(f"cannot reach the artifact store: {exc}") from exc
+    diff = diff_versions(rows[old].spec, rows[new].spec, artifacts[old], artifacts[new], f"v{old}", f"v{new}")
+    return VersionComparison(agent=agent_name, old=old, new=new, diff=diff, unbuilt=unbuilt)
 
 
 # -- approvals -------------------------------------------------------------------------------------

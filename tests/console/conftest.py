@@ -6,6 +6,8 @@ drive real workflows from the pages."""
 from __future__ import annotations
 
 import asyncio
+import io
+import tarfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 from streamlit.testing.v1 import AppTest
 
+from activities.artifact_format import pack
 from tests.support.workers import running_workers
 
 APP = Path(__file__).resolve().parents[2] / "console" / "app.py"
@@ -123,3 +126,14 @@ async def open_page(page: str, operator: str, run_id: str | None = None) -> AppT
     if run_id:
         at.query_params["run"] = run_id
     return await run_app(at)
+
+
+def project_archive(folder: Path, top: str | None = None) -> bytes:
+    """A ``.tar.gz`` of the project in ``folder``: its files at the archive's root, or under one
+    folder ``top`` (how ``tar czf loan.tar.gz loan/`` packs it)."""
+    if top is None:
+        return pack(folder)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(folder, arcname=top)
+    return buf.getvalue()

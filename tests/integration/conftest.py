@@ -22,3 +22,16 @@ async def db(settings_env):
 
     async with Database.from_settings(pool_size=2) as database:
         yield database
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def gateway(worker):
+    """The gateway app (its real lifespan) over ASGI, on the test database and Temporal server, with workers running."""
+    import httpx
+
+    from shipway.gateway.app import create_app
+
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
+            yield http

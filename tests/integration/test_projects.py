@@ -8,16 +8,13 @@ import asyncio
 import subprocess
 import sys
 
-import httpx
 import psycopg
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowFailureError
 
 from activities.artifact_format import manifest_of
 from activities.artifact_store import store_from_settings
 from shipway import control, queries
-from shipway.gateway.app import create_app
 from shipway.projects import project_spec, upload_project
 from shipway.settings import get_settings
 from tests.support.lifecycle import APPROVER, deploy, submit
@@ -27,13 +24,6 @@ from workflows.types import lifecycle_workflow_id, run_workflow_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def gateway(worker):
-    app = create_app()
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
-            yield http
 
 
 def _spec(folder, **kwargs) -> dict:

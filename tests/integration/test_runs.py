@@ -32,13 +32,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 YES = {"decision": "yes", "reviewer": "uma.underwriter", "note": "checked"}
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def gateway(worker):
-    app = create_app()
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
-            yield http
-
 
 def _error(r: httpx.Response, status: int) -> ErrorResponse:
     """The response's body, checked against the declared error shape."""
