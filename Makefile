@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install up down status bench clean
+.PHONY: demo test install up down status bench model-review clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ status: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_latency
 	$(BIN)/python -m bench.agents
+
+model-review: $(STAMP)
+	$(BIN)/python -m bench.model_review
 
 clean:
 	-$(BIN)/shipway down

@@ -13,9 +13,11 @@ TRANSACTION_TYPES = ("cash_deposit", "cash_withdrawal", "wire", "ach", "card", "
 class Transaction(BaseModel):
     """One booked transaction of the customer's account.
 
-    ``amount_usd`` is positive; ``direction`` says credit (``in``) or debit (``out``);
-    ``counterparty_country`` is ISO 3166-1 alpha-2 (upper-cased here). A timestamp without
-    an offset is taken as UTC.
+    ``amount_usd`` is positive; ``direction`` says credit (``in``) or debit (``out``), and a
+    ``cash_deposit`` is a credit, a ``cash_withdrawal`` a debit; ``counterparty_name`` (any
+    script) is screened against the watchlists like the customer; ``counterparty_country`` is
+    ISO 3166-1 alpha-2 and ``counterparty_subdivision`` ISO 3166-2 (e.g. ``UA-43``), both
+    upper-cased here. A timestamp without an offset is taken as UTC.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -24,12 +26,27 @@ class Transaction(BaseModel):
     amount_usd: float = Field(gt=0, le=1e12)
     direction: Literal["in", "out"]
     type: Literal[TRANSACTION_TYPES]
+    counterparty_name: str | None = Field(default=None, max_length=300)
     counterparty_country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    counterparty_subdivision: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$")
 
-    @field_validator("counterparty_country")
+    @field_validator("counterparty_country", "counterparty_subdivision")
     @classmethod
     def _upper(cls, v: str | None) -> str | None:
         return v.upper() if v else v
+
+    @field_validator("counterparty_name")
+    @classmethod
+    def _blank_name(cls, v: str | None) -> str | None:
+        v = " ".join(v.split()) if v else v
+        return v if v and sum(ch.isalnum() for ch in v) >= 2 else None
+
+    @model_validator(mode="after")
+    def _cash_direction(self) -> Transaction:
+        expected = {"cash_deposit": "in", "cash_withdrawal": "out"}.get(self.type)
+        if expected and self.direction != expected:
+            raise ValueError(f"direction: a {self.type} is direction {expected!r}, got {self.direction!r}")
+        return self
 
 
 class ComplianceInput(BaseModel):
@@ -37,8 +54,9 @@ class ComplianceInput(BaseModel):
 
     ``name`` is screened against the watchlists (any script); ``party_type`` restricts the
     screening to individuals or entities when known; ``date_of_birth`` (``YYYY`` or
-    ``YYYY-MM-DD``) and ``nationality`` are secondary identifiers shown to the analyst;
-    ``transactions`` (may be empty) are monitored.
+    ``YYYY-MM-DD``) and ``nationality`` (ISO 3166-1 alpha-2 code, country name or demonym; an
+    entity's country of registration) are secondary identifiers that raise or lower a match;
+    ``transactions`` (may be empty) are monitored, and their counterparties screened.
 
     Raises:
         pydantic.ValidationError: a malformed field (named in the error), a name without two
@@ -68,4 +86,10 @@ class ComplianceInput(BaseModel):
         if dupes:
             raise ValueError(f"transactions: duplicate transaction_id {', '.join(dupes)}")
         return self
+
+    @field_validator("nationality")
+    @classmethod
+    def _code_upper(cls, v: str | None) -> str | None:
+        v = " ".join(v.split()) if v else None
+        return v.upper() if v and len(v) == 2 else v
 

@@ -9,8 +9,9 @@ from reference_agents.common import policy as common_policy
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 POLICY_PATH = PACKAGE_DIR / "policy.yaml"
-# A spec may add name variants (e.g. a transliteration table); each entry is checked by the screener.
-OPEN_KEYS = ("screening.name_variants",)
+# A spec may add name variants (e.g. a transliteration table) and weights for the alias labels of
+# other lists (e.g. OFAC "f.k.a."); each entry is checked by the screener.
+OPEN_KEYS = ("screening.name_variants", "screening.alias_quality_weights")
 # Reason codes an analyst is asked about; each needs its text in ``reason_texts``.
 REVIEW_CODES = ("WATCHLIST_POTENTIAL_MATCH",)
 

@@ -2,7 +2,10 @@
 
 Every potential match -- strong and exact ones included -- goes to an analyst: sanctions practice
 has a human confirm a true match before assets are blocked, and an exact name alone is not
-identity (namesakes). The candidates' ``strong_match`` and ``dob_match`` flags help the analyst.
+identity (namesakes). Each screened party with potential matches is asked about on its own: the
+customer first, then each transaction counterparty. The candidates carry how their score was
+made (name score, alias quality, common-name penalty, date-of-birth and country evidence) and
+``identifiers_agree`` to help the analyst.
 """
 
 from __future__ import annotations
@@ -55,25 +58,41 @@ def answer_model(candidate_refs: list[str]) -> type[MatchAnswer]:
     )
 
 
-def review_request(state: Mapping[str, Any], policy: Mapping[str, Any], model: type[MatchAnswer]) -> InterruptRequest:
-    """The request shown to the analyst for the state's screening candidates.
+def review_request(state: Mapping[str, Any], party: Mapping[str, Any] | None, policy: Mapping[str, Any],
+                   model: type[MatchAnswer]) -> InterruptRequest:
+    """The request shown to the analyst for one screened party's candidates.
 
-    ``context`` holds the screened party's facts (``customer_id``, ``screened_name``, ``party_type``,
-    ``date_of_birth``, ``nationality``), the thresholds (0-100) and the ``candidates`` as screened
-    (``reference_number``, ``primary_name``, ``matched_name``, ``score`` 0-100, ``strong_match``,
-    ``dob_match``, listed dates of birth and nationalities...); ``reasons`` the review codes with
-    their text from ``policy["reason_texts"]``.
+    Args:
+        state: the run state (customer facts, ``screening``).
+        party: a counterparty screening (``counterparty_name``, ``counterparty_country``,
+            ``transaction_ids``, ``candidates``), or ``None`` for the customer.
+        policy: the agent's policy (``reason_texts``).
+        model: the case's answer model (:func:`answer_model`).
+
+    ``context`` holds ``party`` (``customer`` | ``counterparty``), the screened party's facts
+    (customer: ``customer_id``, ``screened_name``, ``party_type``, ``date_of_birth``,
+    ``nationality``; counterparty: ``screened_name``, ``country``, ``transaction_ids``), the
+    thresholds (0-100), the lists used (``lists``: source, date generated, SHA-256, age, stale)
+    and the ``candidates`` as screened; ``reasons`` the review codes with their text from
+    ``policy["reason_texts"]``.
     """
     screening = state["screening"]
+    if party is None:
+        facts = {"party": "customer", "customer_id": state.get("customer_id"), "screened_name": screening["screened_name"],
+                 "party_type": state.get("party_type"), "date_of_birth": state.get("date_of_birth"),
+                 "nationality": state.get("nationality")}
+        candidates = screening["candidates"]
+    else:
+        facts = {"party": "counterparty", "customer_id": state.get("customer_id"),
+                 "screened_name": party["counterparty_name"], "country": party["counterparty_country"],
+                 "transaction_ids": party["transaction_ids"]}
+        candidates = party["candidates"]
     context = {
-        "customer_id": state.get("customer_id"),
-        "screened_name": screening["screened_name"],
-        "party_type": state.get("party_type"),
-        "date_of_birth": state.get("date_of_birth"),
-        "nationality": state.get("nationality"),
+        **facts,
         "review_threshold_0_100": screening["review_threshold"],
         "strong_match_threshold_0_100": screening["strong_match_threshold"],
-        "candidates": screening["candidates"],
+        "lists": screening["lists"],
+        "candidates": candidates,
     }
     reasons = reason_texts(policy["reason_texts"], list(REVIEW_CODES))
     return build_request(KIND, QUESTION, model, context, reasons)

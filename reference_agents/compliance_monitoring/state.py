@@ -14,16 +14,23 @@ class ComplianceState(TypedDict, total=False):
 
     Set by the nodes:
         validated: input checked and normalised (intake).
-        screening: ``{"screened_name", "normalized_name", "candidates": [...],
+        screening: the customer's screening ``{"screened_name", "normalized_name", "candidates": [...],
             "review_threshold", "strong_match_threshold", "names_indexed", "parties_indexed",
-            "sources"}``; each candidate has ``score`` (0-100), ``matched_name``,
-            ``reference_number``, ``primary_name``, ``dob_match`` (bool or None)…
-        review: the analyst's recorded answer on the candidates (``decision``, ``reviewer``,
-            ``note``, ``reference_number``, ``candidate_reference_numbers``; see
+            "sources", "screening_date", "lists", "stale", "stale_list_action"}``; each candidate
+            has ``score`` (match score 0-100), ``name_score``, ``matched_name``, ``reference_number``,
+            ``primary_name``, ``dob_evidence``, ``country_evidence``, ``identifiers_agree``…
+            (:func:`~reference_agents.compliance_monitoring.tools.watchlist.screen_name`).
+        counterparty_screening: one ``{"counterparty_name", "counterparty_country",
+            "transaction_ids", "candidates"}`` per distinct counterparty name.
+        review: the analyst's recorded answer on the customer's candidates (``decision``,
+            ``reviewer``, ``note``, ``reference_number``, ``candidate_reference_numbers``; see
             :func:`~reference_agents.compliance_monitoring.review.recorded_review`), or None
             when none was needed.
-        alerts: monitoring alerts (``rule``, ``reason_code``, ``transaction_ids``, ``amount_usd``).
-        decision: ``clear`` | ``alert`` | ``blocked``.
+        counterparty_reviews: the analyst's recorded answers on counterparties, keyed by the
+            counterparty's index in ``counterparty_screening`` (a string).
+        alerts: monitoring alerts (``rule``, ``reason_code``, ``transaction_ids``, ``amount_usd``,
+            ``details``; ``hold`` when the payments are stopped).
+        decision: ``clear`` | ``alert`` | ``held`` | ``blocked``.
         reasons: machine-readable reason codes.
         narrative: a short case summary (LLM-written when a model is configured).
         narrative_source: ``"llm"`` or ``"tools"`` (the deterministic sentence).
@@ -37,7 +44,9 @@ class ComplianceState(TypedDict, total=False):
     transactions: list[dict]
     validated: bool
     screening: dict
+    counterparty_screening: list[dict]
     review: dict | None
+    counterparty_reviews: dict[str, dict]
     alerts: list[dict]
     decision: str
     reasons: list[str]

@@ -8,7 +8,7 @@ from reference_agents.credit_underwriting.review import UnderwriterAnswer
 from reference_agents.credit_underwriting.tools.data import LABEL, load_rows
 
 DEMO_UNDERWRITER = "demo-underwriter-01"
-DEMO_APPROVE_BELOW_PD_PCT = 45.0
+DEMO_APPROVE_BELOW_PD_PCT = 9.0
 
 
 def sample_inputs(n: int) -> list[dict]:
@@ -25,10 +25,11 @@ def sample_inputs(n: int) -> list[dict]:
 
 
 def resume_value(interrupt_request: Mapping, run_input: Mapping) -> dict:
-    """The demo underwriter's answer: approve a referral when its PD is below 45 %, else decline.
+    """The demo underwriter's answer: approve a referral when its PD is below 9 %, else decline.
 
-    45 % lies inside the policy's grey band (40-55 %), so referrals split between both
-    outcomes; referrals for other reasons (amount, unemployment) with a low PD are approved.
+    9 % (population PD; about 45 % on the data's 30 %-bad sample scale) lies inside the policy's
+    grey band (7.5-13 %), so referrals split between both outcomes; referrals for other reasons
+    (amount, unemployment) with a low PD are approved.
     ``run_input`` is unused: the underwriter decides on what the referral shows.
 
     Args:

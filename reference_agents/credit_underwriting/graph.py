@@ -7,9 +7,11 @@ referred application stops in ``underwriter_review`` at the shared human-in-the-
 (:func:`reference_agents.common.hitl.ask_human`, request built by
 :func:`~reference_agents.credit_underwriting.review.referral_request`) until the platform resumes
 the thread with a valid :class:`~reference_agents.credit_underwriting.review.UnderwriterAnswer`;
-an invalid one brings the same request back with ``error`` naming the field. Once decided,
-``narrative`` writes the underwriting memo: by the configured LLM from the decision's facts,
-else from a template; the decision never depends on it.
+an invalid one brings the same request back with ``error`` naming the field. Every decline, by
+the policy or by the underwriter, carries up to four principal reasons for the adverse-action
+notice (:mod:`~reference_agents.credit_underwriting.adverse_action`). Once decided, ``narrative``
+writes the underwriting memo: by the configured LLM from the decision's facts, else from a
+template; the decision never depends on it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from langgraph.types import Command
 
 from reference_agents.common.hitl import ask_human
 from reference_agents.common.narrative import narrate
+from reference_agents.credit_underwriting.adverse_action import principal_reasons
 from reference_agents.credit_underwriting.inputs import CreditApplication
 from reference_agents.credit_underwriting.memo import MEMO_TITLE, memo_facts, rules_memo
-from reference_agents.credit_underwriting.policy import load_policy
+from reference_agents.credit_underwriting.policy import load_policy, policy_facts
 from reference_agents.credit_underwriting.review import UnderwriterAnswer, referral_request, settle
 from reference_agents.credit_underwriting.state import ApplicationInput, UnderwritingState
 from reference_agents.credit_underwriting.tools.scorecard import fitted_scorecard
@@ -54,11 +57,6 @@ def intake(state: UnderwritingState) -> Command[Literal["supervisor"]]:
     return Command(goto="supervisor", update={"amount_per_month_dm": round(app.credit_amount / app.duration_in_month, 2)})
 
 
-def risk_scoring(state: UnderwritingState) -> Command[Literal["supervisor"]]:
-    """PD (percent), points and top risk factors from the fitted scorecard."""
-    return Command(goto="supervisor", update={"assessment": fitted_scorecard().assess(state)})
-
-
 def build_graph(config: dict) -> StateGraph:
     """The uncompiled graph.
 
@@ -71,30 +69,33 @@ def build_graph(config: dict) -> StateGraph:
             invalid (``pydantic.ValidationError``).
     """
     policy = load_policy(config)
-    fitted_scorecard()  # fit once per process now, not inside the first run
+    scorecard = fitted_scorecard()  # fit once per process now, not inside the first run
+    population_bad_rate = policy.population_bad_rate_pct / 100
+
+    def risk_scoring(state: UnderwritingState) -> Command[Literal["supervisor"]]:
+        """PD (percent, at the policy's population prior), points, top risk factors and principal factors."""
+        return Command(goto="supervisor", update={"assessment": scorecard.assess(state, population_bad_rate)})
 
     def policy_decision(state: UnderwritingState) -> Command[Literal["supervisor"]]:
         """Walk the policy decision tree; approve/decline end the run, refer goes to an underwriter."""
-        facts = {**state, **state["assessment"]}
-        result = policy.decide(facts)
+        result = policy.decide(policy_facts(state, state["assessment"]))
         update: dict = {"policy_result": result}
         if result["decision"] != "refer":
             update.update(decision=result["decision"], reasons=result["reasons"], decided_by="policy")
+        if result["decision"] == "decline":
+            update["adverse_action_reasons"] = principal_reasons(policy, result["reasons"], state["assessment"], state)
         return Command(goto="supervisor", update=update)
 
     def underwriter_review(state: UnderwritingState) -> Command[Literal["supervisor"]]:
         """Ask a human underwriter until a valid answer arrives, and record it as the decision."""
         answer = ask_human(referral_request(state, policy), UnderwriterAnswer)
         decision, reason = settle(answer)
-        return Command(
-            goto="supervisor",
-            update={
-                "underwriter_review": answer.model_dump(),
-                "decision": decision,
-                "reasons": [reason],
-                "decided_by": "underwriter",
-            },
-        )
+        update = {"underwriter_review": answer.model_dump(), "decision": decision, "reasons": [reason],
+                  "decided_by": "underwriter"}
+        if decision == "decline":
+            update["adverse_action_reasons"] = principal_reasons(
+                policy, state["policy_result"]["reasons"], state["assessment"], state)
+        return Command(goto="supervisor", update=update)
 
     def narrative(state: UnderwritingState, config: RunnableConfig) -> Command[Literal["supervisor"]]:
         """The underwriting memo: LLM-written from :func:`memo_facts` when a model is configured,

@@ -18,6 +18,8 @@ def output(state: Mapping) -> dict:
         ``reasons`` (codes), ``decided_by`` (``policy``/``underwriter``), ``pd_pct`` (0-100),
         ``score_points``, ``top_risk_factors``, ``credit_amount_dm``, ``duration_months``,
         ``amount_per_month_dm``, ``policy_version``, ``rule_hits``, ``application_id``,
+        ``adverse_action_reasons`` (a decline's 1-4 principal reasons for the applicant, ``{"code", "text",
+        "points_below_best"}``, ranked; ``[]`` unless declined),
         ``narrative`` (the underwriting memo; ``""`` while pending), ``narrative_source``
         (``llm``/``tools``; ``pending`` while awaiting an underwriter), ``referral_reasons`` (the
         policy's codes when it referred, else ``[]``) and ``underwriter_review``
@@ -29,6 +31,7 @@ def output(state: Mapping) -> dict:
         "application_id": state.get("application_id"),
         "decision": state.get("decision") or policy.get("decision", "refer"),
         "reasons": list(state.get("reasons") or policy.get("reasons") or []),
+        "adverse_action_reasons": list(state.get("adverse_action_reasons") or []),
         "decided_by": state.get("decided_by", "pending"),
         "pd_pct": assessment.get("pd_pct"),
         "score_points": assessment.get("score_points"),

@@ -4,6 +4,9 @@ The tree is read in order: hard declines, then limits (both decline), then refer
 triggers (refer to an underwriter), else approve. Every outcome carries machine-readable
 reason codes: the rule names that fired, or the policy's ``approve_reason``; every code has
 its one-sentence wording in the policy (a rule's ``description``, ``approve_description``).
+Conditions on categorical attributes name the corrected meanings of Grömping (2019)
+(:mod:`~reference_agents.credit_underwriting.tools.coding`); :func:`policy_facts` builds the facts a
+policy reads from the run state.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reference_agents.common.policy import load_policy as load_policy_file
+from reference_agents.credit_underwriting.tools.coding import corrected, corrected_categories
 from reference_agents.credit_underwriting.tools.data import (
     CATEGORICAL_ATTRIBUTES,
     NUMERIC_ATTRIBUTES,
     PROTECTED_ATTRIBUTES,
-    categories,
 )
 
 POLICY_PATH = Path(__file__).resolve().parent / "policy.yaml"
@@ -30,6 +33,7 @@ TIERS = ("hard_declines", "limits", "referral_triggers")
 OPEN_KEYS = TIERS
 TIER_DECISION = {"hard_declines": "decline", "limits": "decline", "referral_triggers": "refer"}
 DERIVED_FIELDS = ("pd_pct", "score_points", "amount_per_month_dm")
+SCORE_FIELDS = ("pd_pct", "score_points")
 REASON_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{2,63}$")
 
 _OPS = {
@@ -45,7 +49,7 @@ _OPS = {
 
 
 class Condition(BaseModel):
-    """``field op value``; categorical values must be categories present in the data."""
+    """``field op value``; categorical values must be corrected meanings present in the data."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     field: str
@@ -65,9 +69,10 @@ class Condition(BaseModel):
         if self.field in CATEGORICAL_ATTRIBUTES:
             if self.op not in ("eq", "ne", "in", "not_in"):
                 raise ValueError(f"op {self.op!r} does not apply to categorical field {self.field!r}")
-            unknown = [v for v in values if v not in categories()[self.field]]
+            allowed = corrected_categories()[self.field]
+            unknown = [v for v in values if v not in allowed]
             if unknown:
-                raise ValueError(f"{unknown} not categories of {self.field!r}: {list(categories()[self.field])}")
+                raise ValueError(f"{unknown} not categories of {self.field!r} (corrected meanings): {list(allowed)}")
         elif not all(isinstance(v, (int, float)) for v in values):
             raise ValueError(f"numeric field {self.field!r} needs numeric values, got {self.value!r}")
         return self
@@ -80,25 +85,37 @@ class Condition(BaseModel):
 class Rule(BaseModel):
     """A rule named by its reason code: fires when all its conditions hold (and it is enabled).
 
-    ``description`` is the code's wording, shown to the underwriter and in the memo.
+    ``description`` is the code's wording, shown to the underwriter and in the memo;
+    ``applicant_reason`` is the principal reason an adverse-action notice gives when the rule
+    declines (or refers, then an underwriter declines): required for decline rules that do not
+    read the score, whose reasons are the scorecard's principal factors instead.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     description: str = Field(min_length=1)
+    applicant_reason: str | None = Field(default=None, min_length=1)
     enabled: bool = True
     all: list[Condition] = Field(min_length=1)
+
+    @property
+    def reads_score(self) -> bool:
+        """Whether the rule is a score cutoff (a condition on ``pd_pct`` or ``score_points``)."""
+        return any(c.field in SCORE_FIELDS for c in self.all)
 
 
 class Policy(BaseModel):
     """A validated credit policy; ``$name`` values are resolved from ``thresholds`` before validation.
 
     Raises:
-        pydantic.ValidationError: unknown keys, fields, ops, categories, protected attributes,
-            malformed reason codes, or a ``$name`` missing from ``thresholds``.
+        pydantic.ValidationError: unknown keys, fields, ops, categories (corrected meanings),
+            protected attributes, malformed reason codes, a ``$name`` missing from ``thresholds``, a
+            decline rule that reads no score and has no ``applicant_reason``, or a population bad
+            rate outside (0, 100) percent.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: str
+    population_bad_rate_pct: float = Field(gt=0, lt=100)
     thresholds: dict[str, float | int | str | list] = Field(default_factory=dict)
     hard_declines: dict[str, Rule] = Field(default_factory=dict)
     limits: dict[str, Rule] = Field(default_factory=dict)
@@ -131,6 +148,14 @@ class Policy(BaseModel):
             raise ValueError(f"reason codes must be UPPER_SNAKE_CASE: {bad}")
         return rules
 
+    @model_validator(mode="after")
+    def _declines_have_reasons(self) -> "Policy":
+        missing = [code for tier in ("hard_declines", "limits") for code, rule in getattr(self, tier).items()
+                   if not rule.reads_score and not rule.applicant_reason]
+        if missing:
+            raise ValueError(f"decline rules that do not read the score need an applicant_reason: {missing}")
+        return self
+
     @field_validator("approve_reason")
     @classmethod
     def _approve_code(cls, v: str) -> str:
@@ -150,8 +175,8 @@ class Policy(BaseModel):
         """Walk the decision tree for one application.
 
         Args:
-            facts: the application's attributes plus ``pd_pct`` (percent), ``score_points``
-                and ``amount_per_month_dm`` (DM).
+            facts: :func:`policy_facts`: the application's attributes (categorical ones as corrected
+                meanings) plus ``pd_pct`` (percent), ``score_points`` and ``amount_per_month_dm`` (DM).
 
         Returns:
             ``{"decision": "approve"|"decline"|"refer", "reasons": [codes of the deciding tier],
@@ -168,12 +193,25 @@ class Policy(BaseModel):
         wording = {code: rule.description for tier in TIERS for code, rule in getattr(self, tier).items()}
         return wording | {self.approve_reason: self.approve_description}
 
+    def applicant_reasons(self, codes: list[str]) -> list[dict]:
+        """``[{"code", "text"}]``: the applicant-facing reason of each code that has one, in order."""
+        rules = {code: rule for tier in TIERS for code, rule in getattr(self, tier).items()}
+        return [{"code": c, "text": rules[c].applicant_reason} for c in codes if c in rules and rules[c].applicant_reason]
+
+
+def policy_facts(application: Mapping[str, Any], assessment: Mapping[str, Any]) -> dict:
+    """The facts a policy reads: the application with corrected meanings, the scorecard's
+    ``pd_pct``/``score_points`` and ``amount_per_month_dm`` (the application's, else computed, DM)."""
+    facts = {**corrected(application), "pd_pct": assessment["pd_pct"], "score_points": assessment["score_points"]}
+    facts.setdefault("amount_per_month_dm", application["credit_amount"] / application["duration_in_month"])
+    return facts
+
 
 def load_policy(overrides: Mapping | None = None) -> Policy:
     """The policy of ``policy.yaml`` with ``overrides`` (an agent spec's ``config``) deep-merged.
 
-    Overrides change keys the file has (a threshold, a rule's ``enabled``, ``description`` or
-    ``all``); they cannot add rules or thresholds.
+    Overrides change keys the file has (a threshold, the population bad rate, a rule's ``enabled``,
+    ``description``, ``applicant_reason`` or ``all``) or add a rule to a tier; they cannot add thresholds.
 
     Raises:
         ValueError: ``overrides`` names a key the file does not have (dotted path in the message).

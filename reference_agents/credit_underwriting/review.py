@@ -8,11 +8,14 @@ from typing import Literal, Mapping
 from pydantic import Field
 
 from reference_agents.common.hitl import InterruptRequest, ReviewAnswer, build_request, reason_texts
+from reference_agents.credit_underwriting.adverse_action import principal_reasons
 from reference_agents.credit_underwriting.policy import Policy
+from reference_agents.credit_underwriting.tools.coding import corrected
 
 KIND = "credit_referral"
 QUESTION = "Approve or decline this referred credit application?"
-# Shown to the underwriter; protected attributes (sex/marital status, age, foreign worker) are left out.
+# Shown to the underwriter, categories in their corrected meaning; protected attributes (sex/marital
+# status, age, foreign worker) are left out.
 SUMMARY_FIELDS = (
     "application_id",
     "purpose",
@@ -49,17 +52,21 @@ def referral_request(state: Mapping, policy: Policy) -> InterruptRequest:
         policy: the policy that referred it (supplies each reason code's wording).
 
     Returns:
-        kind ``credit_referral``; ``context`` = ``application_summary`` (:data:`SUMMARY_FIELDS`; amounts
-        DM, term months), ``pd_pct`` (0-100), ``score_points``, ``top_risk_factors``, ``policy_version``;
+        kind ``credit_referral``; ``context`` = ``application_summary`` (:data:`SUMMARY_FIELDS`, categories
+        in their corrected meaning; amounts DM, term months), ``pd_pct`` (0-100, population prior),
+        ``score_points``, ``top_risk_factors``, ``adverse_action_reasons`` (what a decline would tell the
+        applicant: up to four ``{"code", "text", "points_below_best"}``), ``policy_version``;
         ``reasons`` = the referral triggers that fired, with their policy description.
     """
     assessment, result = state["assessment"], state["policy_result"]
     wording = policy.reason_descriptions()
+    summary = corrected({k: state.get(k) for k in SUMMARY_FIELDS})
     context = {
-        "application_summary": {k: state.get(k) for k in SUMMARY_FIELDS},
+        "application_summary": summary,
         "pd_pct": assessment["pd_pct"],
         "score_points": assessment["score_points"],
         "top_risk_factors": list(assessment["top_risk_factors"]),
+        "adverse_action_reasons": principal_reasons(policy, result["reasons"], assessment, state),
         "policy_version": result["policy_version"],
     }
     reasons = reason_texts(wording, result["reasons"])

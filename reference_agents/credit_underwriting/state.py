@@ -39,12 +39,15 @@ class UnderwritingState(ApplicationInput, total=False):
 
     Attributes:
         amount_per_month_dm: ``credit_amount / duration_in_month``, DM per month (intake).
-        assessment: ``{"pd_pct": 0-100, "score_points": int, "top_risk_factors": [str]}`` (risk scoring).
+        assessment: ``{"pd_pct": 0-100 (population prior), "score_points": int, "top_risk_factors": [str],
+            "principal_factors": [{"characteristic", "points_below_best"}]}`` (risk scoring).
         policy_result: ``{"decision", "reasons", "rule_hits": {tier: [codes]}, "policy_version"}`` (policy).
         underwriter_review: the underwriter's answer to a referral, ``{"decision": "approve"|"decline",
             "reviewer": str, "note": str}`` (see ``review.UnderwriterAnswer``).
         decision: final ``"approve"`` or ``"decline"``.
         reasons: machine-readable reason codes of the final decision.
+        adverse_action_reasons: a decline's principal reasons for the applicant, ``[{"code", "text",
+            "points_below_best"}]`` (1-4, see ``adverse_action.py``); absent unless declined.
         decided_by: ``"policy"`` or ``"underwriter"``.
         narrative: the underwriting memo, written once decided (LLM or template; see ``memo.py``).
         narrative_source: ``"llm"`` or ``"tools"`` (the template over the tools' facts).
@@ -56,6 +59,7 @@ class UnderwritingState(ApplicationInput, total=False):
     underwriter_review: dict
     decision: str
     reasons: list[str]
+    adverse_action_reasons: list[dict]
     decided_by: str
     narrative: str
     narrative_source: str

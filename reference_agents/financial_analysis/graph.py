@@ -5,7 +5,8 @@ The supervisor lists the steps whose inputs are ready (market data before indica
 sentiment any time; the report last). With one option, or without an LLM, it takes the
 first; with an LLM and several options it lets :func:`~reference_agents.common.llm.choose_next`
 order them (falling back to the first on any bad answer). The report computes the signal
-from the tools' results and, with an LLM, has it write the narrative.
+from the tools' results, adds the rules' track record up to ``end`` and, with an LLM, has it
+write the narrative.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from reference_agents.financial_analysis.tools.market_data import check_request,
 from reference_agents.financial_analysis.tools.narrative import fallback_narrative, narrative_facts
 from reference_agents.financial_analysis.tools.sentiment import score_sentiment
 from reference_agents.financial_analysis.tools.signals import overall_signal, ticker_signal
+from reference_agents.financial_analysis.tools.track_record import signal_samples, track_record
 
 WORKERS = ("market_data", "indicators", "sentiment", "report")
 
@@ -58,6 +60,7 @@ def build_graph(config: dict) -> StateGraph:
         ValueError: ``config`` names a key ``policy.yaml`` does not have.
     """
     policy = load_policy(config)
+    signal_samples(policy)  # replay the rules over the data once per process now, not inside the first run
 
     def supervisor(state: FinancialAnalysisState, config: RunnableConfig) -> Command[Literal["market_data", "indicators", "sentiment", "report", "__end__"]]:
         """Route to a ready step (the LLM may order them, see the module doc), or end."""
@@ -71,7 +74,7 @@ def build_graph(config: dict) -> StateGraph:
             steps,
             steps[0],
             {"tickers": state["tickers"], "start": str(state["start"]), "end": str(state["end"]),
-             "texts_supplied": bool(state.get("headlines") or state.get("text"))},
+             "texts_supplied": bool(state.get("headlines"))},
             config=config,
         )
         entry = {"options": steps, "next": chosen, "chooser": "llm" if llm else "rules"}
@@ -95,24 +98,29 @@ def build_graph(config: dict) -> StateGraph:
         return Command(goto="supervisor", update={"indicators": values})
 
     def sentiment(state: FinancialAnalysisState) -> Command[Literal["supervisor"]]:
-        """Sentiment of the supplied headlines and text."""
+        """Per-ticker sentiment of the headlines about each ticker dated inside the window."""
         s = policy["sentiment"]
-        result = score_sentiment(state.get("headlines") or [], state.get("text"), s["positive_at_least"], s["negative_at_most"])
+        start, end = _window(state)
+        result = score_sentiment(state.get("headlines") or [], state["tickers"], start, end,
+                                 s["positive_at_least"], s["negative_at_most"])
         return Command(goto="supervisor", update={"sentiment": result})
 
     def report(state: FinancialAnalysisState, config: RunnableConfig) -> Command[Literal["supervisor"]]:
-        """Signals per ticker, the basket's decision, and the narrative."""
+        """Signals per ticker, the basket's decision, the rules' track record up to ``end``, and
+        the narrative."""
         rules, smas = policy["signals"], policy["indicators"]["sma_windows"]
+        per_ticker = state["sentiment"]["per_ticker"]
         signals = {
-            t: ticker_signal(state["market"][t], state["indicators"][t], state["sentiment"], rules, smas)
+            t: ticker_signal(state["market"][t], state["indicators"][t], per_ticker[t], rules, smas)
             for t in state["tickers"]
         }
         decision, reasons = overall_signal(signals, rules)
-        facts = narrative_facts(state["market"], state["indicators"], state["sentiment"], signals, decision)
+        record = track_record(policy, _window(state)[1])
+        facts = narrative_facts(state["market"], state["indicators"], state["sentiment"], signals, decision, record)
         title = f"Technical and sentiment analysis of {', '.join(state['tickers'])}, {state['start']}..{state['end']}"
         narrative, source = narrate(config, title, facts, fallback_narrative(facts))
         return Command(goto="supervisor", update={
-            "signals": signals, "decision": decision, "reasons": reasons,
+            "signals": signals, "decision": decision, "reasons": reasons, "track_record": record,
             "narrative": narrative, "narrative_source": source,
         })
 

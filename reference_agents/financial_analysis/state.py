@@ -10,26 +10,29 @@ class FinancialAnalysisState(TypedDict, total=False):
     """Graph state; every value is JSON-serialisable.
 
     Input (see :class:`~reference_agents.financial_analysis.inputs.FinancialAnalysisInput`):
-    ``tickers``, ``start``, ``end`` (ISO dates), ``headlines``, ``text``.
-    Worker results: ``market`` (ticker -> window statistics, prices in adjusted USD, returns
-    and volatility in percent), ``indicators`` (ticker -> indicator values on the last
-    trading day), ``sentiment`` (blended score -1..1, label, per-sentence items).
-    Report: ``signals`` (ticker -> signal, score, reasons), ``decision``
-    (bullish|neutral|bearish), ``reasons`` (codes), ``narrative``, ``narrative_source``
-    (``llm`` or ``tools``). ``route_log`` appends one entry per supervisor decision.
+    ``tickers``, ``start``, ``end`` (ISO dates), ``headlines`` (``{text, date, ticker}`` objects,
+    or plain strings that are never scored).
+    Worker results: ``market`` (ticker -> window statistics: levels and volume as traded,
+    returns, volatility and drawdown on adjusted closes, in percent), ``indicators`` (ticker ->
+    indicator values on the last trading day, USD on that day's traded basis), ``sentiment``
+    (``per_ticker``: blended score -1..1, label, per-sentence items; ``ignored`` headlines with
+    reasons). Report: ``signals`` (ticker -> signal, score, reasons), ``decision``
+    (bullish|neutral|bearish), ``reasons`` (codes), ``track_record`` (the rules' hit rates on the
+    data up to ``end``), ``narrative``, ``narrative_source`` (``llm`` or ``tools``).
+    ``route_log`` appends one entry per supervisor decision.
     """
 
     tickers: list[str]
     start: str
     end: str
-    headlines: list[str]
-    text: str | None
+    headlines: list[dict | str]
     market: dict[str, dict]
     indicators: dict[str, dict]
     sentiment: dict
     signals: dict[str, dict]
     decision: str
     reasons: list[str]
+    track_record: dict
     narrative: str
     narrative_source: str
     route_log: Annotated[list[dict], operator.add]

@@ -1,9 +1,10 @@
 """Fraud detection reference agent: real-time triage of card-transaction alerts.
 
 Enrichment (customer, device, merchant and geo-velocity features), scoring (expert rules plus
-an IsolationForest fitted on the customer's own history, combined into a 0-100 risk score
-with reason codes), triage (auto_close / step_up / block by ``policy.yaml``) and an analyst
-interrupt on high risk. Demo and test traffic is SYNTHETIC (``generator.py``).
+an IsolationForest fitted on the customer's own history, combined into a 0-100 risk score, a
+ranking score rather than a probability, with reason codes), triage (auto_close / step_up / block
+by ``policy.yaml``) and an analyst interrupt on high risk (block or release). Demo and test
+traffic is SYNTHETIC (``generator.py``).
 """
 
 from reference_agents.base import AgentDefinition

@@ -19,6 +19,7 @@ def case_facts(txn: dict, features: dict, assessment: dict, triage: dict) -> dic
         "customer_median_amount": features["amount_history_median"],
         "history_txn_count": features["history_txn_count"],
         "risk_score_0_100": assessment["risk_score"],
+        "risk_score_meaning": "a ranking score from hand-set rule weights, not a probability of fraud",
         "proposed_action": triage["action"],
         "step_up_method": triage["step_up_method"],
         "evidence": [f"{h['code']}: {h['detail']}" for h in assessment["rule_hits"]],
@@ -39,6 +40,7 @@ def fallback_summary(facts: dict) -> str:
         model = f"IsolationForest anomaly score {anomaly:.2f}"
     return (
         f"{facts['amount']:.2f} {facts['currency']} {facts['channel'].replace('_', '-')} at MCC "
-        f"{facts['merchant_category']}: risk {facts['risk_score_0_100']:.0f}/100, proposed {action}. "
+        f"{facts['merchant_category']}: risk score {facts['risk_score_0_100']:.0f}/100 (not a probability), "
+        f"proposed {action}. "
         f"Evidence: {evidence}; {model} over {facts['history_txn_count']} prior transactions."
     )

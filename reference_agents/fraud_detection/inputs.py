@@ -2,8 +2,14 @@
 the customer's recent history.
 
 Amounts are in the cardholder's billing currency (the currency the issuer posts to the
-account), so one customer's history is comparable. Coordinates are WGS84 degrees of where
-the transaction happened (terminal for card-present, device geolocation for card-not-present).
+account), so one customer's history is comparable; money limits of the policy are in US dollars
+and converted with the shipped rate table (``fx.py``). Coordinates are WGS84 degrees of where
+the transaction happened (terminal for card-present and ATM, device geolocation for e-commerce,
+the merchant's location for mail/phone orders): only the first two say where the card is.
+
+Channels: ``card_present`` (point of sale, chip/contactless/swipe), ``atm`` (cash withdrawal),
+``card_not_present`` (e-commerce, from a device) and ``mail_phone_order`` (card details given by
+mail or telephone, no device).
 """
 
 from __future__ import annotations
@@ -13,19 +19,21 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from reference_agents.fraud_detection.fx import RATE_FILE, rate_currencies
 from reference_agents.fraud_detection.reference_data import country_currency, currency_codes, mcc_descriptions
 
-Channel = Literal["card_present", "card_not_present", "atm"]
+Channel = Literal["card_present", "card_not_present", "mail_phone_order", "atm"]
 AccountEventType = Literal["password_reset", "email_change", "phone_change", "address_change", "login"]
 
 
 class Transaction(BaseModel):
     """One card authorisation.
 
-    Fields: ``amount`` > 0 in ``currency`` (ISO 4217, the billing currency); ``mcc`` an ISO 18245
+    Fields: ``amount`` > 0 in ``currency`` (ISO 4217, the billing currency, one the rate table
+    ``data/fx_rates_nbp_2024-02-28.csv`` has, so money limits can be applied); ``mcc`` an ISO 18245
     merchant category code; ``merchant_country`` ISO 3166 alpha-2; ``latitude`` in [-90, 90] and
     ``longitude`` in [-180, 180] degrees; ``timestamp`` timezone-aware ISO 8601; ``device_id`` the
-    device fingerprint for digital channels, else null.
+    device fingerprint for e-commerce, else null.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -47,6 +55,8 @@ class Transaction(BaseModel):
     def _currency(cls, v: str) -> str:
         if v not in currency_codes():
             raise ValueError(f"{v!r} is not an ISO 4217 currency code in use (e.g. 'EUR', 'USD')")
+        if v not in rate_currencies():
+            raise ValueError(f"{v!r} has no exchange rate in data/{RATE_FILE}, so the policy's money limits cannot apply")
         return v
 
     @field_validator("mcc")

@@ -11,11 +11,14 @@ def output(state: dict) -> dict:
     """JSON output of a finished run.
 
     Returns:
-        ``decision`` (auto_close/step_up/block, after the analyst when one reviewed), ``reasons``
-        (rule/model codes, plus ``ANALYST_CONFIRMED_FRAUD``/``ANALYST_CONFIRMED_LEGITIMATE``),
-        ``risk_score`` (0-100), ``proposed_action`` (policy triage before review),
-        ``step_up_method``, the transaction's ``transaction_id``, ``customer_id``, ``amount``
-        and ``currency``, ``alert_id``, ``rule_hits``, ``model`` (IsolationForest result or None),
+        ``decision`` (the final action: auto_close/step_up/block by policy, or after an analyst's
+        review block (fraud) or release (legitimate: the proposed block or step-up is reversed)),
+        ``reasons`` (rule/model codes, plus ``ANALYST_CONFIRMED_FRAUD``/``ANALYST_CONFIRMED_LEGITIMATE``,
+        the reason of a reviewed decision), ``risk_score`` (0-100, a ranking score, not a
+        probability of fraud), ``proposed_action`` (policy triage before review),
+        ``step_up_method`` (the channel's method when the policy proposed a step-up, else None),
+        the transaction's ``transaction_id``, ``customer_id``, ``channel``, ``amount`` and
+        ``currency``, ``alert_id``, ``rule_hits``, ``model`` (IsolationForest result or None),
         ``features`` (units in names), ``narrative`` (case summary) with its ``narrative_source``
         and ``analyst_review`` (``{"decision": "fraud"|"legitimate", "reviewer", "note"}``, or None).
     """
@@ -32,6 +35,7 @@ def output(state: dict) -> dict:
         "step_up_method": tri["step_up_method"],
         "transaction_id": txn["transaction_id"],
         "customer_id": txn["customer_id"],
+        "channel": txn["channel"],
         "amount": txn["amount"],
         "currency": txn["currency"],
         "alert_id": (state.get("alert") or {}).get("alert_id"),
@@ -45,7 +49,7 @@ def output(state: dict) -> dict:
 
 
 def summarize(outputs: list[dict]) -> str:
-    """One line: decisions by kind, analyst decisions and the mean risk score."""
+    """One line: decisions by kind, analyst decisions and the mean risk score (0-100, not a probability)."""
     if not outputs:
         return "fraud detection: no alerts"
     decisions = Counter(o["decision"] for o in outputs)
@@ -53,7 +57,8 @@ def summarize(outputs: list[dict]) -> str:
     mean_risk = sum(o["risk_score"] for o in outputs) / len(outputs)
     return (
         f"fraud detection: {len(outputs)} alerts -> "
-        f"{decisions['auto_close']} auto_close, {decisions['step_up']} step_up, {decisions['block']} block; "
+        f"{decisions['auto_close']} auto_close, {decisions['step_up']} step_up, {decisions['block']} block, "
+        f"{decisions['release']} release; "
         f"{sum(reviews.values())} analyst reviews ({reviews['fraud']} fraud, {reviews['legitimate']} legitimate); "
-        f"mean risk {mean_risk:.1f}/100"
+        f"mean risk score {mean_risk:.1f}/100"
     )

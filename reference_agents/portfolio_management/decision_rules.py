@@ -5,15 +5,18 @@ Rules (thresholds in ``policy.yaml``):
    ``rebalance.hold_below_turnover``; otherwise the decision is ``hold``
    (``DRIFT_BELOW_THRESHOLD`` or ``NO_ORDERS_ABOVE_MIN_TRADE``).
 2. A trading proposal needs a portfolio manager's sign-off when its turnover exceeds the
-   input's ``max_turnover`` (else ``rebalance.default_max_turnover``) — ``TURNOVER_ABOVE_LIMIT`` —
-   or the proposed portfolio's 1-day VaR / CVaR exceeds ``risk_limits`` — ``VAR_ABOVE_LIMIT`` /
-   ``CVAR_ABOVE_LIMIT``.
+   input's ``max_turnover`` (else ``rebalance.default_max_turnover``) — ``TURNOVER_ABOVE_LIMIT``;
+   the optimiser keeps within the limit, so this happens when the weight bounds or cash to invest
+   force more — or the proposed portfolio's 1-day VaR / CVaR exceeds ``risk_limits`` —
+   ``VAR_ABOVE_LIMIT`` / ``CVAR_ABOVE_LIMIT``.
 3. Signed off with ``reject``: ``rejected`` (``MANAGER_REJECTED``); with ``approve`` or without
    need of sign-off: ``rebalance`` (``TARGET_MAX_SHARPE`` / ``TARGET_MIN_VOLATILITY``,
    ``MANAGER_APPROVED`` when signed).
 Context codes are added to every decision: ``FUNDAMENTALS_SKIPPED``, ``FUNDAMENTAL_SCREEN_APPLIED``,
 ``BEARISH_TECHNICAL_CAPS``, ``WEIGHT_CAPS_DROPPED_INFEASIBLE``, ``MAX_SHARPE_INFEASIBLE_USED_MIN_VOLATILITY``,
-and, for trading proposals, ``RISK_REDUCED`` / ``RISK_INCREASED`` (proposed vs current CVaR).
+``TURNOVER_LIMIT_UNREACHABLE``, ``ORDERS_IN_USD``
+(no as-traded prices given), and, for trading proposals, ``RISK_REDUCED`` / ``RISK_INCREASED``
+(proposed vs current CVaR).
 """
 
 from __future__ import annotations
@@ -50,8 +53,12 @@ def _context_codes(state: PortfolioState) -> list[str]:
         codes.append("BEARISH_TECHNICAL_CAPS")
     if opt["caps_dropped"]:
         codes.append("WEIGHT_CAPS_DROPPED_INFEASIBLE")
-    if opt["fallback"]:
+    if opt["fallback"] == "max_sharpe_undefined":
         codes.append("MAX_SHARPE_INFEASIBLE_USED_MIN_VOLATILITY")
+    if not opt["turnover_limit"]["reachable"]:
+        codes.append("TURNOVER_LIMIT_UNREACHABLE")
+    if state["order_units"] == "usd":
+        codes.append("ORDERS_IN_USD")
     return codes
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from reference_agents.portfolio_management.tools import market_data
+from reference_agents.portfolio_management.tools.risk import CASH
 
-# Portfolio profiles. Holdings are derived from the data: whole shares of an equal-dollar split
-# of ``value_usd`` at the as-of close, or (``rebalanced_days_ago``) the holdings this agent itself
-# produced that many trading days earlier, so the drift since then is real market movement.
+# Portfolio profiles. Holdings are weights of ``value_usd``: an equal-dollar split, or
+# (``rebalanced_days_ago``) the weights this agent itself produced that many trading days earlier,
+# drifted with the market since, so the drift is real market movement. Weights, not shares: the
+# data holds only adjusted closes, which cannot value shares (see ``inputs.py``), and the demo has
+# no as-traded prices to supply; its orders are therefore USD amounts.
 _PROFILES = (
     {"as_of": date(2021, 12, 31), "tickers": ["JNJ", "KO", "PEP", "PG", "WMT", "XOM", "CVX", "MRK", "PFE", "HD"],
      "value_usd": 2_500_000, "cash_usd": 100_000.0, "candidates": [],
@@ -37,20 +40,20 @@ _PROFILES = (
 
 
 def _equal_dollar(prof: dict, as_of: date) -> dict:
-    close = market_data.stock_prices().loc[: as_of.isoformat()].iloc[-1]
-    each = (prof["value_usd"] - prof["cash_usd"]) / len(prof["tickers"])
+    each = (prof["value_usd"] - prof["cash_usd"]) / prof["value_usd"] / len(prof["tickers"])
     return {
-        "holdings": {t: float(int(each / close[t])) for t in prof["tickers"]},
-        "holdings_basis": "shares",
-        "cash_usd": prof["cash_usd"],
+        "holdings": dict.fromkeys(prof["tickers"], each),
+        "holdings_basis": "weights",
+        "portfolio_value_usd": float(prof["value_usd"]),
         "candidates": list(prof["candidates"]),
         "constraints": {"as_of": as_of.isoformat(), **prof["constraints"]},
     }
 
 
 def _rebalanced_earlier(prof: dict, as_of: date) -> dict:
-    """The holdings the agent produced ``rebalanced_days_ago`` trading days before ``as_of``,
-    starting from the equal-dollar portfolio, with no turnover limit (a one-off full rebalance).
+    """The weights the agent produced ``rebalanced_days_ago`` trading days before ``as_of``,
+    starting from the equal-dollar portfolio with no turnover limit (a one-off full rebalance),
+    drifted to ``as_of`` with the stocks' total returns; the value grows with them.
 
     Raises:
         RuntimeError: that earlier run did not end in ``rebalance`` (the profile is unsuitable).
@@ -68,8 +71,12 @@ def _rebalanced_earlier(prof: dict, as_of: date) -> dict:
     state = graph.invoke(start, {"configurable": {"thread_id": f"sample-{earlier}"}})
     if state.get("decision") != "rebalance":
         raise RuntimeError(f"sample profile {earlier}: the setup run did not rebalance ({state.get('reasons')})")
-    shares = {t: float(s) for t, s in state["rebalance"]["post_trade_shares"].items() if s > 0}
-    return {**start, "holdings": shares, "cash_usd": state["rebalance"]["cash_after_usd"],
+    post = state["rebalance"]["post_trade_weights"]
+    growth = prices.iloc[row] / prices.loc[earlier.isoformat()]
+    values = {t: w * float(growth[t]) for t, w in post.items() if t != CASH and w > 0}
+    total = sum(values.values()) + post[CASH]
+    return {**start, "holdings": {t: v / total for t, v in values.items()},
+            "portfolio_value_usd": round(start["portfolio_value_usd"] * total, 2),
             "constraints": {"as_of": as_of.isoformat(), **prof["constraints"]}}
 
 

@@ -1,9 +1,9 @@
 """The portfolio-management graph: a supervisor routing workers by what the state lacks.
 
 prepare -> technical -> fundamentals -> risk_model -> optimiser -> rebalance -> risk ->
-benchmark -> limits -> [manager_review] -> decide -> narrative. Each worker returns
-``Command(goto="supervisor", update=...)``; the supervisor is deterministic. A proposal that
-exceeds the turnover limit or a risk limit stops at ``interrupt()`` in ``manager_review`` (request
+benchmark (in sample) -> walk_forward (out of sample) -> limits -> [manager_review] -> decide ->
+narrative. Each worker returns ``Command(goto="supervisor", update=...)``; the supervisor is
+deterministic. A proposal that exceeds the turnover limit (the bounds forced it) or a risk limit stops at ``interrupt()`` in ``manager_review`` (request
 and answer in :mod:`.review`) until the platform resumes the thread with
 ``Command(resume={"decision": "approve"|"reject", "reviewer", "note"})``.
 """
@@ -30,11 +30,12 @@ PIPELINE = (
     ("optimisation", "optimiser"),
     ("rebalance", "rebalance"),
     ("risk", "risk"),
-    ("benchmark", "benchmark"),
+    ("in_sample_benchmark", "benchmark"),
+    ("walk_forward", "walk_forward"),
     ("review_required", "limits"),
 )
 Route = Literal["prepare", "technical", "fundamentals", "risk_model", "optimiser", "rebalance", "risk",
-                "benchmark", "limits", "manager_review", "decide", "narrative", "__end__"]
+                "benchmark", "walk_forward", "limits", "manager_review", "decide", "narrative", "__end__"]
 
 
 def supervisor(state: PortfolioState) -> Command[Route]:
@@ -67,7 +68,7 @@ def build_graph(config: dict) -> StateGraph:
     builder = StateGraph(PortfolioState, input_schema=PortfolioRunInput)
     builder.add_node("supervisor", supervisor)
     for name in ("prepare", "technical", "fundamentals", "risk_model", "optimiser", "rebalance", "risk",
-                 "benchmark", "limits", "manager_review", "decide"):
+                 "benchmark", "walk_forward", "limits", "manager_review", "decide"):
         worker = getattr(nodes, name)
         builder.add_node(name, partial(worker, policy=policy), destinations=("supervisor",))
     builder.add_node("narrative", nodes.narrative, destinations=("supervisor",))

@@ -2,6 +2,12 @@
 
 Tickers and the as-of date are checked against the price data here, so the platform rejects a
 bad run before it starts, with an error naming the field and the valid tickers / date range.
+
+The shipped price data holds only split- and dividend-adjusted closes (adjusted as of the data's
+end in 2022): AAPL's 2019-12-31 close is 71.71 in it, against 293.65 as traded that day (a 4:1
+split in 2020 and the dividends since). They give correct returns but not the value of a number
+of shares on the day. So shares are valued, and orders sized, only with ``as_of_prices_usd``,
+the as-traded closes the user supplies for the as-of date; share holdings without them are refused.
 """
 
 from __future__ import annotations
@@ -62,7 +68,10 @@ class PortfolioInput(BaseModel):
     Fields: ``holdings`` (ticker -> shares, or -> weight fraction when ``holdings_basis`` is
     ``weights``), ``cash_usd`` (shares basis only; with weights the cash is ``1 - sum(weights)``),
     ``portfolio_value_usd`` (required with weights), ``candidates`` (tickers the optimiser may
-    buy besides the holdings; an all-cash portfolio gives only candidates), ``constraints``.
+    buy besides the holdings; an all-cash portfolio gives only candidates), ``as_of_prices_usd``
+    (ticker -> closing price as traded on the as-of date, USD, not adjusted; required for every
+    holding and candidate with the shares basis; optional with weights, where it turns the
+    USD orders into whole-share orders), ``constraints``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -71,6 +80,7 @@ class PortfolioInput(BaseModel):
     cash_usd: float = Field(0.0, ge=0.0)
     portfolio_value_usd: float | None = Field(None, gt=0.0)
     candidates: list[str] = Field(default_factory=list)
+    as_of_prices_usd: dict[str, float] | None = None
     constraints: Constraints
 
     @field_validator("holdings")
@@ -89,6 +99,17 @@ class PortfolioInput(BaseModel):
     def _candidates(cls, v: list[str]) -> list[str]:
         return list(dict.fromkeys(_normalise_tickers(v)))
 
+    @field_validator("as_of_prices_usd")
+    @classmethod
+    def _prices(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is None:
+            return None
+        tickers = _normalise_tickers(list(v))
+        bad = [t for t, p in zip(tickers, v.values()) if not p > 0]
+        if bad:
+            raise ValueError(f"as_of_prices_usd must be positive prices: {bad}")
+        return dict(zip(tickers, (float(p) for p in v.values())))
+
     @model_validator(mode="after")
     def _check(self) -> "PortfolioInput":
         if self.holdings_basis == "weights":
@@ -104,6 +125,7 @@ class PortfolioInput(BaseModel):
         n = len(self.universe)
         if n == 0:
             raise ValueError("holdings and candidates are both empty: no asset to invest in")
+        self._check_prices()
         c = self.constraints
         if n * c.weight_min > 1.0 + 1e-12 or n * c.weight_max < 1.0 - 1e-12:
             raise ValueError(
@@ -111,6 +133,23 @@ class PortfolioInput(BaseModel):
                 f"invested portfolio of the {n} assets in holdings + candidates"
             )
         return self
+
+    def _check_prices(self) -> None:
+        prices = self.as_of_prices_usd
+        if prices is None:
+            if self.holdings_basis == "shares" and any(self.holdings.values()):
+                raise ValueError(
+                    "as_of_prices_usd is required with holdings_basis 'shares': the price data holds only "
+                    "split- and dividend-adjusted closes (AAPL 71.71 on 2019-12-31 against 293.65 as traded), "
+                    "which cannot value shares; give each holding's and candidate's closing price as traded on "
+                    "the as-of date, or give the holdings as weights with portfolio_value_usd")
+            return
+        missing = [t for t in self.universe if t not in prices]
+        if missing:
+            raise ValueError(f"as_of_prices_usd has no as-traded price for {missing} (every holding and candidate needs one)")
+        extra = sorted(set(prices) - set(self.universe))
+        if extra:
+            raise ValueError(f"as_of_prices_usd names {extra}, which are neither holdings nor candidates")
 
     @property
     def universe(self) -> list[str]:

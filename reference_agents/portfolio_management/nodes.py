@@ -1,8 +1,9 @@
 """Worker nodes of the portfolio-management graph; each returns ``Command(goto="supervisor")``.
 
 Every worker takes ``(state, policy)``; ``graph.build_graph`` binds the policy. Workers read
-prices from the cached data (``tools.market_data``) by the as-of row the ``prepare`` worker
-found, so no DataFrame ever enters the state.
+adjusted closes (for returns only) from the cached data (``tools.market_data``) by the as-of row
+the ``prepare`` worker found, so no DataFrame ever enters the state; prices for valuation and
+orders come from the input.
 """
 
 from __future__ import annotations
@@ -20,16 +21,15 @@ from reference_agents.portfolio_management.inputs import PortfolioInput, require
 from reference_agents.portfolio_management.review import SignOffAnswer, review_request
 from reference_agents.portfolio_management.state import PortfolioRunInput, PortfolioState
 from reference_agents.portfolio_management.tools import market_data
+from reference_agents.portfolio_management.tools.backtest import walk_forward as walk_forward_backtest
 from reference_agents.portfolio_management.tools.benchmark import compare_to_benchmark
+from reference_agents.portfolio_management.tools.expected_returns import bayes_stein_returns
 from reference_agents.portfolio_management.tools.fundamentals import load_fundamentals, screen
 from reference_agents.portfolio_management.tools.narrative import fallback_narrative, narrative_facts
-from reference_agents.portfolio_management.tools.optimise import (
-    expected_annual_returns,
-    optimise_weights,
-    weight_bounds,
-)
-from reference_agents.portfolio_management.tools.rebalance import rebalance_orders
+from reference_agents.portfolio_management.tools.optimise import Trading, optimise_weights, weight_bounds
+from reference_agents.portfolio_management.tools.rebalance import holdings_weights, rebalance_orders
 from reference_agents.portfolio_management.tools.risk import (
+    CASH,
     daily_returns,
     portfolio_returns,
     risk_report,
@@ -51,29 +51,31 @@ def _lookback_closes(state: PortfolioState):
 
 def prepare(state: PortfolioState, policy: dict) -> Next:
     """Validate the input (``pydantic.ValidationError`` names the field), find the as-of trading
-    day and its closes, and express the holdings as shares and cash."""
+    day, and value the holdings: shares at the input's as-traded prices, weights at the stated
+    portfolio value (the data's adjusted closes are never used as prices, see ``inputs.py``)."""
     inp = PortfolioInput.model_validate({k: state[k] for k in INPUT_KEYS if k in state})
     c = inp.constraints
     row = market_data.as_of_position(c.as_of, required_history_days(c.lookback_days, policy["technical"]))
-    closes = market_data.stock_prices().iloc[row]
-    as_of_date = closes.name.date().isoformat()
-    universe = inp.universe
-    prices = {t: float(closes[t]) for t in universe}
+    as_of_date = market_data.stock_prices().index[row].date().isoformat()
+    prices = inp.as_of_prices_usd or {}
     if inp.holdings_basis == "weights":
-        value = inp.portfolio_value_usd
-        shares = {t: w * value / prices[t] for t, w in inp.holdings.items()}
-        cash = value * (1.0 - sum(inp.holdings.values()))
+        values = {t: w * inp.portfolio_value_usd for t, w in inp.holdings.items()}
+        cash = inp.portfolio_value_usd * (1.0 - sum(inp.holdings.values()))
     else:
-        shares, cash = dict(inp.holdings), inp.cash_usd
+        values = {t: s * prices[t] for t, s in inp.holdings.items() if s}
+        cash = inp.cash_usd
     notes = []
     if as_of_date != c.as_of.isoformat():
         notes.append(f"{c.as_of.isoformat()} is not a trading day in the data; used the close of {as_of_date}.")
+    if not prices:
+        notes.append("No as-traded prices (as_of_prices_usd) were given: orders are USD amounts, not shares.")
     return Command(goto="supervisor", update={
         **inp.model_dump(mode="json"),
         "as_of_date": as_of_date,
-        "universe": universe,
+        "universe": inp.universe,
+        "order_units": "shares" if prices else "usd",
         "prices_usd": prices,
-        "current_shares": shares,
+        "current_values_usd": values,
         "current_cash_usd": cash,
         "notes": notes,
     })
@@ -108,20 +110,26 @@ def fundamentals(state: PortfolioState, policy: dict) -> Next:
 
 
 def risk_model(state: PortfolioState, policy: dict) -> Next:
-    """Ledoit-Wolf covariance and mean historical returns over the lookback window (annualised)."""
+    """Ledoit-Wolf covariance and Bayes-Stein expected returns over the lookback window (annualised)."""
     closes = _lookback_closes(state)
     cov, delta = shrinkage_covariance(closes)
-    mu = expected_annual_returns(closes)
+    mu, weight = bayes_stein_returns(closes)
     return Command(goto="supervisor", update={"risk_model": {
         "tickers": list(cov.columns),
         "covariance_annual": cov.to_numpy().tolist(),
         "shrinkage_intensity": round(delta, 6),
         "expected_return_annual": {t: float(mu[t]) for t in cov.columns},
+        "return_shrinkage_weight": round(weight, 6),
     }})
 
 
+def _current_weights(state: PortfolioState) -> dict[str, float]:
+    return holdings_weights(state["current_values_usd"], state["current_cash_usd"])
+
+
 def optimiser(state: PortfolioState, policy: dict) -> Next:
-    """Target weights: bounds from the constraints, capped for bearish signals and failed screens."""
+    """Target weights net of trading costs, within the turnover limit and the weight bounds
+    (capped for bearish signals and failed screens)."""
     c = state["constraints"]
     caps: dict[str, dict] = {}
     for t, sig in state["technical"].items():
@@ -138,32 +146,47 @@ def optimiser(state: PortfolioState, policy: dict) -> Next:
     rm = state["risk_model"]
     mu = pd.Series(rm["expected_return_annual"])[rm["tickers"]]
     cov = pd.DataFrame(rm["covariance_annual"], index=rm["tickers"], columns=rm["tickers"])
-    result = optimise_weights(mu, cov, bounds, c["objective"], c["risk_free_rate"])
+    now = _current_weights(state)
+    limit = decision_rules.max_turnover(state, policy)
+    trading = Trading.from_policy({t: w for t, w in now.items() if t != CASH}, now[CASH], limit, policy)
+    result = optimise_weights(mu, cov, bounds, c["objective"], c["risk_free_rate"], trading)
     notes = []
     if result["fallback"]:
-        notes.append("No portfolio within the bounds has an expected return above the risk-free rate: "
-                     "max-Sharpe is undefined, solved min-volatility instead.")
+        notes.append("No portfolio within the bounds and the turnover limit has an expected return above the "
+                     "risk-free rate net of costs: max-Sharpe is undefined, solved min-volatility instead.")
+    if not result["turnover_limit"]["reachable"]:
+        notes.append(f"The weight bounds (or cash to invest) force more than the turnover limit of {limit:.0%}: "
+                     "the proposal trades the least they allow.")
     if dropped:
         notes.append(f"Signal/screen caps on {', '.join(sorted(caps))} left no fully invested portfolio possible; "
                      "they were not applied.")
         caps = {}
     return Command(goto="supervisor", update={
         "optimisation": {**result, "bounds": {t: list(b) for t, b in bounds.items()}, "caps": caps,
-                         "caps_dropped": dropped},
+                         "caps_dropped": dropped, "max_turnover": limit},
         "notes": notes,
     })
 
 
 def rebalance(state: PortfolioState, policy: dict) -> Next:
-    """Whole-share orders from the current holdings to the target weights at the as-of close."""
-    codes = {t: v["reasons"] for t, v in state["optimisation"]["caps"].items()}
+    """Orders from the current holdings to the target weights: whole shares at the as-traded
+    prices, or USD amounts when none were given."""
+    codes = {t: list(v["reasons"]) for t, v in state["optimisation"]["caps"].items()}
     for t, sig in state["technical"].items():
         if sig["signal"] == "bullish":
             codes.setdefault(t, []).append("BULLISH_TECHNICAL")
         if sig["recent_crossover"]:
             codes.setdefault(t, []).append(sig["last_crossover"].upper())
-    result = rebalance_orders(state["current_shares"], state["current_cash_usd"], state["prices_usd"],
-                              state["optimisation"]["weights"], policy["rebalance"]["min_trade_usd"], codes)
+    values, prices = state["current_values_usd"], state["prices_usd"]
+    shares = state["order_units"] == "shares"
+    if not shares:
+        units, unit_prices = dict(values), dict.fromkeys(state["universe"], 1.0)
+    elif state["holdings_basis"] == "shares":
+        units, unit_prices = {t: s for t, s in state["holdings"].items() if s}, prices
+    else:
+        units, unit_prices = {t: v / prices[t] for t, v in values.items()}, prices
+    result = rebalance_orders(units, unit_prices, state["current_cash_usd"], state["optimisation"]["weights"],
+                              policy["rebalance"]["min_trade_usd"], shares, codes)
     return Command(goto="supervisor", update={"rebalance": result})
 
 
@@ -187,11 +210,26 @@ def risk(state: PortfolioState, policy: dict) -> Next:
 
 
 def benchmark(state: PortfolioState, policy: dict) -> Next:
-    """The proposed portfolio vs the S&P 500 index over the lookback window."""
+    """The proposed portfolio vs the S&P 500 index over the lookback window: in sample, since the
+    target weights were chosen on the same days."""
     row, n = _row(state), state["constraints"]["lookback_days"]
     port = portfolio_returns(daily_returns(_lookback_closes(state)), state["rebalance"]["post_trade_weights"])
     result = compare_to_benchmark(port, market_data.index_window(row, n), state["constraints"]["risk_free_rate"])
-    return Command(goto="supervisor", update={"benchmark": result})
+    return Command(goto="supervisor", update={"in_sample_benchmark": result})
+
+
+def walk_forward(state: PortfolioState, policy: dict) -> Next:
+    """Out-of-sample walk-forward backtest of this run's rule (objective, bounds, lookback, turnover
+    limit, costs) over the periods before the as-of date, against equal weight and the index."""
+    c = state["constraints"]
+    rules = {**c, "max_turnover": state["optimisation"]["max_turnover"]}
+    history = required_history_days(c["lookback_days"], policy["technical"])
+    result = walk_forward_backtest(state["universe"], _row(state), history, rules, policy)
+    notes = []
+    if result["status"] != "ok":
+        notes.append(f"Walk-forward backtest not reported: only {result['rebalances']} rebalance periods of history "
+                     f"before the as-of date (at least {result['min_rebalances']} needed).")
+    return Command(goto="supervisor", update={"walk_forward": result, "notes": notes})
 
 
 def limits(state: PortfolioState, policy: dict) -> Next:

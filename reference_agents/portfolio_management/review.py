@@ -13,6 +13,7 @@ from pydantic import Field
 from reference_agents.common.hitl import InterruptRequest, ReviewAnswer, build_request, reason_texts
 from reference_agents.portfolio_management.decision_rules import max_turnover
 from reference_agents.portfolio_management.state import PortfolioState
+from reference_agents.portfolio_management.tools.narrative import walk_forward_facts
 
 KIND = "portfolio_manager_signoff"
 QUESTION = "Approve this rebalance proposal? approve sends its orders; reject sends none."
@@ -36,7 +37,8 @@ def review_request(state: PortfolioState, policy: dict) -> InterruptRequest:
     ``as_of_date``, ``portfolio_value_usd``, ``objective``, ``target_weights``, ``orders``
     (ticker, side, shares, value_usd), ``turnover_fraction`` and ``max_turnover_fraction``,
     ``risk_current`` / ``risk_proposed`` (1-day VaR / CVaR % of value, volatility % a year) and
-    ``risk_limits``. ``reasons``: the codes in ``state["review_required"]`` with their text from
+    ``risk_limits``, ``order_units`` (``shares`` | ``usd``) and ``walk_forward`` (the rule's
+    out-of-sample record after costs, or ``None`` without the history). ``reasons``: the codes in ``state["review_required"]`` with their text from
     ``policy["reason_texts"]``.
     """
     reb, risk, opt = state["rebalance"], state["risk"], state["optimisation"]
@@ -51,6 +53,8 @@ def review_request(state: PortfolioState, policy: dict) -> InterruptRequest:
         "risk_current": risk["current"],
         "risk_proposed": risk["proposed"],
         "risk_limits": risk["limits"],
+        "order_units": state["order_units"],
+        "walk_forward": walk_forward_facts(state["walk_forward"]),
     }
     reasons = reason_texts(policy["reason_texts"], state["review_required"])
     return build_request(KIND, QUESTION, SignOffAnswer, context, reasons)

@@ -14,6 +14,7 @@ class PortfolioRunInput(TypedDict, total=False):
     cash_usd: float
     portfolio_value_usd: float | None
     candidates: list[str]
+    as_of_prices_usd: dict[str, float] | None
     constraints: dict[str, Any]
 
 
@@ -23,20 +24,24 @@ class PortfolioState(PortfolioRunInput, total=False):
     Keys (units in names; weights are fractions of portfolio value, ``"CASH"`` included where noted):
         as_of_date: ISO date of the trading day used (last on or before the requested as-of).
         universe: tickers the optimiser may hold (holdings, then candidates).
-        prices_usd: ``{ticker: as-of close}``.
-        current_shares: ``{ticker: shares}`` (derived from weights when the input gives weights).
+        order_units: ``"shares"`` (as-traded prices given: orders in whole shares) or ``"usd"``
+            (no as-traded prices: orders in USD amounts).
+        prices_usd: ``{ticker: as-traded price on the as-of date}`` from the input (empty without).
+        current_values_usd: ``{ticker: USD value now}`` (shares x as-traded price, or weight x value).
         current_cash_usd: current cash (derived from the weights when the input gives weights).
         technical: ``{ticker: {momentum_12_1_pct, sma_fast_usd, sma_slow_usd, trend, last_crossover,
             days_since_crossover, recent_crossover, signal}}``.
         fundamentals: ``{"status": "applied"|"skipped", "source", "screen": {ticker: {...}}}``.
         risk_model: ``{"tickers", "covariance_annual" (n x n list), "shrinkage_intensity",
-            "expected_return_annual": {ticker: fraction}}``.
-        optimisation: ``{"weights", "bounds", "objective_used", "expected_return_annual_pct",
-            "volatility_annual_pct", "sharpe_ratio", "fallback", "caps", "caps_dropped"}``.
+            "expected_return_annual": {ticker: fraction} (Bayes-Stein), "return_shrinkage_weight"}``.
+        optimisation: output of ``tools.optimise.optimise_weights`` plus ``"bounds", "caps",
+            "caps_dropped", "max_turnover"``.
         rebalance: output of ``tools.rebalance.rebalance_orders``.
         risk: ``{"current": report, "proposed": report, "limits", "breaches": [codes]}``, reports
             from ``tools.risk.risk_report`` (VaR/CVaR 1-day % of value, volatility % a year).
-        benchmark: output of ``tools.benchmark.compare_to_benchmark`` for the proposed portfolio.
+        in_sample_benchmark: output of ``tools.benchmark.compare_to_benchmark`` for the proposed
+            portfolio over the lookback window its weights were chosen on (in sample).
+        walk_forward: output of ``tools.backtest.walk_forward`` (out of sample, after costs).
         review_required: codes that require a manager's sign-off (empty when none).
         review: the manager's sign-off ``{"decision": "approve"|"reject", "reviewer", "note"}``
             after an interrupt (:class:`~reference_agents.portfolio_management.review.SignOffAnswer`).
@@ -49,8 +54,9 @@ class PortfolioState(PortfolioRunInput, total=False):
 
     as_of_date: str
     universe: list[str]
+    order_units: str
     prices_usd: dict[str, float]
-    current_shares: dict[str, float]
+    current_values_usd: dict[str, float]
     current_cash_usd: float
     technical: dict[str, Any]
     fundamentals: dict[str, Any]
@@ -58,7 +64,8 @@ class PortfolioState(PortfolioRunInput, total=False):
     optimisation: dict[str, Any]
     rebalance: dict[str, Any]
     risk: dict[str, Any]
-    benchmark: dict[str, Any]
+    in_sample_benchmark: dict[str, Any]
+    walk_forward: dict[str, Any]
     review_required: list[str]
     review: dict[str, Any]
     decision: str

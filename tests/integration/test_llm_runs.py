@@ -40,7 +40,8 @@ async def test_llm_tokens_and_cost_are_recorded_on_the_run(worker, db, monkeypat
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http:
                 inp = {"tickers": ["MSFT"], "start": "2008-09-01", "end": "2008-12-31",
-                       "headlines": ["Microsoft shares plunged as the outlook was cut and losses widened."]}
+                       "headlines": [{"text": "Microsoft shares plunged as the outlook was cut and losses widened.",
+                                      "date": "2008-12-01", "ticker": "MSFT"}]}
                 r = await http.post(f"/v1/agents/{name}/runs?wait=true", json={"input": inp})
     assert r.status_code == 200, r.text
     run = r.json()

@@ -41,7 +41,7 @@ def test_llm_writes_the_case_narrative_after_the_analyst_with_usage_recorded(mon
     assert out["narrative"] == CASE_TEXT and out["narrative_source"] == "llm"
     # the LLM writes prose; screening, the analyst and the monitoring rules decide
     assert out["decision"] == "blocked"
-    assert out["reasons"] == ["WATCHLIST_CONFIRMED_MATCH", "STRUCTURING_BELOW_CTR_THRESHOLD"]
+    assert out["reasons"] == ["WATCHLIST_CONFIRMED_MATCH", "WATCHLIST_STALE", "STRUCTURING_BELOW_CTR_THRESHOLD"]
     (request,) = stub.requests  # the supervisor routes by rules: the only call is the narrative
     assert request["model"] == "gpt-4o-mini" and "tools" not in request
     facts = _facts_sent(request)
@@ -49,7 +49,7 @@ def test_llm_writes_the_case_narrative_after_the_analyst_with_usage_recorded(mon
     assert facts["review_decision"] == "true_match" and facts["transactions_monitored"] == 3
     assert facts["watchlist_candidates"][0]["reference_number"] == "CDi.005"
     assert facts["alerts"] == [{"reason_code": "STRUCTURING_BELOW_CTR_THRESHOLD", "amount_usd": 28500.0,
-                                "transactions": 3}]
+                                "transactions": 3, "hold": False}]
     assert "Kakwavo" not in json.dumps(request)  # the screened party's name is not sent to the LLM
     assert [c.model for c in usage.calls] == ["gpt-4o-mini"]
     assert usage.tokens_in == stub.usages[0]["prompt_tokens"] > 0
@@ -66,5 +66,5 @@ def test_without_a_model_the_narrative_is_built_from_the_decision(monkeypatch):
     out = AGENT.output(state)
     assert stub.requests == []
     assert out["decision"] == "alert"
-    assert out["narrative"].startswith("Decision alert: WATCHLIST_NO_MATCH, STRUCTURING_BELOW_CTR_THRESHOLD.")
+    assert out["narrative"].startswith("Decision alert: WATCHLIST_NO_MATCH, WATCHLIST_STALE, STRUCTURING_BELOW_CTR_THRESHOLD.")
     assert out["narrative_source"] == "tools"

@@ -22,4 +22,4 @@ def test_template_renders_and_its_tests_pass(tmp_path):
 
     proc = run_tests_blocking(tmp_path)
     assert proc.returncode == 0, proc.stdout
-    assert "5 passed" in proc.stdout
+    assert "6 passed" in proc.stdout

@@ -1,5 +1,5 @@
 """Transaction monitoring rules: each fires on its crafted scenario and stays silent on
-normal activity (synthetic transactions)."""
+normal activity (synthetic transactions). Cash reporting and structuring: test_compliance_cash_reporting.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from reference_agents.compliance_monitoring.tools.monitoring import (
     high_risk_jurisdiction,
     rapid_movement,
     run_monitoring,
-    structuring,
+    sanctioned_jurisdiction,
     velocity,
 )
 
@@ -30,26 +30,6 @@ def tx(i, hours, amount, direction="in", kind="wire", country="US"):
 @pytest.mark.parametrize("seed", range(5))
 def test_normal_activity_raises_no_alert(seed):
     assert run_monitoring(transactions("normal", random.Random(seed)), RULES) == []
-
-
-def test_structuring_fires_on_cash_deposits_just_below_threshold():
-    txs = [tx(i, 24 * i, amt, kind="cash_deposit") for i, amt in enumerate([9500, 9800, 9200, 9900])]
-    (alert,) = structuring(txs, RULES["structuring"])
-    assert alert["reason_code"] == "STRUCTURING_BELOW_CTR_THRESHOLD"
-    assert alert["transaction_ids"] == ["X0", "X1", "X2", "X3"] and alert["amount_usd"] == 38400
-
-
-@pytest.mark.parametrize(
-    "txs",
-    [
-        [tx(i, 24 * i, 9500, kind="cash_deposit") for i in range(2)],  # too few
-        [tx(i, 24 * 5 * i, 9500, kind="cash_deposit") for i in range(3)],  # spread over 10 days
-        [tx(i, 24 * i, 10500, kind="cash_deposit") for i in range(4)],  # above threshold: reported anyway
-        [tx(i, 24 * i, 9500, kind="wire") for i in range(4)],  # not cash
-    ],
-)
-def test_structuring_silent_otherwise(txs):
-    assert structuring(txs, RULES["structuring"]) == []
 
 
 def test_rapid_movement_fires_on_pass_through():
@@ -79,6 +59,16 @@ def test_high_risk_jurisdiction_fires_only_for_listed_countries():
     assert high_risk_jurisdiction([tx(2, 1, 900, "out", country="DE")], RULES["high_risk_jurisdiction"]) == []
 
 
+def test_sanctioned_jurisdiction_holds_countries_and_regions():
+    rule = RULES["sanctioned_jurisdiction"]
+    txs = [tx(1, 0, 700, "out", country="cu"), tx(2, 1, 900, "out", country="DE"), tx(3, 2, 300, country="UA")]
+    txs[2]["counterparty_subdivision"] = "UA-40"
+    (alert,) = sanctioned_jurisdiction(txs, rule)
+    assert alert["hold"] is True and alert["transaction_ids"] == ["X1", "X3"]
+    assert alert["details"]["jurisdictions"] == ["CU", "UA-40"] and alert["reason_code"] == "SANCTIONED_JURISDICTION_HOLD"
+    assert sanctioned_jurisdiction([tx(4, 0, 10, country="SY")], rule) == []
+
+
 def test_velocity_count_and_amount():
     many = [tx(i, 0.5 * i, 50, "out", "card") for i in range(12)]  # 12 in 5.5 h
     (alert,) = velocity(many, RULES["velocity"])
@@ -91,15 +81,16 @@ def test_velocity_count_and_amount():
 
 
 def test_each_demo_scenario_fires_its_rule():
-    expected = {"structuring": "STRUCTURING_BELOW_CTR_THRESHOLD", "rapid_movement": "RAPID_MOVEMENT_OF_FUNDS",
-                "high_risk_jurisdiction": "HIGH_RISK_JURISDICTION", "velocity": "VELOCITY_COUNT_EXCEEDED"}
-    for scenario, code in expected.items():
-        codes = {a["reason_code"] for a in run_monitoring(transactions(scenario, random.Random(7)), RULES)}
-        assert codes == {code}, scenario
+    expected = {"structuring": {"STRUCTURING_BELOW_CTR_THRESHOLD"}, "rapid_movement": {"RAPID_MOVEMENT_OF_FUNDS"},
+                "high_risk_jurisdiction": {"HIGH_RISK_JURISDICTION", "SANCTIONED_JURISDICTION_HOLD"},
+                "velocity": {"VELOCITY_COUNT_EXCEEDED"}, "listed_counterparty": set()}
+    for scenario, codes in expected.items():
+        got = {a["reason_code"] for a in run_monitoring(transactions(scenario, random.Random(7)), RULES)}
+        assert got == codes, scenario
 
 
 def test_rule_can_be_switched_off_and_unknown_rule_rejected():
-    txs = [tx(1, 0, 700, "out", country="IR")]
+    txs = [tx(1, 0, 700, "out", country="MM")]
     assert run_monitoring(txs, {**RULES, "high_risk_jurisdiction": None}) == []
     with pytest.raises(ValueError, match="unknown monitoring rules"):
         run_monitoring(txs, {**RULES, "smurfing": {}})

@@ -86,6 +86,7 @@ def test_every_decision_is_final_with_reasons_and_units(all_runs):
     for out in outputs.values():
         assert out["decision"] in ("approve", "decline")
         assert out["reasons"] and all(r.isupper() and " " not in r for r in out["reasons"])
+        assert (len(out["adverse_action_reasons"]) > 0) == (out["decision"] == "decline")
         assert 0.0 < out["pd_pct"] < 100.0
         assert out["amount_per_month_dm"] == pytest.approx(out["credit_amount_dm"] / out["duration_months"], abs=0.01)
         json.dumps(out)  # the run output crosses Temporal as JSON
@@ -99,8 +100,8 @@ def test_referrals_are_decided_by_the_underwriter_and_keep_referral_reasons(all_
         assert out["referral_reasons"] == [r["code"] for r in request["reasons"]] and out["referral_reasons"]
         assert out["reasons"] == ["UNDERWRITER_APPROVED" if out["decision"] == "approve" else "UNDERWRITER_DECLINED"]
         assert out["underwriter_review"]["decision"] == out["decision"]
-        # The demo underwriter's documented rule: approve below 45 % PD.
-        assert (out["decision"] == "approve") == (request["context"]["pd_pct"] < 45.0)
+        # The demo underwriter's documented rule: approve below 9 % PD.
+        assert (out["decision"] == "approve") == (request["context"]["pd_pct"] < 9.0)
     for app_id in (i for i in outcome if outcome[i] != "refer"):
         out = outputs[app_id]
         assert (out["decided_by"], out["underwriter_review"], out["referral_reasons"]) == ("policy", None, [])
@@ -111,8 +112,12 @@ def test_referral_request_has_what_an_underwriter_needs_and_no_protected_attribu
     wording = load_policy().reason_descriptions()
     for app_id, request in requests.items():
         assert (request["kind"], request["decisions"], request["error"]) == ("credit_referral", ["approve", "decline"], None)
-        assert set(request["context"]) == {"application_summary", "pd_pct", "score_points", "top_risk_factors", "policy_version"}
+        assert set(request["context"]) == {"application_summary", "pd_pct", "score_points", "top_risk_factors",
+                                           "adverse_action_reasons", "policy_version"}
         assert request["context"]["pd_pct"] == outputs[app_id]["pd_pct"]
+        # what the applicant is told if the underwriter declines is what a decline then carries
+        if outputs[app_id]["decision"] == "decline":
+            assert request["context"]["adverse_action_reasons"] == outputs[app_id]["adverse_action_reasons"]
         assert not set(PROTECTED_ATTRIBUTES) & set(json.dumps(request["context"]).replace('"', " ").split())
         # Each reason code that caused the referral, with the policy's wording of it.
         assert request["reasons"] == [{"code": c, "text": wording[c]} for c in outputs[app_id]["referral_reasons"]]
@@ -129,11 +134,16 @@ def test_summary_reports_mix_and_label_comparison(all_runs):
 
 
 def test_interrupt_then_resume_records_the_underwriters_answer(graph):
-    run_input = AGENT.sample_inputs(2)[1]  # 5,951 DM over 48 months: PD in the grey band
+    run_input = AGENT.sample_inputs(4)[3]  # 7,882 DM over 42 months: PD in the grey band
     state, config = _start(graph, run_input, "resume-1")
     request = state["__interrupt__"][0].value
     assert [r["code"] for r in request["reasons"]] == ["PD_IN_REFERRAL_BAND"]
-    assert request["context"]["application_summary"]["credit_amount"] == 5951
+    summary = request["context"]["application_summary"]
+    assert summary["credit_amount"] == 7882
+    # the underwriter reads corrected meanings, not the Statlog labels of the input
+    assert run_input["status_of_existing_checking_account"] == "... < 0 DM"
+    assert summary["status_of_existing_checking_account"] == "no checking account"
+    assert summary["credit_history"] == "no credits taken/all credits paid back duly"
     assert graph.get_state(config).next == ("underwriter_review",)
     answer = {"decision": "approve", "reviewer": "uw-42", "note": "collateral seen"}
     out = AGENT.output(graph.invoke(Command(resume=answer), config))
@@ -154,7 +164,7 @@ def test_interrupt_then_resume_records_the_underwriters_answer(graph):
     ],
 )
 def test_bad_answer_is_reasked_naming_the_field_and_the_referral_stays_open(graph, value, field):
-    state, config = _start(graph, AGENT.sample_inputs(2)[1], f"bad-resume-{field}-{len(value)}")
+    state, config = _start(graph, AGENT.sample_inputs(4)[3], f"bad-resume-{field}-{len(value)}")
     first = state["__interrupt__"][0].value
     with pytest.raises(ValueError, match=field):
         parse_answer(UnderwriterAnswer, value)
@@ -190,8 +200,8 @@ def test_graph_intake_rejects_a_missing_field_even_without_the_platform(graph):
 
 
 def test_spec_config_overrides_the_policy():
-    strict = AGENT.build_graph({"thresholds": {"pd_decline_cutoff_pct": 5.0}}).compile(checkpointer=InMemorySaver())
-    state, _ = _start(strict, AGENT.sample_inputs(1)[0], "strict")  # PD about 8.5 %
+    strict = AGENT.build_graph({"thresholds": {"pd_decline_cutoff_pct": 0.5}}).compile(checkpointer=InMemorySaver())
+    state, _ = _start(strict, AGENT.sample_inputs(1)[0], "strict")  # PD about 1 %
     assert AGENT.output(state)["reasons"] == ["PD_ABOVE_DECLINE_CUTOFF"]
     with pytest.raises(ValueError, match="thresholds.pd_decline_cutof"):
         AGENT.build_graph({"thresholds": {"pd_decline_cutof": 5.0}})
@@ -203,7 +213,7 @@ def test_graph_input_schema_is_the_application(graph):
 
 async def test_streams_updates_and_interrupt_like_the_platform(graph):
     config = {"configurable": {"thread_id": "astream-1", "model": None}}
-    run_input = AGENT.input_model.model_validate(AGENT.sample_inputs(2)[1]).model_dump(mode="json")
+    run_input = AGENT.input_model.model_validate(AGENT.sample_inputs(4)[3]).model_dump(mode="json")
     nodes, interrupts = [], []
     async for chunk in graph.astream(run_input, config, stream_mode="updates"):
         for node, update in chunk.items():

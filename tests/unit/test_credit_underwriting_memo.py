@@ -43,11 +43,12 @@ def test_without_a_model_the_memo_is_built_from_the_decision_and_no_llm_is_creat
         raise AssertionError(f"a chat model was built without a configured model: {name!r}")
 
     monkeypatch.setattr(common_llm, "_cached_model", no_model)
-    approve, decline = AGENT.sample_inputs(4)[0], AGENT.sample_inputs(4)[3]  # 7,882 DM, overdrawn, 42 months
+    # 6,948 DM over 36 months; overdrawn (corrected meaning of the input's "0 <= ... < 200 DM"), no savings
+    approve, decline = AGENT.sample_inputs(8)[0], AGENT.sample_inputs(8)[7]
     out = AGENT.output(_start(graph, approve, "memo-approve")[0])
     assert out["narrative_source"] == "tools" and out["decision"] == "approve"
     memo = out["narrative"]
-    assert memo.startswith("Decision: approve by policy (credit policy 2024.1).")
+    assert memo.startswith("Decision: approve by policy (credit policy 2025.1).")
     assert "1,169 DM over 6 months" in memo and f"PD {out['pd_pct']:.1f}%" in memo
     assert "POLICY_CHECKS_PASSED" in memo
     assert out["top_risk_factors"] and all(f.replace("_", " ") in memo for f in out["top_risk_factors"])
@@ -55,10 +56,14 @@ def test_without_a_model_the_memo_is_built_from_the_decision_and_no_llm_is_creat
     assert declined["decision"] == "decline"
     assert all(code in declined["narrative"] for code in declined["reasons"])
     assert "Overdrawn current account" in declined["narrative"]  # the policy's wording of the code
+    assert "for car (new)" in declined["narrative"]  # the input's "car (used)" in its corrected meaning
+    # the principal reasons the applicant is given, in rank order
+    texts = [r["text"] for r in declined["adverse_action_reasons"]]
+    assert texts and declined["narrative"].endswith(" ".join(f"({i}) {t}" for i, t in enumerate(texts, 1)))
 
 
 def test_memo_waits_for_the_underwriter_and_then_cites_the_referral(graph):
-    run_input = AGENT.sample_inputs(2)[1]  # PD in the grey band: referred
+    run_input = AGENT.sample_inputs(4)[3]  # PD in the grey band: referred
     state, config = _start(graph, run_input, "memo-refer")
     pending = AGENT.output(state)
     assert (pending["narrative"], pending["narrative_source"]) == ("", "pending")
@@ -77,7 +82,8 @@ def test_memo_facts_are_whitelisted_for_every_application_kind(graph):
         if "__interrupt__" in state:
             state = graph.invoke(Command(resume=AGENT.resume_value(state["__interrupt__"][0].value, run_input)), config)
         facts = memo_facts(state, policy)
-        expected = FACT_KEYS | ({"referral_reasons"} if state["decided_by"] == "underwriter" else set())
+        expected = (FACT_KEYS | ({"referral_reasons"} if state["decided_by"] == "underwriter" else set())
+                    | ({"adverse_action_reasons"} if state["decision"] == "decline" else set()))
         assert set(facts) == expected
         assert not set(PROTECTED_ATTRIBUTES) & set(json.dumps(facts).replace('"', " ").split())
         assert set(facts["reason_descriptions"]) == set(facts["reasons"]) | set(facts.get("referral_reasons", []))
@@ -85,7 +91,7 @@ def test_memo_facts_are_whitelisted_for_every_application_kind(graph):
 
 
 def test_llm_writes_the_memo_from_the_decision_facts_with_usage_recorded(graph, monkeypatch):
-    run_input = {**AGENT.sample_inputs(2)[1], "personal_status_and_sex": "female : divorced/separated/married",
+    run_input = {**AGENT.sample_inputs(4)[3], "personal_status_and_sex": "female : divorced/separated/married",
                  "age_in_years": 77, "foreign_worker": "no"}
     baseline, _ = _start(graph, run_input, "memo-rules")
     baseline = AGENT.output(graph.invoke(Command(resume={"decision": "approve", "reviewer": "uw-1", "note": ""}),

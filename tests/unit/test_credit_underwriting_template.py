@@ -35,7 +35,7 @@ def test_rendered_package_tests_pass(tmp_path):
 
 def test_rendered_config_reaches_the_graph(tmp_path):
     # A quote and markup in a config value must survive rendering into Python source.
-    config = {"thresholds": {"pd_decline_cutoff_pct": 5.0}, "version": "it's <v2> \"strict\""}
+    config = {"thresholds": {"pd_decline_cutoff_pct": 0.5}, "version": "it's <v2> \"strict\""}
     rendered, package = _render(tmp_path, config)
     code = (f"from {package} import CONFIG, VERSION, AGENT_NAME, build\n"
             "from reference_agents.credit_underwriting import AGENT\n"

@@ -23,6 +23,11 @@ POSITIVE_NEWS = ["Revenue growth accelerated and the company raised its guidance
                  "Analysts upgraded the shares after strong profit gains and record sales."]
 
 
+def dated(texts: list[str], ticker: str, when: str) -> list[dict]:
+    """The texts as headlines about ``ticker`` published on ``when``."""
+    return [{"text": t, "date": when, "ticker": ticker} for t in texts]
+
+
 def run(payload: dict, config: dict | None = None, graph_config: dict | None = None, thread: str = "t") -> dict:
     graph = AGENT.build_graph(graph_config or {}).compile(checkpointer=InMemorySaver())
     cfg = {"configurable": {"thread_id": thread}} | (config or {})
@@ -30,23 +35,25 @@ def run(payload: dict, config: dict | None = None, graph_config: dict | None = N
 
 
 def test_crash_quarter_with_negative_news_is_bearish():
-    state = run({"tickers": ["MSFT"], "start": "2008-09-01", "end": "2008-12-31", "headlines": NEGATIVE_NEWS})
+    state = run({"tickers": ["MSFT"], "start": "2008-09-01", "end": "2008-12-31",
+                 "headlines": dated(NEGATIVE_NEWS, "MSFT", "2008-11-20")})
     out = AGENT.output(state)
     market = out["market"]["MSFT"]
     assert market == window_stats("MSFT", date(2008, 9, 1), date(2008, 12, 31), 252)
-    assert market["total_return_pct"] < -20 and market["max_drawdown_pct"] < -30
+    assert market["total_return_adjusted_pct"] < -20 and market["max_drawdown_adjusted_pct"] < -30
     assert out["decision"] == "bearish"
     assert {"DOWNTREND_BELOW_SMA", "SENTIMENT_NEGATIVE", "DEEP_DRAWDOWN"} <= set(out["reasons"])
-    assert out["sentiment"]["label"] == "negative"
+    assert out["sentiment"]["per_ticker"]["MSFT"]["label"] == "negative" and out["sentiment"]["ignored"] == []
     assert out["narrative_source"] == "tools"
     assert "MSFT" in out["narrative"] and "bearish" in out["narrative"]
     json.dumps(state)  # checkpointable: plain JSON values only
 
 
 def test_recovery_rally_with_positive_news_is_bullish():
-    out = AGENT.output(run({"tickers": "goog", "start": "2009-03-02", "end": "2009-06-30", "headlines": POSITIVE_NEWS}))
+    out = AGENT.output(run({"tickers": "goog", "start": "2009-03-02", "end": "2009-06-30",
+                            "headlines": dated(POSITIVE_NEWS, "goog", "2009-06-15")}))
     assert out["tickers"] == ["GOOG"]
-    assert out["market"]["GOOG"]["total_return_pct"] > 20
+    assert out["market"]["GOOG"]["total_return_adjusted_pct"] > 20
     assert out["decision"] == "bullish"
     assert out["reasons"][:1] == ["UPTREND_ABOVE_SMA"] and "SENTIMENT_POSITIVE" in out["reasons"]
 
@@ -61,7 +68,8 @@ def test_basket_signal_is_consistent_with_ticker_scores():
         assert out["indicators"][ticker]["as_of"] == "2012-12-31"
     mean = sum(s["score"] for s in out["signals"].values()) / 3
     assert out["decision"] == classify(mean, RULES)
-    assert out["sentiment"]["label"] == "none" and "SENTIMENT_POSITIVE" not in out["reasons"]
+    assert all(s["label"] == "none" for s in out["sentiment"]["per_ticker"].values())
+    assert "SENTIMENT_POSITIVE" not in out["reasons"]
     log = state["route_log"]
     assert [e["next"] for e in log] == ["market_data", "indicators", "sentiment", "report"]
     assert all(e["chooser"] == "rules" for e in log)
@@ -129,7 +137,8 @@ def test_llm_routes_and_writes_narrative_with_usage_recorded(monkeypatch):
     with OpenAIStub(text="MSFT fell sharply in late 2008; the tools flag a downtrend.", option="sentiment") as stub:
         use_stub(monkeypatch, stub)
         usage = UsageCollector()
-        state = run({"tickers": ["MSFT"], "start": "2008-09-01", "end": "2008-12-31", "headlines": NEGATIVE_NEWS},
+        state = run({"tickers": ["MSFT"], "start": "2008-09-01", "end": "2008-12-31",
+                     "headlines": dated(NEGATIVE_NEWS, "MSFT", "2008-12-01")},
                     config={"configurable": {"thread_id": "llm", "model": "openai:gpt-4o-mini"}, "callbacks": [usage]})
     out = AGENT.output(state)
     assert out["narrative"] == stub.text and out["narrative_source"] == "llm"

@@ -11,7 +11,14 @@ import pytest
 
 from reference_agents.financial_analysis.policy import load_policy
 from reference_agents.financial_analysis.tools.indicators import last_cross, technical_indicators
-from reference_agents.financial_analysis.tools.market_data import DATA_FILE, check_request, coverage, history, window_stats
+from reference_agents.financial_analysis.tools.market_data import (
+    DATA_FILE,
+    check_request,
+    coverage,
+    history,
+    splits,
+    window_stats,
+)
 from reference_agents.financial_analysis.tools.sentiment import score_sentiment
 from reference_agents.financial_analysis.tools.signals import overall_signal, ticker_signal
 
@@ -54,22 +61,25 @@ def test_data_coverage_matches_provenance():
     assert sum(len(history(t, None, date(2013, 3, 1))) for t in cov) == 12_154
 
 
-def test_prices_are_split_adjusted():
+def test_prices_are_as_traded_and_the_adjusted_close_continuous_across_a_split():
     # AAPL split 2:1 on 2005-02-28: the traded close halves overnight, the adjusted one does not.
     rows = history("AAPL", date(2005, 2, 24), date(2005, 3, 2))
-    raw_jump = rows["close_unadjusted"].pct_change().min()
-    adj_jump = rows["close"].pct_change().abs().max()
+    raw_jump = rows["close"].pct_change().min()
+    adj_jump = rows["adj_close"].pct_change().abs().max()
     assert raw_jump < -0.45 and adj_jump < 0.05
     assert (rows["high"] >= rows["close"] - 1e-9).all() and (rows["low"] <= rows["close"] + 1e-9).all()
+    assert splits(rows) == [{"date": "2005-02-28", "ratio": 2.0}]
 
 
 @pytest.mark.parametrize("ticker,end", [("AAPL", date(2012, 12, 31)), ("IBM", date(2008, 10, 31)), ("FB", date(2013, 3, 1))])
 def test_indicators_match_independent_formulas(ticker, end):
     raw = _raw(ticker)
-    close = raw[raw["Date"] <= end.isoformat()]["Adj Close"].to_numpy()
+    upto = raw[raw["Date"] <= end.isoformat()]
+    # the adjusted history rescaled to the end day's traded close: adjustments up to that day only
+    close = (upto["Adj Close"] * upto["Close"].iloc[-1] / upto["Adj Close"].iloc[-1]).to_numpy()
     ind = technical_indicators(ticker, end, PARAMS, cross_lookback=5)
 
-    assert ind["close_usd"] == pytest.approx(close[-1], abs=1e-4)
+    assert ind["close_usd"] == pytest.approx(upto["Close"].iloc[-1], abs=1e-4)
     for n in PARAMS["sma_windows"]:
         sma = np.convolve(close, np.ones(n) / n, mode="valid")
         assert ind[f"sma_{n}_usd"] == pytest.approx(sma[-1], abs=1e-4)
@@ -96,12 +106,16 @@ def test_window_statistics_match_independent_computation():
     stats = window_stats("MSFT", date(2008, 1, 1), date(2008, 12, 31), 252)
     returns = close[1:] / close[:-1] - 1
     assert stats["trading_days"] == len(close) == 253
-    assert stats["total_return_pct"] == pytest.approx(100 * (close[-1] / close[0] - 1), abs=1e-3)
-    assert stats["annualised_volatility_pct"] == pytest.approx(100 * returns.std(ddof=1) * np.sqrt(252), abs=1e-3)
-    assert stats["max_drawdown_pct"] == pytest.approx(100 * (close / np.maximum.accumulate(close) - 1).min(), abs=1e-3)
+    assert stats["total_return_adjusted_pct"] == pytest.approx(100 * (close[-1] / close[0] - 1), abs=1e-3)
+    assert stats["annualised_volatility_adjusted_pct"] == pytest.approx(100 * returns.std(ddof=1) * np.sqrt(252), abs=1e-3)
+    assert stats["max_drawdown_adjusted_pct"] == pytest.approx(100 * (close / np.maximum.accumulate(close) - 1).min(), abs=1e-3)
+    # levels and volume as traded on their days
+    assert stats["end_close_as_traded_usd"] == pytest.approx(sel["Close"].iloc[-1])
+    assert stats["high_as_traded_usd"] == pytest.approx(sel["High"].max())
+    assert stats["avg_daily_volume_as_traded_shares"] == pytest.approx(sel["Volume"].mean(), abs=0.1)
     # 2008: MSFT lost ~44% and swung hard; a domain expert would expect exactly this picture.
-    assert stats["total_return_pct"] < -35 and stats["annualised_volatility_pct"] > 40
-    assert stats["max_drawdown_pct"] <= stats["total_return_pct"]
+    assert stats["total_return_adjusted_pct"] < -35 and stats["annualised_volatility_adjusted_pct"] > 40
+    assert stats["max_drawdown_adjusted_pct"] <= stats["total_return_adjusted_pct"]
 
 
 def test_macd_cross_detection():
@@ -113,23 +127,27 @@ def test_macd_cross_detection():
     assert last_cross(-up, signal, lookback=5) == ("bearish", "2020-01-04")
 
 
+def _sentiment(texts: list[str], ticker: str = "IBM") -> dict:
+    items = [{"text": t, "date": "2010-03-01", "ticker": ticker} for t in texts]
+    return score_sentiment(items, [ticker], date(2010, 1, 4), date(2010, 6, 30), 0.05, -0.05)["per_ticker"][ticker]
+
+
 def test_sentiment_separates_positive_and_negative_financial_text():
-    pos = score_sentiment(
-        ["Quarterly profit beat expectations and the company raised its dividend.",
-         "Strong revenue growth lifted margins to a record."], None, 0.05, -0.05)
-    neg = score_sentiment(
-        ["The bank disclosed heavy losses and an impairment on its loan book.",
-         "Regulators opened an investigation; the company faces a lawsuit and a downgrade."], None, 0.05, -0.05)
+    pos = _sentiment(["Quarterly profit beat expectations and the company raised its dividend.",
+                      "Strong revenue growth lifted margins to a record."])
+    neg = _sentiment(["The bank disclosed heavy losses and an impairment on its loan book.",
+                      "Regulators opened an investigation; the company faces a lawsuit and a downgrade."])
     assert pos["label"] == "positive" and neg["label"] == "negative"
     assert pos["score"] > 0.3 > -0.3 > neg["score"]
     assert neg["lm_polarity"] == -1.0  # LM finds only negative finance words here
     assert sum(i["lm_negative_words"] for i in neg["items"]) >= 4
-    none = score_sentiment([], None, 0.05, -0.05)
+    assert sum(i["lm_positive_words"] for i in pos["items"]) == 1  # "strong"; profit, growth, record are not LM words
+    none = score_sentiment([], ["IBM"], date(2010, 1, 4), date(2010, 6, 30), 0.05, -0.05)["per_ticker"]["IBM"]
     assert none["label"] == "none" and none["n_texts"] == 0
 
 
 def test_sentiment_splits_longer_text_into_sentences():
-    result = score_sentiment([], "Sales collapsed. Management warned of further losses! Outlook: weak?", 0.05, -0.05)
+    result = _sentiment(["Sales collapsed. Management warned of further losses! Outlook: weak?"])
     assert result["n_texts"] == 3 and result["label"] == "negative"
 
 
@@ -155,7 +173,7 @@ def _indicators(**kw):
     return base | kw
 
 
-MARKET = {"annualised_volatility_pct": 20.0, "max_drawdown_pct": -5.0}
+MARKET = {"annualised_volatility_adjusted_pct": 20.0, "max_drawdown_adjusted_pct": -5.0}
 
 
 def test_signal_rules_and_thresholds():
@@ -163,7 +181,7 @@ def test_signal_rules_and_thresholds():
     oversold = ticker_signal(MARKET, _indicators(rsi=22.0, macd_cross="bullish"), {"label": "none"}, rules, smas)
     assert oversold == {"signal": "bullish", "score": 2, "reasons": ["RSI_OVERSOLD", "MACD_BULLISH_CROSS"]}
     bear = ticker_signal(
-        {"annualised_volatility_pct": 55.0, "max_drawdown_pct": -31.0},
+        {"annualised_volatility_adjusted_pct": 55.0, "max_drawdown_adjusted_pct": -31.0},
         _indicators(close_usd=80.0, sma_20_usd=85.0, sma_50_usd=95.0, bollinger_lower_usd=82.0),
         {"label": "negative"}, rules, smas)
     # the lower-band touch (+1) offsets part of the downtrend and negative news (-2)

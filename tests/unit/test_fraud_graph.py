@@ -13,6 +13,7 @@ from langgraph.types import Command
 from pydantic import ValidationError
 
 from reference_agents.fraud_detection import AGENT
+from reference_agents.fraud_detection.demo import DEMO_SEED
 from reference_agents.fraud_detection.generator import generate_cases
 from reference_agents.fraud_detection.graph import next_step
 from reference_agents.fraud_detection.policy import load_policy
@@ -23,7 +24,7 @@ from tests.support.openai_stub import OpenAIStub, use_stub
 
 @pytest.fixture(scope="module")
 def cases():
-    all_cases = generate_cases(days=14)
+    all_cases = generate_cases(seed=DEMO_SEED)
     first = {}
     for case in all_cases:
         first.setdefault(case["pattern"], case)
@@ -72,7 +73,7 @@ async def test_astream_updates_visit_the_workers_through_the_supervisor(cases):
 
 @pytest.mark.parametrize(("answer", "decision", "code"), [
     ("fraud", "block", "ANALYST_CONFIRMED_FRAUD"),
-    ("legitimate", "auto_close", "ANALYST_CONFIRMED_LEGITIMATE"),
+    ("legitimate", "release", "ANALYST_CONFIRMED_LEGITIMATE"),
 ])
 def test_high_risk_interrupts_for_an_analyst_and_resumes(cases, answer, decision, code):
     graph = AGENT.build_graph({}).compile(checkpointer=InMemorySaver())
@@ -118,7 +119,7 @@ def test_bad_answer_is_reasked_naming_the_field_and_the_run_stays_resumable(case
     assert {**request, "error": None} == first  # the same request, re-asked
     assert "analyst_review" not in graph.get_state(config).values
     out = AGENT.output(graph.invoke(Command(resume={"decision": "legitimate", "reviewer": "a.analyst"}), config))
-    assert out["decision"] == "auto_close" and out["reasons"][-1] == "ANALYST_CONFIRMED_LEGITIMATE"
+    assert out["decision"] == "release" and out["reasons"][-1] == "ANALYST_CONFIRMED_LEGITIMATE"
     assert out["analyst_review"] == {"decision": "legitimate", "reviewer": "a.analyst", "note": ""}
 
 

@@ -10,12 +10,16 @@ from pydantic import ValidationError
 
 from reference_agents.common import narrative as common_narrative
 from reference_agents.portfolio_management import AGENT
-from reference_agents.portfolio_management.tools import market_data
 
+# Closing prices as traded on 2019-12-31, as a user supplies them (the data's adjusted closes are
+# not prices of that day: AAPL is 71.71 in it).
+PRICES_2019_12_31 = {"AAPL": 293.65, "MSFT": 157.70, "AMD": 45.86, "JNJ": 145.87, "KO": 55.35, "PG": 124.90,
+                     "WMT": 118.84, "UNH": 293.98, "HD": 218.38, "PEP": 136.67, "LLY": 131.43}
 TECH_HEAVY = {
     "holdings": {"AAPL": 2000, "MSFT": 2000, "AMD": 10000},
     "cash_usd": 50_000.0,
     "candidates": ["JNJ", "KO", "PG", "WMT", "UNH", "HD", "PEP", "LLY"],
+    "as_of_prices_usd": PRICES_2019_12_31,
     "constraints": {"as_of": "2019-12-31", "objective": "max_sharpe", "weight_max": 0.25, "lookback_days": 756},
 }
 
@@ -39,25 +43,27 @@ def test_a_run_produces_a_consistent_proposal():
     out = AGENT.output(state)
     assert out["decision"] == "rebalance" and out["reasons"][0] == "TARGET_MAX_SHARPE"
     assert "FUNDAMENTALS_SKIPPED" in out["reasons"]
-    assert out["as_of_date"] == "2019-12-31"
-    prices = market_data.stock_prices().loc["2019-12-31"]
+    assert out["as_of_date"] == "2019-12-31" and out["order_units"] == "shares"
+    prices = PRICES_2019_12_31
     value = 2000 * prices["AAPL"] + 2000 * prices["MSFT"] + 10000 * prices["AMD"] + 50_000
     assert out["portfolio_value_usd"] == pytest.approx(value, abs=0.01)
     w = out["target_weights"]
     assert set(w) == set(TECH_HEAVY["holdings"]) | set(TECH_HEAVY["candidates"])
     assert abs(sum(w.values()) - 1) <= 1e-6 and all(-1e-6 <= x <= 0.25 + 1e-6 for x in w.values())
-    # orders move each holding to its target, in whole shares at the as-of close
+    # orders move each holding to its target, in whole shares at the as-traded prices
     for o in out["orders"]:
-        assert o["price_usd"] == pytest.approx(prices[o["ticker"]], abs=1e-4)
+        assert o["price_usd"] == prices[o["ticker"]] and o["value_usd"] == pytest.approx(o["shares"] * o["price_usd"])
         target_value = w[o["ticker"]] * value
         now = TECH_HEAVY["holdings"].get(o["ticker"], 0) * prices[o["ticker"]]
         assert (o["side"] == "buy") == (target_value > now)
     assert out["cash_after_usd"] >= 0
-    assert out["risk"]["proposed"]["n_days"] == 756 and out["benchmark"]["n_days"] == 756
+    assert out["risk"]["proposed"]["n_days"] == 756 and out["in_sample_benchmark"]["n_days"] == 756
     # AMD-heavy portfolio: the proposal cuts tail risk and tracks the index more closely in beta
     assert out["risk"]["proposed"]["cvar_1d_pct"] < out["risk"]["current"]["cvar_1d_pct"]
-    assert 0.3 < out["benchmark"]["beta"] < 1.5
+    assert 0.3 < out["in_sample_benchmark"]["beta"] < 1.5
+    assert out["walk_forward"]["status"] == "ok" and out["walk_forward"]["end_date"] == "2019-12-31"
     assert out["narrative"].startswith("As of 2019-12-31: decision rebalance")
+    assert "Out of sample (walk-forward" in out["narrative"]
     assert out["review"] is None and out["review_required"] == []
 
 
@@ -68,7 +74,7 @@ async def test_the_platform_way_astream_updates_visits_the_supervisor_between_wo
     visited = [node async for chunk in graph.astream(payload, cfg, stream_mode="updates") for node in chunk]
     workers = [n for n in visited if n != "supervisor"]
     assert workers == ["prepare", "technical", "fundamentals", "risk_model", "optimiser", "rebalance", "risk",
-                       "benchmark", "limits", "decide", "narrative"]
+                       "benchmark", "walk_forward", "limits", "decide", "narrative"]
     assert all(visited[i] == "supervisor" for i in range(0, len(visited), 2))
 
 
@@ -94,7 +100,10 @@ def test_as_of_outside_the_data_is_refused_naming_the_range(as_of, usable_from):
 
 
 def test_shorter_lookback_allows_earlier_dates_and_non_trading_days_use_the_previous_close():
-    state, _ = _run(_graph(), _with(as_of="2019-12-29", lookback_days=252, max_turnover=1.0))
+    run_input = {"holdings": {"AAPL": 0.4, "MSFT": 0.4}, "holdings_basis": "weights", "portfolio_value_usd": 1e6,
+                 "candidates": ["JNJ", "KO", "PG"],
+                 "constraints": {"as_of": "2019-12-29", "lookback_days": 252, "weight_max": 0.4, "max_turnover": 1.0}}
+    state, _ = _run(_graph(), run_input)
     assert state["as_of_date"] == "2019-12-27"
     assert any("2019-12-29 is not a trading day" in n for n in state["notes"])
     assert AGENT.input_model.model_validate(_with(as_of="1991-08-01", lookback_days=252))
@@ -109,23 +118,33 @@ def test_shorter_lookback_allows_earlier_dates_and_non_trading_days_use_the_prev
     ({"cash_usd": -1}, "cash_usd"),
     ({"risk_budget": 3}, "risk_budget"),
     ({"holdings": {}, "candidates": []}, "no asset"),
+    ({"as_of_prices_usd": None}, "as_of_prices_usd is required with holdings_basis 'shares'"),
+    ({"as_of_prices_usd": {**PRICES_2019_12_31, "LLY": None}}, "as_of_prices_usd"),
+    ({"as_of_prices_usd": {k: v for k, v in PRICES_2019_12_31.items() if k != "LLY"}}, r"no as-traded price for \['LLY'\]"),
+    ({"as_of_prices_usd": {**PRICES_2019_12_31, "LLY": 0.0}}, "must be positive"),
+    ({"as_of_prices_usd": {**PRICES_2019_12_31, "XOM": 57.0}}, r"\['XOM'\], which are neither holdings nor candidates"),
 ])
 def test_malformed_input_names_the_field(bad, field):
     with pytest.raises(ValidationError, match=field):
         AGENT.input_model.model_validate({**TECH_HEAVY, **bad})
 
 
-def test_holdings_given_as_weights_become_shares_of_the_stated_value():
+def test_holdings_given_as_weights_are_valued_at_the_stated_value_and_ordered_in_usd():
     run_input = {"holdings": {"JNJ": 0.5, "KO": 0.3}, "holdings_basis": "weights", "portfolio_value_usd": 1e6,
                  "candidates": ["PG", "WMT", "PEP"],
                  "constraints": {"as_of": "2021-06-30", "objective": "min_volatility", "max_turnover": 1.0}}
     state, _ = _run(_graph(), run_input)
-    close = market_data.stock_prices().loc["2021-06-30"]
-    assert state["current_shares"]["JNJ"] == pytest.approx(0.5e6 / close["JNJ"])
+    assert state["current_values_usd"] == {"JNJ": pytest.approx(0.5e6), "KO": pytest.approx(0.3e6)}
     assert state["current_cash_usd"] == pytest.approx(0.2e6)
     out = AGENT.output(state)
     assert out["portfolio_value_usd"] == pytest.approx(1e6)
     assert out["current_weights"]["CASH"] == pytest.approx(0.2)
+    # no as-traded prices: USD orders, never shares sized at the adjusted closes
+    assert out["order_units"] == "usd" and "ORDERS_IN_USD" in out["reasons"] and out["orders"]
+    assert all(o["shares"] is None and o["price_usd"] is None for o in out["orders"])
+    for o in out["orders"]:
+        change = out["post_trade_weights"][o["ticker"]] - out["current_weights"].get(o["ticker"], 0.0)
+        assert o["value_usd"] == pytest.approx(abs(change) * 1e6, abs=1.0)  # output weights have 6 decimals
 
 
 def test_an_all_cash_portfolio_is_invested_in_the_candidates():
@@ -225,7 +244,8 @@ def test_fundamentals_csv_screens_out_failing_tickers(tmp_path):
 
 
 def test_bearish_technical_signal_caps_the_weight():
-    state, _ = _run(_graph(), {"holdings": {"BAC": 1000, "JPM": 500, "XOM": 800}, "cash_usd": 20_000.0,
+    state, _ = _run(_graph(), {"holdings": {"BAC": 0.3, "JPM": 0.3, "XOM": 0.3}, "holdings_basis": "weights",
+                               "portfolio_value_usd": 250_000.0,
                                "candidates": ["JNJ", "PG", "KO", "WMT", "UNH", "LLY", "MRK"],
                                "constraints": {"as_of": "2022-12-28", "weight_max": 0.3, "lookback_days": 504,
                                                "max_turnover": 1.0}})
@@ -266,14 +286,19 @@ def test_demo_samples_resume_rule_and_summary():
     assert AGENT.resume_value({"context": {**facts, "turnover_fraction": 0.5}}, samples[0])["decision"] == "reject"
     assert AGENT.resume_value({"context": {**facts, "risk_proposed": {"cvar_1d_pct": 3.1}}},
                               samples[0])["decision"] == "reject"
+    # the demo has no as-traded prices: its holdings are weights of a stated value, its orders USD
+    assert all(s["holdings_basis"] == "weights" and "as_of_prices_usd" not in s for s in samples)
     graph = _graph()
-    outs = []
+    outs, signed = [], 0
     for i, s in enumerate(samples[:6]):
         state, cfg = _run(graph, s, f"demo-{i}")
         if "__interrupt__" in state:
+            signed += 1
             state = graph.invoke(Command(resume=AGENT.resume_value(state["__interrupt__"][0].value, s)), cfg)
         outs.append(AGENT.output(state))
-    assert {o["decision"] for o in outs} == {"rebalance", "hold", "rejected"}
+    assert {o["decision"] for o in outs} == {"rebalance", "hold"} and signed >= 1
+    assert all(o["walk_forward"]["status"] == "ok" for o in outs)
     line = AGENT.summarize(outs)
     assert line.startswith("portfolio management: 6 runs (") and "CVaR" in line
+    assert "walk-forward excess vs equal weight" in line and "(6 runs)" in line
 

@@ -19,6 +19,9 @@ TECH_HEAVY = {
     "holdings": {"AAPL": 2000, "MSFT": 2000, "AMD": 10000},
     "cash_usd": 50_000.0,
     "candidates": ["JNJ", "KO", "PG", "WMT", "UNH", "HD", "PEP", "LLY"],
+    # closing prices as traded on 2019-12-31, as a user supplies them
+    "as_of_prices_usd": {"AAPL": 293.65, "MSFT": 157.70, "AMD": 45.86, "JNJ": 145.87, "KO": 55.35, "PG": 124.90,
+                         "WMT": 118.84, "UNH": 293.98, "HD": 218.38, "PEP": 136.67, "LLY": 131.43},
     "constraints": {"as_of": "2019-12-31", "objective": "max_sharpe", "weight_max": 0.25, "lookback_days": 756,
                     "max_turnover": 0.1},
 }

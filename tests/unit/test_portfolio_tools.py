@@ -16,9 +16,10 @@ from reference_agents.portfolio_management.tools.benchmark import (
     tracking_error,
 )
 from reference_agents.portfolio_management.tools.fundamentals import FundamentalsFileError, load_fundamentals, screen
+from reference_agents.portfolio_management.tools.expected_returns import bayes_stein_returns
 from reference_agents.portfolio_management.tools.optimise import (
     InfeasibleBoundsError,
-    expected_annual_returns,
+    Trading,
     optimise_weights,
     weight_bounds,
 )
@@ -33,6 +34,13 @@ from reference_agents.portfolio_management.tools.technical import momentum_retur
 
 TICKERS = market_data.known_tickers()
 AS_OF_DATES = [date(2008, 12, 31), date(2015, 6, 30), date(2022, 12, 28)]
+# No costs and no turnover limit: the classic problems.
+FREE = Trading(current_weights={}, cash_weight=0.0, cost_rate=0.0, rebalances_per_year=4.0, max_turnover=1.0,
+               risk_aversion=2.5)
+
+
+def _mu(closes: pd.DataFrame) -> pd.Series:
+    return bayes_stein_returns(closes)[0]
 
 
 def _window(as_of: date, n: int = 756, tickers=TICKERS) -> pd.DataFrame:
@@ -54,7 +62,7 @@ def test_optimiser_weights_within_bounds_and_fully_invested(as_of, objective, lo
     closes = _window(as_of)
     cov, _ = shrinkage_covariance(closes)
     bounds, _ = weight_bounds(TICKERS, lo, hi, {})
-    res = optimise_weights(expected_annual_returns(closes), cov, bounds, objective, 0.02)
+    res = optimise_weights(_mu(closes), cov, bounds, objective, 0.02, FREE)
     w = np.array(list(res["weights"].values()))
     assert abs(w.sum() - 1.0) <= 1e-6
     assert (w >= lo - 1e-6).all() and (w <= hi + 1e-6).all()
@@ -64,10 +72,10 @@ def test_optimiser_weights_within_bounds_and_fully_invested(as_of, objective, lo
 def test_min_volatility_is_no_riskier_than_max_sharpe_and_max_sharpe_has_the_higher_sharpe(as_of):
     closes = _window(as_of)
     cov, _ = shrinkage_covariance(closes)
-    mu = expected_annual_returns(closes)
+    mu = _mu(closes)
     bounds, _ = weight_bounds(TICKERS, 0.0, 0.25, {})
-    ms = optimise_weights(mu, cov, bounds, "max_sharpe", 0.02)
-    mv = optimise_weights(mu, cov, bounds, "min_volatility", 0.02)
+    ms = optimise_weights(mu, cov, bounds, "max_sharpe", 0.02, FREE)
+    mv = optimise_weights(mu, cov, bounds, "min_volatility", 0.02, FREE)
     # every shipped window has assets above the risk-free rate: a fallback here is an optimiser bug
     assert not ms["fallback"] and ms["objective_used"] == "max_sharpe"
     assert mv["volatility_annual_pct"] <= ms["volatility_annual_pct"] + 1e-6
@@ -80,9 +88,9 @@ def test_min_volatility_is_no_riskier_than_max_sharpe_and_max_sharpe_has_the_hig
 def test_max_sharpe_falls_back_to_min_volatility_when_no_asset_beats_the_risk_free_rate():
     closes = _window(date(2009, 3, 9), 252)  # a year of the 2008-09 crash
     cov, _ = shrinkage_covariance(closes)
-    mu = expected_annual_returns(closes)
+    mu = _mu(closes)
     bounds, _ = weight_bounds(TICKERS, 0.0, 0.3, {})
-    res = optimise_weights(mu, cov, bounds, "max_sharpe", float(mu.max()) + 0.01)
+    res = optimise_weights(mu, cov, bounds, "max_sharpe", float(mu.max()) + 0.01, FREE)
     assert res["fallback"] and res["objective_used"] == "min_volatility"
 
 
@@ -186,7 +194,7 @@ def test_rebalance_orders_reach_the_target_in_whole_shares_without_leverage():
     prices = {"AAPL": 129.93, "JNJ": 176.65, "XOM": 110.3, "KO": 63.6}
     shares = {"AAPL": 500.0, "JNJ": 100.0, "XOM": 10.0}
     target = {"AAPL": 0.25, "JNJ": 0.25, "XOM": 0.25, "KO": 0.25}
-    res = rebalance_orders(shares, 5_000.0, prices, target, min_trade_usd=1_000.0)
+    res = rebalance_orders(shares, prices, 5_000.0, target, min_trade_usd=1_000.0, whole_units=True)
     value = sum(s * prices[t] for t, s in shares.items()) + 5_000.0
     assert res["portfolio_value_usd"] == pytest.approx(value, abs=0.01)
     assert res["cash_after_usd"] >= 0
@@ -201,13 +209,26 @@ def test_rebalance_orders_reach_the_target_in_whole_shares_without_leverage():
     assert res["turnover_fraction"] == pytest.approx(one_way_turnover(res["current_weights"], res["post_trade_weights"]))
 
 
+def test_rebalance_in_usd_units_reaches_the_target_to_the_cent():
+    values = {"AAPL": 60_000.0, "JNJ": 30_000.0}
+    target = {"AAPL": 0.4, "JNJ": 0.3, "KO": 0.3}
+    res = rebalance_orders(values, dict.fromkeys(target, 1.0), 10_000.0, target, min_trade_usd=1_000.0,
+                           whole_units=False)
+    assert res["post_trade_shares"] is None
+    assert {(o["ticker"], o["side"], o["value_usd"]) for o in res["orders"]} == {
+        ("AAPL", "sell", 20_000.0), ("KO", "buy", 30_000.0)}  # JNJ is on target
+    assert all(o["shares"] is None and o["price_usd"] is None for o in res["orders"])
+    assert res["cash_after_usd"] == pytest.approx(0.0, abs=0.01)
+    assert res["post_trade_weights"]["KO"] == pytest.approx(0.3)
+
+
 def test_rebalance_skips_small_trades_and_never_overspends_cash():
     prices = {"A": 100.0, "B": 50.0}
     # B is 5 USD under target: below the minimum trade, stays; A needs a buy the cash cannot fully fund
-    res = rebalance_orders({"A": 0.0, "B": 100.0}, 5_000.0, prices, {"A": 0.5, "B": 0.5}, min_trade_usd=500.0)
+    res = rebalance_orders({"A": 0.0, "B": 100.0}, prices, 5_000.0, {"A": 0.5, "B": 0.5}, 500.0, True)
     assert res["cash_after_usd"] >= 0
     assert [o["ticker"] for o in res["orders"]] == ["A"]
-    res = rebalance_orders({"A": 10.0, "B": 10.0}, 0.0, prices, {"A": 0.5, "B": 0.5}, min_trade_usd=1_000.0)
+    res = rebalance_orders({"A": 10.0, "B": 10.0}, prices, 0.0, {"A": 0.5, "B": 0.5}, 1_000.0, True)
     assert res["orders"] == [] and res["skipped_orders"] and res["skipped_orders"][0]["reason"] == "BELOW_MIN_TRADE"
 
 

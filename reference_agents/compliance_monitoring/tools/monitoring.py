@@ -4,13 +4,17 @@ Each rule takes the customer's transactions — dicts with ``transaction_id``, `
 (ISO 8601), ``amount_usd`` (> 0), ``direction`` (``"in"`` credit / ``"out"`` debit),
 ``type`` (``cash_deposit``, ``wire``…) and ``counterparty_country`` (ISO 3166-1 alpha-2 or
 ``None``) — and returns alerts: ``{"rule", "reason_code", "transaction_ids", "amount_usd",
-"details"}``, ``transaction_ids`` being the transactions that triggered it. Windows are
-rolling (each transaction opens one), so a burst straddling midnight is still caught.
+"details"}``, ``transaction_ids`` being the transactions that triggered it; an alert that stops
+the payments it names also has ``"hold": true``. Windows are rolling (each transaction opens
+one), so a burst straddling midnight is still caught. Cash reporting and structuring are in
+:mod:`.cash_reporting` (per business day, not rolling).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+
+from reference_agents.compliance_monitoring.tools.cash_reporting import cash_reporting
 
 
 def _when(tx: dict) -> datetime:
@@ -37,29 +41,6 @@ def _alert(rule: str, code: str, txs: list[dict], **details) -> dict:
     ids = sorted({t["transaction_id"] for t in txs})
     amount = sum(t["amount_usd"] for t in txs if t["transaction_id"] in set(ids))
     return {"rule": rule, "reason_code": code, "transaction_ids": ids, "amount_usd": round(amount, 2), "details": details}
-
-
-def structuring(txs: list[dict], rule: dict) -> list[dict]:
-    """Several cash deposits just below the reporting threshold within ``window_days``.
-
-    Qualifying: ``type`` in ``transaction_types``, credit, ``threshold - band <= amount <
-    threshold`` (USD). Fires when ``min_count`` qualify within one window; the alert lists
-    every qualifying deposit that is part of such a window.
-    """
-    high = rule["reporting_threshold_usd"]
-    low = high - rule["band_below_threshold_usd"]
-    near = _sorted([
-        t for t in txs
-        if t["type"] in rule["transaction_types"] and t["direction"] == "in" and low <= t["amount_usd"] < high
-    ])
-    hit: dict[str, dict] = {}
-    for window in _windows(near, timedelta(days=rule["window_days"])):
-        if len(window) >= rule["min_count"]:
-            hit.update({t["transaction_id"]: t for t in window})
-    if not hit:
-        return []
-    return [_alert("structuring", rule["reason_code"], list(hit.values()), count=len(hit),
-                   window_days=rule["window_days"], reporting_threshold_usd=high, band_low_usd=low)]
 
 
 def rapid_movement(txs: list[dict], rule: dict) -> list[dict]:
@@ -98,6 +79,32 @@ def high_risk_jurisdiction(txs: list[dict], rule: dict) -> list[dict]:
                    countries=sorted({t["counterparty_country"].upper() for t in hits}), source=rule.get("source"))]
 
 
+def sanctioned_jurisdiction(txs: list[dict], rule: dict) -> list[dict]:
+    """Transactions with a counterparty in a comprehensively sanctioned country or region: held.
+
+    Qualifying: ``counterparty_country`` in ``rule["countries"]`` (ISO 3166-1 alpha-2) or
+    ``counterparty_subdivision`` in ``rule["subdivisions"]`` (ISO 3166-2, e.g. ``UA-43``).
+
+    Returns:
+        One alert with ``"hold": true`` listing every such transaction (``details``: the
+        ``jurisdictions`` found and the list's ``source``), or none.
+    """
+    countries = {c.upper() for c in rule["countries"]}
+    subdivisions = {s.upper() for s in rule.get("subdivisions") or ()}
+    found: set[str] = set()
+    hits = []
+    for t in txs:
+        here = {(t.get("counterparty_country") or "").upper(), (t.get("counterparty_subdivision") or "").upper()}
+        matched = (here & countries) | (here & subdivisions)
+        if matched:
+            found |= matched
+            hits.append(t)
+    if not hits:
+        return []
+    return [{**_alert("sanctioned_jurisdiction", rule["reason_code"], hits, jurisdictions=sorted(found),
+                      source=rule.get("source")), "hold": True}]
+
+
 def velocity(txs: list[dict], rule: dict) -> list[dict]:
     """More than ``max_count`` transactions, or more than ``max_amount_usd``, in ``window_hours``.
 
@@ -122,9 +129,10 @@ def velocity(txs: list[dict], rule: dict) -> list[dict]:
 
 
 RULES = {
-    "structuring": structuring,
+    "cash_reporting": cash_reporting,
     "rapid_movement": rapid_movement,
     "high_risk_jurisdiction": high_risk_jurisdiction,
+    "sanctioned_jurisdiction": sanctioned_jurisdiction,
     "velocity": velocity,
 }
 

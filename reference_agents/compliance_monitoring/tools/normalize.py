@@ -4,16 +4,18 @@ Screening compares names written by different clerks in different scripts, so bo
 list names and the screened name are folded to one comparable form before fuzzy matching:
 transliterated to ASCII (``anyascii``: diacritics, Cyrillic, Arabic, CJK), lower-cased,
 apostrophes/ayn/hamza marks dropped (``Sa’d`` → ``sad``), other punctuation turned into
-word breaks (``AL-RAHMAN`` → ``al rahman``), and common transliteration variants of a
-token mapped to one spelling (``mohammed``/``mohamed`` → ``muhammad``) from the policy's
-``name_variants`` table.
+word breaks (``AL-RAHMAN`` → ``al rahman``), name parts written together split at the policy's
+``compound_prefixes`` (``abdulrahman`` → ``abdul rahman``), and common transliteration variants
+of a token mapped to one spelling (``mohammed``/``mohamed`` → ``muhammad``) from the policy's
+``name_variants`` table. :func:`phonetic_key` folds spellings further (``dzhozef koni`` and
+``joseph kony`` → ``josef koni``) for one of the screener's scorers.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from anyascii import anyascii
 
@@ -37,8 +39,21 @@ def variant_table(name_variants: Mapping[str, list[str]]) -> dict[str, str]:
     return table
 
 
+def split_compound(token: str, prefixes: tuple[str, ...], min_rest: int = 4) -> list[str]:
+    """``token`` split after the longest of ``prefixes`` it starts with, when at least ``min_rest``
+    letters follow (``abdulrahman`` → ``["abdul", "rahman"]``; ``abdullah`` stays whole: ``lah``
+    is too short to be a name part); otherwise ``[token]``."""
+    for prefix in sorted(prefixes, key=len, reverse=True):
+        if token.startswith(prefix) and len(token) - len(prefix) >= min_rest:
+            return [prefix, token[len(prefix):]]
+    return [token]
+
+
 def normalize_name(
-    name: str, variants: Mapping[str, str] | None = None, drop_tokens: frozenset[str] = frozenset()
+    name: str,
+    variants: Mapping[str, str] | None = None,
+    drop_tokens: frozenset[str] = frozenset(),
+    prefixes: tuple[str, ...] = (),
 ) -> str:
     """The comparable form of ``name``: ASCII, lower-case, single-spaced tokens.
 
@@ -47,6 +62,8 @@ def normalize_name(
         variants: ``{token: canonical token}`` from :func:`variant_table`.
         drop_tokens: tokens removed after variant mapping (Arabic article ``al``/``el``,
             written attached, hyphenated or apart, so it is left out on both sides).
+        prefixes: name parts often written attached to the next one (``abdul``, ``abu``);
+            split off by :func:`split_compound` before variant mapping.
 
     Returns:
         e.g. ``"Mevlüt ‘ABD AL-RAHMAN"`` → ``"mevlut abd al rahman"``; ``""`` when nothing
@@ -55,9 +72,30 @@ def normalize_name(
     # NFKC first so compatibility forms (full-width letters, ligatures) transliterate cleanly.
     ascii_text = anyascii(unicodedata.normalize("NFKC", name)).lower()
     tokens = _NON_ALNUM.sub(" ", _MARKS.sub("", ascii_text)).split()
+    if prefixes:
+        tokens = [part for t in tokens for part in split_compound(t, prefixes)]
     if variants:
         tokens = [variants.get(t, t) for t in tokens]
     return " ".join(t for t in tokens if t not in drop_tokens)
+
+
+_DOUBLED = re.compile(r"([a-z])\1+")
+
+
+def phonetic_key(normalized: str, rules: Sequence[tuple[str, str]]) -> str:
+    """A looser form of an already normalised name for the phonetic scorer: each ``(from, to)``
+    rule applied in order to every token, then doubled letters collapsed.
+
+    With the policy's rules (``dzh``→``j``, ``ph``→``f``, ``y``→``i``, ``z``→``s``…) the ASCII
+    transliteration of a Cyrillic spelling meets the English one: ``"dzhozef koni"`` and
+    ``"joseph kony"`` both become ``"josef koni"``.
+    """
+    tokens = []
+    for token in normalized.split():
+        for old, new in rules:
+            token = token.replace(old, new)
+        tokens.append(_DOUBLED.sub(r"\1", token))
+    return " ".join(tokens)
 
 
 _ORIGINAL_SCRIPT = re.compile(r"original script\s*:?", re.IGNORECASE)

@@ -5,13 +5,15 @@ Formats (OFAC "SDN data specification", U.S. Treasury):
 * legacy XML ``sdn.xml``: ``sdnList/sdnEntry`` with ``uid``, ``firstName``, ``lastName``,
   ``sdnType`` (Individual, Entity, Vessel, Aircraft), ``programList/program``,
   ``akaList/aka`` (``type`` a.k.a./f.k.a./n.k.a., ``category`` strong/weak, names),
-  ``nationalityList/nationality/country``, ``dateOfBirthList/dateOfBirthItem/dateOfBirth``.
+  ``nationalityList/nationality/country``, ``dateOfBirthList/dateOfBirthItem/dateOfBirth``,
+  ``addressList/address/country``, and ``publshInformation/Publish_Date`` (the file's date).
   The default namespace has changed over the years, so elements are matched by local name.
 * CSV ``sdn.csv`` (no header): ent_num, SDN_Name, SDN_Type, Program, Title, Call_Sign,
   Vess_type, Tonnage, GRT, Vess_flag, Vess_owner, Remarks; ``alt.csv``: ent_num, alt_num,
   alt_type, alt_name, alt_remarks. Null is ``-0-``; an individual's type is ``individual``,
   an entity's is null; dates of birth and nationality are only in Remarks
-  (``DOB 01 Jan 1960; ... nationality Iran;``).
+  (``DOB 01 Jan 1960; DOB circa 1960; DOB 1960 to 1962; ... nationality Iran;``). The CSV format
+  carries no publication date.
 """
 
 from __future__ import annotations
@@ -24,22 +26,31 @@ from pathlib import Path
 
 from defusedxml import ElementTree
 
-from reference_agents.compliance_monitoring.tools.entries import ListEntry
+from reference_agents.compliance_monitoring.tools.entries import BirthDate, ListEntry
 
 _NULL = "-0-"
-_DOB = re.compile(r"\bDOB (?:circa )?([^;]+)", re.IGNORECASE)
+_DOB = re.compile(r"\bDOB ([^;]+)", re.IGNORECASE)
+_SPAN = re.compile(r"(\d{4}) to (\d{4})")
 _NATIONALITY = re.compile(r"\bnationality ([^;]+)", re.IGNORECASE)
 
 
-def _iso_date(text: str) -> str:
-    """``"01 Jan 1960"`` → ``"1960-01-01"``, ``"Jan 1960"`` → ``"1960-01"``; other text unchanged."""
-    text = " ".join(text.replace("circa", "").split()).rstrip(".")
-    for fmt, out in (("%d %b %Y", "%Y-%m-%d"), ("%b %Y", "%Y-%m"), ("%Y", "%Y")):
+def _birth_date(text: str) -> BirthDate | None:
+    """An OFAC date of birth as the list writes it: ``"01 Jan 1960"`` (exact date), ``"Jan 1960"``
+    (month), ``"1960"``, ``"circa 1960"`` (``APPROXIMATELY``) or ``"1960 to 1962"`` (``BETWEEN``);
+    ``None`` for text with no year."""
+    text = " ".join(text.split()).rstrip(".")
+    span = _SPAN.fullmatch(text)
+    if span:
+        return BirthDate("BETWEEN", None, int(span.group(1)), int(span.group(2)))
+    kind = "APPROXIMATELY" if text.lower().startswith("circa") else "EXACT"
+    text = text[5:].strip() if kind == "APPROXIMATELY" else text
+    for fmt, out in (("%d %b %Y", "%Y-%m-%d"), ("%b %Y", "%Y-%m"), ("%Y", None)):
         try:
-            return datetime.strptime(text, fmt).strftime(out)
+            parsed = datetime.strptime(text, fmt)
         except ValueError:
             continue
-    return text
+        return BirthDate(kind, parsed.strftime(out) if out else None, parsed.year, parsed.year)
+    return None
 
 
 def _local(tag: str) -> str:
@@ -99,10 +110,12 @@ def parse_ofac_sdn_xml(path: str | Path) -> list[ListEntry]:
                     _child_text(n, "country") for n in _items(elem, "nationalityList", "nationality")
                     if _child_text(n, "country")
                 ),
-                dates_of_birth=tuple(
-                    _iso_date(_child_text(d, "dateOfBirth"))
-                    for d in _items(elem, "dateOfBirthList", "dateOfBirthItem")
-                    if _child_text(d, "dateOfBirth")
+                birth_dates=tuple(
+                    b for b in (_birth_date(_child_text(d, "dateOfBirth"))
+                                for d in _items(elem, "dateOfBirthList", "dateOfBirthItem")) if b
+                ),
+                countries=tuple(
+                    _child_text(a, "country") for a in _items(elem, "addressList", "address") if _child_text(a, "country")
                 ),
             )
         )
@@ -150,7 +163,23 @@ def parse_ofac_sdn_csv(sdn_path: str | Path, alt_path: str | Path | None = None)
                 aliases=tuple(aliases.get(ent_num, ())),
                 list_type=program.replace("] [", ";").strip("[]"),
                 nationalities=tuple(m.strip() for m in _NATIONALITY.findall(remarks)),
-                dates_of_birth=tuple(_iso_date(m) for m in _DOB.findall(remarks)),
+                birth_dates=tuple(b for b in (_birth_date(m) for m in _DOB.findall(remarks)) if b),
             )
         )
     return entries
+
+
+def ofac_publish_date(path: str | Path) -> str | None:
+    """The ``publshInformation/Publish_Date`` of a legacy ``sdn.xml`` (``MM/DD/YYYY``) as ISO
+    ``YYYY-MM-DD``; ``None`` when absent or unreadable.
+
+    Raises:
+        defusedxml.DefusedXmlException / xml.etree.ElementTree.ParseError: unsafe or malformed XML.
+    """
+    root = ElementTree.parse(str(path)).getroot()
+    info = _child(root, "publshInformation")
+    text = _child_text(info, "Publish_Date") if info is not None else ""
+    try:
+        return datetime.strptime(text, "%m/%d/%Y").date().isoformat()
+    except ValueError:
+        return None

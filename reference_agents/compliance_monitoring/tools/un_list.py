@@ -5,18 +5,22 @@ as defined by the UN's ``sc-sanctions.xsd`` (https://www.un.org/sc/resources/sc-
 An individual's name is ``FIRST_NAME`` … ``FOURTH_NAME``; an entity's is ``FIRST_NAME``.
 Aliases are ``INDIVIDUAL_ALIAS`` / ``ENTITY_ALIAS`` with ``QUALITY`` (``Good``, ``Low``,
 ``a.k.a.``, ``f.k.a.``) and ``ALIAS_NAME``; ``NAME_ORIGINAL_SCRIPT`` is kept as an alias of
-quality ``original script``.
+quality ``original script``. Dates of birth are ``INDIVIDUAL_DATE_OF_BIRTH`` with ``TYPE_OF_DATE``
+``EXACT`` (``DATE`` or ``YEAR``), ``APPROXIMATELY`` (``YEAR``) or ``BETWEEN`` (``FROM_YEAR``,
+``TO_YEAR``); the root's ``dateGenerated`` attribute dates the file.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from defusedxml import ElementTree
 
-from reference_agents.compliance_monitoring.tools.entries import ListEntry
+from reference_agents.compliance_monitoring.tools.entries import BirthDate, ListEntry
 
 _NAME_PARTS = ("FIRST_NAME", "SECOND_NAME", "THIRD_NAME", "FOURTH_NAME")
+_YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 
 
 def _text(elem, tag: str) -> str:
@@ -28,16 +32,44 @@ def _values(elem, tag: str) -> list[str]:
     return [v for v in (" ".join((x.text or "").split()) for x in elem.findall(f"{tag}/VALUE")) if v]
 
 
-def _dates_of_birth(elem) -> list[str]:
-    """``INDIVIDUAL_DATE_OF_BIRTH`` as ISO dates, years, or ``"YYYY-YYYY"`` ranges."""
-    out = []
+def _birth_date(dob) -> BirthDate | None:
+    """One ``INDIVIDUAL_DATE_OF_BIRTH``; ``None`` when it holds no Gregorian year.
+
+    A ``NOTE`` alone (``"Nov. 1973"``) gives its year at the stated type; notes that are not
+    Gregorian dates (``"(Hijri Calendar)"``, ``"30-35 years old"``) are left out.
+    """
+    kind = _text(dob, "TYPE_OF_DATE").upper() or "EXACT"
+    date, year = _text(dob, "DATE")[:10], _text(dob, "YEAR")
+    start, end = _text(dob, "FROM_YEAR"), _text(dob, "TO_YEAR")
+    if date:
+        return BirthDate(kind, date, int(date[:4]), int(date[:4]))
+    if year.isdigit():
+        return BirthDate(kind, None, int(year), int(year))
+    if start.isdigit() and end.isdigit():
+        return BirthDate("BETWEEN", None, int(start), int(end))
+    note = _text(dob, "NOTE")
+    found = _YEAR.search(note)
+    if found and "hijri" not in note.lower():
+        return BirthDate(kind, None, int(found.group(1)), int(found.group(1)))
+    return None
+
+
+def _birth_dates(elem) -> tuple[BirthDate, ...]:
+    out: list[BirthDate] = []
     for dob in elem.findall("INDIVIDUAL_DATE_OF_BIRTH"):
-        date, year = _text(dob, "DATE"), _text(dob, "YEAR")
-        start, end = _text(dob, "FROM_YEAR"), _text(dob, "TO_YEAR")
-        value = date or year or (f"{start}-{end}" if start and end else "")
-        if value and value not in out:
-            out.append(value)
-    return out
+        parsed = _birth_date(dob)
+        if parsed and parsed not in out:
+            out.append(parsed)
+    return tuple(out)
+
+
+def _address_countries(elem, tag: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for address in elem.findall(tag):
+        country = _text(address, "COUNTRY")
+        if country and country not in out:
+            out.append(country)
+    return tuple(out)
 
 
 def _aliases(elem, tag: str) -> list[tuple[str, str | None]]:
@@ -82,8 +114,21 @@ def parse_un_consolidated_xml(path: str | Path) -> list[ListEntry]:
                     aliases=tuple(_aliases(elem, alias_tag)),
                     list_type=_text(elem, "UN_LIST_TYPE"),
                     nationalities=tuple(_values(elem, "NATIONALITY")),
-                    dates_of_birth=tuple(_dates_of_birth(elem)) if party_type == "individual" else (),
+                    birth_dates=_birth_dates(elem) if party_type == "individual" else (),
+                    countries=_address_countries(elem, "ENTITY_ADDRESS" if party_type == "entity" else "INDIVIDUAL_ADDRESS"),
                     listed_on=_text(elem, "LISTED_ON") or None,
                 )
             )
     return entries
+
+
+def un_date_generated(path: str | Path) -> str | None:
+    """The file's ``dateGenerated`` (ISO 8601 as published, e.g. ``2020-11-24T20:23:07.617-05:00``),
+    read from the root element without parsing the rest; ``None`` when the attribute is missing.
+
+    Raises:
+        defusedxml.DefusedXmlException / xml.etree.ElementTree.ParseError: unsafe or malformed XML.
+    """
+    for _event, elem in ElementTree.iterparse(str(path), events=("start",)):
+        return elem.get("dateGenerated") or None
+    return None

@@ -1,2 +1,2 @@
-"""The financial analysis agent's computations: market data, indicators, sentiment, signal, and the
-report narrative's facts."""
+"""The financial analysis agent's computations: market data, indicators, sentiment, signal, the
+rules' track record on the data, and the report narrative's facts."""

@@ -1,8 +1,17 @@
 """Daily prices of the agent's data set, window checks and window statistics.
 
 Data: ``data/stocks_daily_ohlcv.csv.gz`` (Quandl WIKI prices via bokeh-sampledata; see
-``data/PROVENANCE.md``). Prices are USD, adjusted for splits and dividends: Open/High/Low
-are scaled by ``Adj Close / Close`` (the usual back-adjustment), volume is in shares.
+``data/PROVENANCE.md``): Open/High/Low/Close and Volume **as traded** on each day, and an
+``Adj Close`` adjusted for splits and dividends **as of the file's compilation, years after its
+last date** (AAPL's 2012-12-31 close is 532.17 as traded and 69.01 adjusted, for a 7:1 split of
+2014). So, to look nothing up from after a window's end:
+
+- price levels and volumes are reported as traded on their day (``*_as_traded_*`` fields);
+- returns, volatility and drawdowns use the adjusted close (``*_adjusted_*`` fields): a ratio of
+  two adjusted closes only depends on the splits and dividends between the two days, all known
+  by the later one;
+- indicators are computed on the adjusted close rescaled to the as-of day's traded close
+  (:func:`as_of_basis`), i.e. the history adjusted only for the events up to that day.
 """
 
 from __future__ import annotations
@@ -16,29 +25,32 @@ import numpy as np
 import pandas as pd
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "stocks_daily_ohlcv.csv.gz"
+# A day-on-day jump of Adj Close / Close by more than this factor is a split (dividends move it by
+# a few per cent at most).
+SPLIT_FACTOR_JUMP = 1.2
 
 
 @lru_cache(maxsize=1)
 def load_prices() -> pd.DataFrame:
-    """All rows, adjusted, sorted by ticker and date.
+    """All rows, sorted by ticker and date.
 
     Returns:
         DataFrame with columns ``ticker`` (str), ``date`` (datetime64), ``open``, ``high``,
-        ``low``, ``close`` (adjusted USD), ``close_unadjusted`` (USD as traded), ``volume``
-        (shares). Callers must not mutate it (it is cached).
+        ``low``, ``close`` (USD as traded), ``volume`` (shares as traded) and ``adj_close`` (USD,
+        split- and dividend-adjusted as of the file's compilation: use only in ratios). Callers
+        must not mutate it (it is cached).
     """
     raw = pd.read_csv(DATA_FILE, parse_dates=["Date"])
-    factor = raw["Adj Close"] / raw["Close"]
     df = pd.DataFrame(
         {
             "ticker": raw["Ticker"].astype(str),
             "date": raw["Date"],
-            "open": raw["Open"] * factor,
-            "high": raw["High"] * factor,
-            "low": raw["Low"] * factor,
-            "close": raw["Adj Close"],
-            "close_unadjusted": raw["Close"],
+            "open": raw["Open"],
+            "high": raw["High"],
+            "low": raw["Low"],
+            "close": raw["Close"],
             "volume": raw["Volume"],
+            "adj_close": raw["Adj Close"],
         }
     )
     return df.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
@@ -83,15 +95,35 @@ def check_request(ticker: str, start: date, end: date, min_trading_days: int) ->
         )
 
 
-def history(ticker: str, start: date | None, end: date) -> pd.DataFrame:
-    """Rows of ``ticker`` with ``start <= date <= end`` (``start`` ``None``: from the first),
+def history(ticker: str, start: date | None, end: date | None) -> pd.DataFrame:
+    """Rows of ``ticker`` with ``start <= date <= end`` (``None``: unbounded on that side),
     indexed by date; a copy."""
     df = load_prices()
     rows = df[df["ticker"] == ticker]
-    mask = rows["date"] <= pd.Timestamp(end)
+    mask = pd.Series(True, index=rows.index)
+    if end is not None:
+        mask &= rows["date"] <= pd.Timestamp(end)
     if start is not None:
         mask &= rows["date"] >= pd.Timestamp(start)
     return rows[mask].set_index("date").drop(columns="ticker").copy()
+
+
+def as_of_basis(rows: pd.DataFrame) -> pd.Series:
+    """The adjusted close of ``rows`` rescaled so that its last value is that day's traded close:
+    ``adj_close * close[-1] / adj_close[-1]``. This is the series adjusted for the splits and
+    dividends up to the last day only (the later adjustments are one common factor, divided out),
+    in USD comparable with the last day's traded price."""
+    return rows["adj_close"] * (rows["close"].iloc[-1] / rows["adj_close"].iloc[-1])
+
+
+def splits(rows: pd.DataFrame) -> list[dict]:
+    """Splits inside ``rows``: days on which ``adj_close / close`` jumped by more than
+    :data:`SPLIT_FACTOR_JUMP`; ``[{"date", "ratio"}]`` (ratio 2.0 = a 2:1 split). Traded price
+    levels before and after such a day are not comparable."""
+    factor = rows["adj_close"] / rows["close"]
+    jump = (factor / factor.shift()).iloc[1:]
+    hits = jump[(jump > SPLIT_FACTOR_JUMP) | (jump < 1 / SPLIT_FACTOR_JUMP)]
+    return [{"date": d.date().isoformat(), "ratio": round(float(r), 4)} for d, r in hits.items()]
 
 
 def max_drawdown(close: pd.Series) -> float:
@@ -102,32 +134,42 @@ def max_drawdown(close: pd.Series) -> float:
     return float((close / close.cummax() - 1.0).min())
 
 
+def adjusted_stats(adj_close: pd.Series, trading_days_per_year: int) -> dict:
+    """Return, volatility and drawdown of adjusted closes: ``total_return_adjusted_pct``
+    (``last / first - 1``, dividends included), ``annualised_volatility_adjusted_pct`` (sample
+    standard deviation of simple daily returns times ``sqrt(trading_days_per_year)``; ``None``
+    with fewer than 3 closes) and ``max_drawdown_adjusted_pct`` (negative or 0), in percent."""
+    returns = adj_close.pct_change().dropna()
+    vol = float(returns.std(ddof=1) * math.sqrt(trading_days_per_year)) if len(returns) > 1 else float("nan")
+    return {
+        "total_return_adjusted_pct": round(100 * float(adj_close.iloc[-1] / adj_close.iloc[0] - 1.0), 4),
+        "annualised_volatility_adjusted_pct": None if np.isnan(vol) else round(100 * vol, 4),
+        "max_drawdown_adjusted_pct": round(100 * max_drawdown(adj_close), 4),
+    }
+
+
 def window_stats(ticker: str, start: date, end: date, trading_days_per_year: int) -> dict:
     """Market statistics of ``ticker`` over the trading days in ``[start, end]``.
 
-    Returns (JSON-serialisable):
+    Returns (JSON-serialisable; ``as_traded``: USD or shares as traded on the day, ``adjusted``:
+    computed on the split- and dividend-adjusted close):
         ``first_trading_day``, ``last_trading_day`` (ISO), ``trading_days`` (int),
-        ``start_close_usd``, ``end_close_usd`` (adjusted), ``end_close_unadjusted_usd``,
-        ``total_return_pct`` (``end/start - 1``), ``annualised_volatility_pct`` (sample
-        standard deviation of simple daily returns times ``sqrt(trading_days_per_year)``),
-        ``max_drawdown_pct`` (negative or 0), ``high_usd``, ``low_usd`` (adjusted intraday
-        extremes), ``avg_daily_volume_shares``.
+        ``start_close_as_traded_usd``, ``end_close_as_traded_usd``, ``high_as_traded_usd``,
+        ``low_as_traded_usd`` (intraday extremes), ``avg_daily_volume_as_traded_shares``,
+        ``splits`` (see :func:`splits`; across one the traded levels are not comparable), and
+        :func:`adjusted_stats` (``total_return_adjusted_pct``,
+        ``annualised_volatility_adjusted_pct``, ``max_drawdown_adjusted_pct``).
     """
     rows = history(ticker, start, end)
-    close = rows["close"]
-    returns = close.pct_change().dropna()
-    vol = float(returns.std(ddof=1) * math.sqrt(trading_days_per_year)) if len(returns) > 1 else float("nan")
     return {
         "first_trading_day": rows.index[0].date().isoformat(),
         "last_trading_day": rows.index[-1].date().isoformat(),
         "trading_days": int(len(rows)),
-        "start_close_usd": round(float(close.iloc[0]), 4),
-        "end_close_usd": round(float(close.iloc[-1]), 4),
-        "end_close_unadjusted_usd": round(float(rows["close_unadjusted"].iloc[-1]), 4),
-        "total_return_pct": round(100 * float(close.iloc[-1] / close.iloc[0] - 1.0), 4),
-        "annualised_volatility_pct": None if np.isnan(vol) else round(100 * vol, 4),
-        "max_drawdown_pct": round(100 * max_drawdown(close), 4),
-        "high_usd": round(float(rows["high"].max()), 4),
-        "low_usd": round(float(rows["low"].min()), 4),
-        "avg_daily_volume_shares": round(float(rows["volume"].mean()), 1),
+        "start_close_as_traded_usd": round(float(rows["close"].iloc[0]), 4),
+        "end_close_as_traded_usd": round(float(rows["close"].iloc[-1]), 4),
+        "high_as_traded_usd": round(float(rows["high"].max()), 4),
+        "low_as_traded_usd": round(float(rows["low"].min()), 4),
+        "avg_daily_volume_as_traded_shares": round(float(rows["volume"].mean()), 1),
+        "splits": splits(rows),
+        **adjusted_stats(rows["adj_close"], trading_days_per_year),
     }

@@ -10,7 +10,8 @@ code's weight to a score:
   below the long SMA.
 - ``CLOSE_BELOW_LOWER_BAND`` / ``CLOSE_ABOVE_UPPER_BAND``: close outside the Bollinger bands
   (read as mean reversion, like RSI).
-- ``SENTIMENT_POSITIVE`` / ``SENTIMENT_NEGATIVE``: the supplied text's sentiment label.
+- ``SENTIMENT_POSITIVE`` / ``SENTIMENT_NEGATIVE``: the sentiment label of the ticker's own
+  headlines dated inside the window.
 - ``HIGH_VOLATILITY``, ``DEEP_DRAWDOWN``: risk flags (weight 0 by default).
 
 ``bullish`` when the score reaches ``bullish_at_least``, ``bearish`` at or below
@@ -27,8 +28,8 @@ def reason_codes(market: dict, indicators: dict, sentiment: dict, rules: dict, s
 
     Args:
         market: :func:`~.market_data.window_stats` output.
-        indicators: :func:`~.indicators.technical_indicators` output.
-        sentiment: :func:`~.sentiment.score_sentiment` output.
+        indicators: :func:`~.indicators.indicators_at` output.
+        sentiment: the ticker's :func:`~.sentiment.aggregate` (``{"label": "none"}`` without text).
         rules: the policy's ``signals`` section.
         sma_windows: the policy's SMA windows (trading days); shortest and longest are used.
     """
@@ -59,10 +60,10 @@ def reason_codes(market: dict, indicators: dict, sentiment: dict, rules: dict, s
         codes.append("SENTIMENT_POSITIVE")
     if sentiment.get("label") == "negative":
         codes.append("SENTIMENT_NEGATIVE")
-    vol = market.get("annualised_volatility_pct")
+    vol = market.get("annualised_volatility_adjusted_pct")
     if vol is not None and vol > rules["high_volatility_above_pct"]:
         codes.append("HIGH_VOLATILITY")
-    if market["max_drawdown_pct"] < rules["deep_drawdown_below_pct"]:
+    if market["max_drawdown_adjusted_pct"] < rules["deep_drawdown_below_pct"]:
         codes.append("DEEP_DRAWDOWN")
     return codes
 

@@ -15,6 +15,7 @@ from sklearn.ensemble import IsolationForest
 from reference_agents.fraud_detection.tools.features import coordinates, parse_time, sort_by_time
 from reference_agents.fraud_detection.tools.geo import distances_km, medoid
 
+REMOTE_CHANNELS = ("card_not_present", "mail_phone_order")  # the card is not at the merchant: e-commerce, mail/phone
 MODEL_FEATURES = (
     "ln_amount",
     "ln1p_distance_from_home_km",
@@ -36,7 +37,7 @@ def _rows(transactions: list[dict], previous_times: list, home: np.ndarray, mcc_
             np.log1p(distance_home),
             np.log1p(gaps_minutes),
             mcc_shares,
-            [1.0 if t["channel"] == "card_not_present" else 0.0 for t in transactions],
+            [1.0 if t["channel"] in REMOTE_CHANNELS else 0.0 for t in transactions],
         ]
     )
 

@@ -2,7 +2,8 @@
 
 Transactions are plain dicts as in :class:`~reference_agents.fraud_detection.inputs.Transaction`
 (``timestamp`` an ISO 8601 string with offset). Units are in the feature names: ``_km``,
-``_kmh``, ``_minutes``, ``_hours``, ``_days``; amounts are billing-currency units.
+``_kmh``, ``_minutes``, ``_hours``, ``_days``, ``_usd`` (US dollars at the shipped rates, ``fx.py``);
+other amounts are billing-currency units.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 
 import numpy as np
 
+from reference_agents.fraud_detection.fx import to_usd
 from reference_agents.fraud_detection.tools.geo import distances_km, medoid
 
 # Consecutive transactions closer in time than this are treated as this far apart when
@@ -38,17 +40,33 @@ def _minutes_between(earlier: datetime, later: datetime) -> float:
     return (later - earlier).total_seconds() / 60.0
 
 
+def _travel(txn: dict, previous: dict, now: datetime) -> tuple[float, float, float]:
+    """Minutes, km and km/h from ``previous`` to ``txn``."""
+    minutes = _minutes_between(parse_time(previous["timestamp"]), now)
+    km = float(distances_km(coordinates([txn]), coordinates([previous]))[0, 0])
+    return minutes, km, km / max(minutes / 60.0, MIN_SPEED_INTERVAL_HOURS)
+
+
 def enrich(txn: dict, history: list[dict], account_events: list[dict], policy: dict) -> dict:
     """Customer, device, merchant, velocity and geo features of ``txn``.
+
+    The ``*_physical_txn*`` features compare a physical use of the card (a channel of the policy's
+    ``rules.impossible_travel.channels``: at a terminal or an ATM) with the previous physical use;
+    they are ``None`` for a remote transaction, whose location is a device's or merchant's, not the
+    card's.
 
     Args:
         txn: the transaction under assessment.
         history: the customer's earlier transactions (any order).
         account_events: the customer's account events (``type``, ``timestamp``).
-        policy: the fraud policy (windows of the card-testing, velocity and takeover rules).
+        policy: the fraud policy (windows of the card-testing, velocity and takeover rules, the
+            card-testing limit in US dollars, the physical channels).
 
     Returns:
         JSON-serialisable dict; a feature that needs history is ``None`` when there is none.
+
+    Raises:
+        KeyError: a currency without a rate in the shipped table (``fx.py``).
     """
     history = sort_by_time(history)
     now = parse_time(txn["timestamp"])
@@ -59,6 +77,7 @@ def enrich(txn: dict, history: list[dict], account_events: list[dict], policy: d
     features: dict = {
         "history_txn_count": n,
         "amount": float(txn["amount"]),
+        "amount_usd": to_usd(txn["amount"], txn["currency"]),
         "amount_history_median": None,
         "amount_history_mean": None,
         "amount_history_std": None,
@@ -75,11 +94,9 @@ def enrich(txn: dict, history: list[dict], account_events: list[dict], policy: d
         # A floor on the spread keeps a customer who always pays the same amount from
         # turning every small deviation into a huge z-score.
         log_std = max(float(log_amounts.std()), 0.25)
-        last = history[-1]
-        minutes = _minutes_between(parse_time(last["timestamp"]), now)
+        minutes, distance_last, speed_last = _travel(txn, history[-1], now)
         coords = coordinates(history)
         here = coordinates([txn])
-        distance_last = float(distances_km(here, coords[-1:])[0, 0])
         features.update(
             amount_history_median=float(np.median(amounts)),
             amount_history_mean=float(amounts.mean()),
@@ -88,7 +105,7 @@ def enrich(txn: dict, history: list[dict], account_events: list[dict], policy: d
             amount_to_median_ratio=float(txn["amount"] / np.median(amounts)),
             minutes_since_last_txn=minutes,
             distance_from_last_txn_km=distance_last,
-            speed_from_last_txn_kmh=distance_last / max(minutes / 60.0, MIN_SPEED_INTERVAL_HOURS),
+            speed_from_last_txn_kmh=speed_last,
             distance_from_home_km=float(distances_km(here, medoid(coords)[None, :])[0, 0]),
             history_span_days=_minutes_between(parse_time(history[0]["timestamp"]), now) / 1440.0,
         )
@@ -108,14 +125,24 @@ def enrich(txn: dict, history: list[dict], account_events: list[dict], policy: d
         mcc_history_share=(mccs.count(txn["mcc"]) / n) if n else None,
     )
 
+    physical = set(rules["impossible_travel"]["channels"])
+    previous_physical = [h for h in history if h["channel"] in physical]
+    features.update(minutes_since_last_physical_txn=None, distance_from_last_physical_txn_km=None,
+                    speed_from_last_physical_txn_kmh=None)
+    if txn["channel"] in physical and previous_physical:
+        minutes, km, kmh = _travel(txn, previous_physical[-1], now)
+        features.update(minutes_since_last_physical_txn=minutes, distance_from_last_physical_txn_km=km,
+                        speed_from_last_physical_txn_kmh=kmh)
+
     testing = rules["card_testing"]
+    # Converted to US dollars, so the limit is the same value whatever the billing currency.
     small = sum(
         1
         for h in history
-        if h["amount"] <= testing["small_amount_max"]
+        if to_usd(h["amount"], h["currency"]) <= testing["small_amount_max_usd"]
         and _minutes_between(parse_time(h["timestamp"]), now) <= testing["window_minutes"]
     )
-    features["small_txn_count_window"] = small + (1 if txn["amount"] <= testing["small_amount_max"] else 0)
+    features["small_txn_count_window"] = small + (1 if features["amount_usd"] <= testing["small_amount_max_usd"] else 0)
     velocity_window = rules["velocity"]["window_minutes"]
     features["txn_count_window"] = sum(
         1 for h in history if _minutes_between(parse_time(h["timestamp"]), now) <= velocity_window

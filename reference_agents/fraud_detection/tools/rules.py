@@ -3,10 +3,16 @@
 Patterns (as described in the fraud literature, e.g. Le Borgne et al., "Reproducible Machine
 Learning for Credit Card Fraud Detection - Practical Handbook", 2022): amount spike, card-testing burst of small
 authorisations, account takeover (credential change then a new device), impossible travel
-between consecutive transactions, velocity, and novelty of device/country/merchant category.
+between consecutive physical uses of the card (card present or ATM), velocity, and novelty of
+device/country/merchant category.
+
+A rule's ``weight`` is an expert-set evidence strength in [0, 1], combined into the risk score
+(``scoring.py``); it is not an estimated probability.
 """
 
 from __future__ import annotations
+
+from reference_agents.fraud_detection.fx import from_usd
 
 # Every code :func:`evaluate_rules` can return, in its order (``policy.yaml`` words each under ``reasons``).
 RULE_CODES = (
@@ -31,7 +37,7 @@ def evaluate_rules(features: dict, txn: dict, policy: dict) -> list[dict]:
 
     Args:
         features: output of :func:`~reference_agents.fraud_detection.tools.features.enrich`.
-        txn: the transaction (for its MCC).
+        txn: the transaction (for its MCC and currency).
         policy: the fraud policy (``rules`` section read).
 
     Returns:
@@ -62,7 +68,8 @@ def evaluate_rules(features: dict, txn: dict, policy: dict) -> list[dict]:
             _hit(
                 "CARD_TESTING_BURST",
                 testing["weight"],
-                f"{features['small_txn_count_window']} authorisations <= {testing['small_amount_max']} "
+                f"{features['small_txn_count_window']} authorisations <= {testing['small_amount_max_usd']:.2f} USD "
+                f"(= {from_usd(testing['small_amount_max_usd'], txn['currency']):,.2f} {txn['currency']}) "
                 f"within {testing['window_minutes']} min",
             )
         )
@@ -75,18 +82,19 @@ def evaluate_rules(features: dict, txn: dict, policy: dict) -> list[dict]:
         )
 
     travel = r["impossible_travel"]
-    speed = features["speed_from_last_txn_kmh"]
+    # None for a remote transaction: its location is a device's or a merchant's, not the card's.
+    speed = features["speed_from_last_physical_txn_kmh"]
     if (
         speed is not None
         and speed > travel["max_speed_kmh"]
-        and features["distance_from_last_txn_km"] >= travel["min_distance_km"]
+        and features["distance_from_last_physical_txn_km"] >= travel["min_distance_km"]
     ):
         hits.append(
             _hit(
                 "IMPOSSIBLE_TRAVEL",
                 travel["weight"],
-                f"{features['distance_from_last_txn_km']:.0f} km from the last transaction in "
-                f"{features['minutes_since_last_txn']:.0f} min ({speed:.0f} km/h)",
+                f"{features['distance_from_last_physical_txn_km']:.0f} km from the last card-present use in "
+                f"{features['minutes_since_last_physical_txn']:.0f} min ({speed:.0f} km/h)",
             )
         )
 

@@ -1,8 +1,14 @@
 """Risk score 0-100 from rule hits and the anomaly model, with reason codes.
 
-Each piece of evidence ``i`` has a strength ``w_i`` in [0, 1]; they are combined as a
-noisy-OR, ``risk = 100 * (1 - prod_i (1 - w_i))``, so independent signals reinforce each
+Each piece of evidence ``i`` has an expert-set strength ``w_i`` in [0, 1]; they are combined as
+a noisy-OR, ``risk = 100 * (1 - prod_i (1 - w_i))``, so independent signals reinforce each
 other, no single weak signal dominates, and the score stays within 0-100.
+
+The risk score is a ranking score, NOT a probability of fraud: the weights are set by hand, not
+estimated, and the score is not calibrated against outcomes (the noisy-OR is used as a bounded
+way to add evidence, not as a probability model). "Risk score 80" does not mean "80 % likely to be
+fraud"; what a threshold catches and how often it is right is measured on labelled data
+(``bench/model_review_fraud.py``, on SYNTHETIC data only).
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ def combine_risk(rule_hits: list[dict], model: dict | None, model_policy: dict) 
     """Combine rule hits and the model result into the risk score.
 
     Returns:
-        ``{"risk_score": 0-100 float, "reasons": [codes], "model_weight": float | None}``; reasons
+        ``{"risk_score": 0-100 float (a ranking score, not a probability), "reasons": [codes],
+        "model_weight": float | None}``; reasons
         are the rule codes, then ``MODEL_ANOMALY`` when the model adds evidence, or
         ``INSUFFICIENT_HISTORY`` when it could not be fitted.
     """

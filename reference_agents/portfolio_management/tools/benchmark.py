@@ -1,4 +1,7 @@
-"""Performance of a portfolio against the S&P 500 index over the lookback window.
+"""Performance of a portfolio against the S&P 500 index over the same days.
+
+The index is a price index (no dividends) while the stock data are total-return (dividend
+adjusted), so excess return over the index is flattered by about the index's dividend yield.
 
 Formulas (daily simple returns ``r``, ``n`` days, 252 trading days a year): annualised return
 ``prod(1 + r) ** (252 / n) - 1``; volatility ``std(r, ddof=1) * sqrt(252)``; Sharpe ratio
@@ -58,7 +61,9 @@ def max_drawdown(returns: np.ndarray) -> float:
     return float(np.max(1.0 - wealth / np.maximum.accumulate(wealth)))
 
 
-def _summary(r: np.ndarray, risk_free_rate: float) -> dict:
+def performance_summary(r: np.ndarray, risk_free_rate: float) -> dict:
+    """``{"annualised_return_pct", "volatility_annual_pct", "sharpe_ratio", "max_drawdown_pct"}`` of
+    daily returns ``r`` (formulas in the module docstring; ``risk_free_rate`` annual fraction)."""
     sharpe = sharpe_ratio(r, risk_free_rate)
     return {
         "annualised_return_pct": round(100.0 * annualised_return(r), 4),
@@ -88,7 +93,7 @@ def compare_to_benchmark(portfolio_returns: pd.Series, index_closes: pd.Series, 
     if bench.isna().any():
         raise ValueError("index closes do not cover every portfolio return date")
     r, b = portfolio_returns.to_numpy(), bench.to_numpy()
-    port, idx = _summary(r, risk_free_rate), _summary(b, risk_free_rate)
+    port, idx = performance_summary(r, risk_free_rate), performance_summary(b, risk_free_rate)
     return {
         "portfolio": port,
         "benchmark": idx,

@@ -1,7 +1,9 @@
 """Daily closes of the 20 S&P 500 stocks and of the S&P 500 index, and windows on them.
 
 Source: skfolio 1.12.2 datasets (``sp500_dataset.csv.gz``, ``sp500_index.csv.gz``), copied
-unchanged into ``../data`` (see ``data/PROVENANCE.md``); 1990-01-02..2022-12-28, USD.
+unchanged into ``../data`` (see ``data/PROVENANCE.md``); 1990-01-02..2022-12-28, USD. The stock
+closes are split- and dividend-adjusted as of 2022: right for returns, not the prices traded on
+the day (never used to value shares or size orders; see ``inputs.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class MarketDataError(ValueError):
 
 @lru_cache(maxsize=1)
 def stock_prices() -> pd.DataFrame:
-    """Adjusted daily closes, USD: index ``DatetimeIndex`` (8,313 trading days), one column per ticker."""
+    """Adjusted daily closes (for returns only), USD: index ``DatetimeIndex`` (8,313 trading days),
+    one column per ticker."""
     return pd.read_csv(STOCKS_FILE, parse_dates=["Date"], index_col="Date").sort_index()
 
 

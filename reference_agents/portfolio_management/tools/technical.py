@@ -65,8 +65,10 @@ def technical_signals(closes: pd.DataFrame, params: dict) -> dict[str, dict]:
         params: the policy's ``technical`` section.
 
     Returns:
-        ``{ticker: {"momentum_12_1_pct", "sma_fast_usd", "sma_slow_usd", "trend", "last_crossover",
-        "days_since_crossover", "recent_crossover", "signal"}}``; ``signal`` is ``"bearish"``
+        ``{ticker: {"momentum_12_1_pct", "sma_fast_adjusted_usd", "sma_slow_adjusted_usd", "trend",
+        "last_crossover", "days_since_crossover", "recent_crossover", "signal"}}``. The moving
+        averages are levels of the adjusted series (not comparable with traded prices; only their
+        order matters). ``signal`` is ``"bearish"``
         (down-trend and negative momentum), ``"bullish"`` (up-trend and positive momentum) or
         ``"neutral"``. The SMA windows are ``sma_fast_days`` / ``sma_slow_days`` (50/200 by default).
     """
@@ -85,8 +87,8 @@ def technical_signals(closes: pd.DataFrame, params: dict) -> dict[str, dict]:
             signal = "neutral"
         out[ticker] = {
             "momentum_12_1_pct": round(100.0 * mom, 4),
-            "sma_fast_usd": round(ma["sma_fast_usd"], 4),
-            "sma_slow_usd": round(ma["sma_slow_usd"], 4),
+            "sma_fast_adjusted_usd": round(ma["sma_fast_usd"], 4),
+            "sma_slow_adjusted_usd": round(ma["sma_slow_usd"], 4),
             "trend": ma["trend"],
             "last_crossover": ma["last_crossover"],
             "days_since_crossover": ma["days_since_crossover"],
