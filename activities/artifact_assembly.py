@@ -50,6 +50,7 @@ class Assembly:
     input_model: str | None
     requirements: list[str]
     env: dict[str, str]
+    output_checks: str | None = None
 
 
 def package_name(agent_name: str) -> str:
@@ -144,6 +145,9 @@ def output(state):
 
 
 input_model = AGENT.input_model
+
+# compliance checks every output must pass before it leaves a run
+output_checks = list(AGENT.output_checks)
 '''
 
 
@@ -169,7 +173,8 @@ def assemble_template(spec: dict, version: int, tree: Path, package: str | None 
     (tree / CONFIG_FILE).write_text(json.dumps({"dependencies": ["."], "graphs": {name: f"./{ENTRY_FILE}:graph"}}, indent=2) + "\n")
     source = "template" if template in BUILTIN_TEMPLATES else "template-module"
     return Assembly(source=source, graph=f"{ENTRY_FILE}:graph", graph_name=name, python_paths=["."],
-                    output=f"{ENTRY_FILE}:output", input_model=f"{ENTRY_FILE}:input_model", requirements=[], env={})
+                    output=f"{ENTRY_FILE}:output", input_model=f"{ENTRY_FILE}:input_model", requirements=[], env={},
+                    output_checks=f"{ENTRY_FILE}:output_checks")
 
 
 def assemble_project(project_root: Path, graph: str, tree: Path) -> Assembly:

@@ -54,6 +54,7 @@ class Manifest:
         python_paths: folders (relative) whose modules the artifact's code imports as top-level names.
         output: optional ``path.py:attr``, ``final_state -> dict`` run output; None = the final state.
         input_model: optional ``path.py:attr``, a pydantic model validating run input in the worker.
+        output_checks: optional ``path.py:attr``, a list of ``output -> [problems]`` compliance checks.
         requirements: PEP 508 requirement strings the project declares (checked at build time).
         env: environment variables the project declares (``langgraph.json`` ``env``).
         model: ``provider:model`` of the spec, or None.
@@ -71,6 +72,7 @@ class Manifest:
     python_paths: list[str]
     output: str | None = None
     input_model: str | None = None
+    output_checks: str | None = None
     requirements: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     model: str | None = None

@@ -101,7 +101,8 @@ class BuildActivities:
             manifest = Manifest(
                 name=spec["name"], version=inp.version, source=assembly.source, graph=assembly.graph,
                 graph_name=assembly.graph_name, python_paths=assembly.python_paths, output=assembly.output,
-                input_model=assembly.input_model, requirements=assembly.requirements, env=assembly.env,
+                input_model=assembly.input_model, output_checks=assembly.output_checks,
+                requirements=assembly.requirements, env=assembly.env,
                 model=spec.get("model"), shipway_version=importlib.metadata.version("shipway"),
                 langgraph_version=importlib.metadata.version("langgraph"), python_version=platform.python_version())
             try:

@@ -7,9 +7,10 @@ are timezone-aware UTC; ``latency_ms`` is milliseconds, ``cost_usd`` US dollars.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 import pandas as pd
@@ -242,3 +243,24 @@ def get_run(run_id: str) -> Run | None:
     """One run by id, or ``None``."""
     with session() as s:
         return queries.run(s, run_id)
+
+
+# -- run guards ------------------------------------------------------------------------------------
+def guard_frame(run_id: str) -> pd.DataFrame:
+    """The guard verdicts of one run. Columns: ``stage, verdict, rail, reason_code, detail,
+    latency_ms, findings`` (entity counts and rail scores as JSON text; never the run's text)."""
+    with session() as s:
+        rows = queries.guard_results(s, run_id)
+    return pd.DataFrame(
+        [{"stage": g.stage, "verdict": g.verdict, "rail": g.rail, "reason_code": g.reason_code, "detail": g.detail,
+          "latency_ms": g.latency_ms, "findings": json.dumps(g.findings, sort_keys=True)} for g in rows],
+        columns=["stage", "verdict", "rail", "reason_code", "detail", "latency_ms", "findings"],
+    )
+
+
+def guard_stats_frame(agent: str | None = None) -> pd.DataFrame:
+    """Guard verdicts counted per agent, stage, verdict and reason code, with p50/p95 guard latency (ms)."""
+    with session() as s:
+        rows = queries.guard_stats(s, agent)
+    return pd.DataFrame([asdict(r) for r in rows],
+                        columns=["agent", "stage", "verdict", "reason_code", "count", "p50_ms", "p95_ms"])

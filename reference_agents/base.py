@@ -34,6 +34,9 @@ class AgentDefinition:
             reviewer gives in the demo when a run interrupts (documented rule, not random).
         summarize: ``list[outputs] -> str`` one line for the demo summary.
         package_dir: the agent's folder (holds ``spec.yaml``, ``template/``, ``data/``).
+        output_checks: ``output -> [problems]`` compliance checks every run output must pass before
+            it leaves the run (e.g. a declined credit application carries adverse-action reasons);
+            a problem withholds the output.
     """
 
     template: str
@@ -46,13 +49,14 @@ class AgentDefinition:
     summarize: Callable[[list[dict]], str]
     package_dir: Path
     extra: dict = field(default_factory=dict)
+    output_checks: tuple[Callable[[dict], list[str]], ...] = ()
 
     @classmethod
     def from_package(cls, package: str, title: str, input_model: type[BaseModel], extra: dict | None = None) -> AgentDefinition:
         """The definition of a reference agent in the standard layout (``docs/architecture.md``):
-        ``build_graph`` from ``<package>.graph``, ``output`` and ``summarize`` from ``<package>.outputs``,
-        ``sample_inputs`` and ``resume_value`` from ``<package>.demo``; the template is the package's
-        last name, its folder the package directory.
+        ``build_graph`` from ``<package>.graph``, ``output``, ``summarize`` and (optional)
+        ``OUTPUT_CHECKS`` from ``<package>.outputs``, ``sample_inputs`` and ``resume_value`` from
+        ``<package>.demo``; the template is the package's last name, its folder the package directory.
 
         Raises:
             ModuleNotFoundError, AttributeError: the package lacks a standard module or function.
@@ -61,7 +65,8 @@ class AgentDefinition:
         module = importlib.import_module(package)
         return cls(template=package.rsplit(".", 1)[-1], title=title, build_graph=graph.build_graph, input_model=input_model,
                    output=outputs.output, sample_inputs=demo.sample_inputs, resume_value=demo.resume_value,
-                   summarize=outputs.summarize, package_dir=Path(module.__file__).resolve().parent, extra=extra or {})
+                   summarize=outputs.summarize, package_dir=Path(module.__file__).resolve().parent, extra=extra or {},
+                   output_checks=tuple(getattr(outputs, "OUTPUT_CHECKS", ())))
 
     @property
     def spec_path(self) -> Path:

@@ -15,7 +15,18 @@ from datetime import datetime
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from shipway.db.models import Agent, AgentVersion, Approval, AuditEvent, Deployment, ModelPrice, Run, Thread, TrafficWeight
+from shipway.db.models import (
+    Agent,
+    AgentVersion,
+    Approval,
+    AuditEvent,
+    Deployment,
+    GuardResult,
+    ModelPrice,
+    Run,
+    Thread,
+    TrafficWeight,
+)
 from workflows.statuses import RunStatus, VersionStatus
 from workflows.types import VersionMetrics
 
@@ -181,6 +192,41 @@ def version_metrics(s: Session, name: str, version: int, since: datetime) -> Ver
 def model_prices(s: Session) -> dict[str, tuple[float, float]]:
     """``{model: (input, output US dollars per million tokens)}`` from the ``model_prices`` table."""
     return {r.model: (r.input_usd_per_mtok, r.output_usd_per_mtok) for r in s.exec(select(ModelPrice)).all()}
+
+
+# -- run guards ------------------------------------------------------------------------------------
+def guard_results(s: Session, run_id: str) -> list[GuardResult]:
+    """Every guard verdict of one run (``input``, ``resume:<n>``, ``output``), in the order recorded."""
+    return list(s.exec(select(GuardResult).where(GuardResult.run_id == run_id).order_by(col(GuardResult.id))).all())
+
+
+@dataclass(frozen=True)
+class GuardStat:
+    """Guard verdicts of one agent, stage kind (``input``, ``resume``, ``output``), verdict and
+    reason code: how many, and their p50 / p95 guard latency (ms)."""
+
+    agent: str
+    stage: str
+    verdict: str
+    reason_code: str | None
+    count: int
+    p50_ms: float
+    p95_ms: float
+
+
+def guard_stats(s: Session, agent: str | None = None, since: datetime | None = None) -> list[GuardStat]:
+    """:class:`GuardStat` rows over all guard verdicts (of ``agent``, since ``since``), computed in SQL."""
+    stage = func.split_part(GuardResult.stage, ":", 1)
+    query = (select(GuardResult.agent_name, stage, GuardResult.verdict, GuardResult.reason_code, func.count(),
+                    func.percentile_cont(0.5).within_group(GuardResult.latency_ms),
+                    func.percentile_cont(0.95).within_group(GuardResult.latency_ms))
+             .group_by(GuardResult.agent_name, stage, GuardResult.verdict, GuardResult.reason_code)
+             .order_by(GuardResult.agent_name, stage, GuardResult.verdict))
+    if agent:
+        query = query.where(GuardResult.agent_name == agent)
+    if since:
+        query = query.where(GuardResult.created_at >= since)
+    return [GuardStat(a, st, v, rc, int(n), float(p50), float(p95)) for a, st, v, rc, n, p50, p95 in s.exec(query).all()]
 
 
 # -- audit -----------------------------------------------------------------------------------------

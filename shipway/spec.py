@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shipway.guard_policy import GuardSpec
 from workflows.strategies import KNOWN, steps_for
 from workflows.types import DeploymentStep
 
@@ -63,7 +64,8 @@ class AgentSpec(BaseModel):
     Fields: ``name`` (DNS-label style), ``owner`` (e-mail or user id, may not approve),
     ``description``, the code (exactly one of ``template``, a reference agent or ``module:ATTR``, and
     ``source``, a submitted project), ``model`` (``provider:model`` or null), ``system_prompt``,
-    ``tools``, ``data_classification``, ``deployment``, ``config`` (passed to a template's ``build_graph``).
+    ``tools``, ``data_classification``, ``deployment``, ``guard`` (the run guards' PII policy and the
+    agent's topics, :mod:`shipway.guard_policy`), ``config`` (passed to a template's ``build_graph``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -77,6 +79,7 @@ class AgentSpec(BaseModel):
     tools: list[str] = Field(default_factory=list)
     data_classification: Literal["public", "internal", "confidential", "restricted"] = "internal"
     deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
+    guard: GuardSpec = Field(default_factory=GuardSpec)
     config: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")

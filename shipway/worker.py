@@ -25,6 +25,9 @@ from activities.catalog import CatalogActivities
 from activities.deployments import DeploymentActivities
 from activities.embeddings import embed
 from activities.graph_runner import GraphActivities
+from activities.guards.pii import PiiGuard
+from activities.guards.rails import RailsGuard
+from activities.guards.run_guards import GuardActivities
 from activities.runs import RunActivities
 from activities.scaffold import BuildActivities
 from activities.traffic import TrafficActivities
@@ -44,7 +47,8 @@ PASSTHROUGH_MODULES = ("workflows.types", "workflows.statuses", "workflows.strat
 
 class ShipwayWorkers:
     """Shipway's workers for some task queues, and the resources their activities own: one
-    database pool, the artifact store, the checkpointer pool, unpacked artifacts and compiled graphs. Use as
+    database pool, the artifact store, the checkpointer pool, unpacked artifacts and compiled graphs,
+    and the run guards' PII analyzer and rails. Use as
     ``async with build_workers(client) as workers: await workers.run()``; leaving closes them.
 
     Raises:
@@ -60,11 +64,14 @@ class ShipwayWorkers:
         self.db = Database(settings.resolved_database_url())
         self.store = store_from_settings(settings)
         self.build = BuildActivities(self.store, settings.build_test_timeout_s)
-        self.graphs = GraphActivities(self.db, ArtifactCache(settings.resolved_artifact_cache_dir, self.store.get), settings.llm)
+        artifacts = ArtifactCache(settings.resolved_artifact_cache_dir, self.store.get)
+        self.graphs = GraphActivities(self.db, artifacts, settings.llm)
+        self.guards = GuardActivities(self.db, PiiGuard(), RailsGuard(llm=settings.llm), artifacts) if AGENTS_TASK_QUEUE in queues else None
         audit, runs = AuditActivities(self.db), RunActivities(self.db)
         by_queue = {
             CONTROL_TASK_QUEUE: (CONTROL_WORKFLOWS, self._control_activities(audit)),
-            AGENTS_TASK_QUEUE: (AGENT_WORKFLOWS, [self.graphs.run_graph, runs.start_run, runs.record_run, audit.record_audit]),
+            AGENTS_TASK_QUEUE: (AGENT_WORKFLOWS, [self.graphs.run_graph, runs.start_run, runs.record_run, audit.record_audit,
+                                                  *([self.guards.guard_input, self.guards.verify_output] if self.guards else [])]),
         }
         self.workers = [
             Worker(client, task_queue=queue, workflows=by_queue[queue][0], activities=by_queue[queue][1],

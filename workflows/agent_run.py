@@ -1,9 +1,11 @@
 """``AgentRunWorkflow`` (id ``run:{uuid}``, task queue ``shipway-agents``): one durable agent run.
 
-Claim the conversation thread and record the run; execute the graph in an activity; when the
-graph hits ``interrupt()``, wait for a human's ``resume`` signal or ``resume_run`` update (until a
-deadline), audit the answer, and execute again with ``Command(resume=...)``; record status,
-latency, tokens and cost on the run.
+Guard the input (PII policy, jailbreak / injection / topic rails: a blocked run ends ``blocked``
+before any node runs); claim the conversation thread and record the run; execute the graph in an
+activity; when the graph hits ``interrupt()``, wait for a human's ``resume`` signal or
+``resume_run`` update (until a deadline), audit and guard the answer, and execute again with
+``Command(resume=...)``; verify the output (PII leaks, the agent's own compliance checks: a failed
+check ends ``withheld``, without the output); record status, latency, tokens and cost on the run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.statuses import GraphStepStatus, RunStatus
 from workflows.types import (
     WORKFLOW_FAILURE_TYPES,
+    GUARD_INPUT,
     QUERY_RUN_STATE,
     RECORD_AUDIT,
     RECORD_RUN,
@@ -28,10 +31,15 @@ from workflows.types import (
     UPDATE_RESUME_RUN,
     UPDATE_RUN_ACCEPTED,
     UPDATE_RUN_SETTLED,
+    VERIFY_OUTPUT,
     AuditRecord,
     AuditResult,
     GraphStepInput,
     GraphStepResult,
+    GuardInput,
+    GuardVerdict,
+    OutputCheck,
+    OutputVerdict,
     ResumeAck,
     ResumeRequest,
     RunInput,
@@ -43,6 +51,9 @@ from workflows.types import (
 )
 
 _LOCAL = dict(start_to_close_timeout=timedelta(seconds=30))
+# Guards are local activities too; the first call of a worker loads the rails' model.
+_GUARD = dict(start_to_close_timeout=timedelta(seconds=60))
+_GUARDS_PATCH = "run-guards-v1"
 # Failures of the graph activity that another attempt cannot fix.
 _NOT_RETRIED = ["InvalidInput", "UnknownAgentVersion", "ArtifactIntegrity", "UnknownArtifact"]
 
@@ -76,17 +87,28 @@ class AgentRunWorkflow:
         self._inp = inp
         self._subject = f"run:{inp.run_id}"
         self._result = RunResult(run_id=inp.run_id, status=RunStatus.RUNNING)
+        # runs started before the guards existed replay without them
+        guarded = workflow.patched(_GUARDS_PATCH)
+        verdict = await self._guard("input", inp.input) if guarded else None
+        run_input = verdict.value if verdict is not None else inp.input
         self._accepted = await workflow.execute_local_activity(START_RUN, RunStart(
             run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version, thread_id=inp.thread_id, tenant=inp.tenant,
-            input=inp.input, workflow_id=workflow.info().workflow_id), result_type=RunStartResult, **_LOCAL)
+            input=run_input, workflow_id=workflow.info().workflow_id), result_type=RunStartResult, **_LOCAL)
         if not self._accepted.accepted:
             return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.REFUSED, error=self._accepted.reason))
 
         started = workflow.now()
         waited = timedelta(0)
         usage = [0, 0, 0.0]  # tokens in, tokens out, cost USD over all graph steps
+        if verdict is not None and verdict.blocked:
+            message = f"{verdict.reason_code}: {verdict.detail}"
+            await self._audit("shipway", "run.blocked", {"rail": verdict.rail, "reason_code": verdict.reason_code,
+                                                         "detail": verdict.detail})
+            await self._record(RunStatus.BLOCKED, usage, waited, error=message, latency=workflow.now() - started)
+            return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.BLOCKED, error=message))
         step = GraphStepInput(run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version,
-                              thread_id=inp.thread_id, input=inp.input, context=inp.context, configurable=inp.configurable)
+                              thread_id=inp.thread_id, input=run_input, context=inp.context, configurable=inp.configurable)
+        answers = 0
         while True:
             try:
                 res = await workflow.execute_activity(
@@ -107,28 +129,60 @@ class AgentRunWorkflow:
             usage = [usage[0] + res.tokens_in, usage[1] + res.tokens_out, usage[2] + res.cost_usd]
             if res.status == GraphStepStatus.COMPLETED:
                 break
-            await self._record(RunStatus.INTERRUPTED, usage, waited, interrupt=res.interrupt)
-            self._result = RunResult(run_id=inp.run_id, status=RunStatus.INTERRUPTED, interrupt=res.interrupt)
-            wait_start = workflow.now()
-            answer = await self._await_answer(inp.resume_timeout_s)
-            waited += workflow.now() - wait_start
-            if answer is None:
-                message = f"no resume within {inp.resume_timeout_s:.0f} s"
-                await self._record(RunStatus.FAILED, usage, waited, interrupt=res.interrupt, error=message)
-                await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.FAILED, interrupt=res.interrupt, error=message))
-                raise ApplicationError(message, type="ResumeTimeout", non_retryable=True)
-            await self._audit(answer.actor, "run.resumed", {"value": answer.value, "interrupt_kind": (res.interrupt or {}).get("kind")})
+            interrupt = res.interrupt
+            deadline = workflow.now() + timedelta(seconds=inp.resume_timeout_s)
+            value = None
+            while value is None:
+                await self._record(RunStatus.INTERRUPTED, usage, waited, interrupt=interrupt)
+                self._result = RunResult(run_id=inp.run_id, status=RunStatus.INTERRUPTED, interrupt=interrupt)
+                wait_start = workflow.now()
+                answer = await self._await_answer(deadline)
+                waited += workflow.now() - wait_start
+                if answer is None:
+                    message = f"no resume within {inp.resume_timeout_s:.0f} s"
+                    await self._record(RunStatus.FAILED, usage, waited, interrupt=interrupt, error=message)
+                    await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.FAILED, interrupt=interrupt, error=message))
+                    raise ApplicationError(message, type="ResumeTimeout", non_retryable=True)
+                if not guarded:
+                    await self._audit(answer.actor, "run.resumed", {"value": answer.value, "interrupt_kind": (interrupt or {}).get("kind")})
+                    value = answer.value
+                    continue
+                answers += 1
+                checked = await self._guard(f"resume:{answers}", answer.value)
+                if checked.blocked:
+                    # an answer that breaks the policy is neither taken nor audited verbatim; the run asks again
+                    await self._audit(answer.actor, "run.resume_blocked", {"rail": checked.rail, "reason_code": checked.reason_code,
+                                                                          "detail": checked.detail})
+                    interrupt = {**(interrupt or {}), "error": f"answer blocked ({checked.reason_code}): {checked.detail}"}
+                    continue
+                await self._audit(answer.actor, "run.resumed", {"value": checked.value, "interrupt_kind": (interrupt or {}).get("kind")})
+                value = checked.value
             await self._record(RunStatus.RUNNING, usage, waited)
             self._result = RunResult(run_id=inp.run_id, status=RunStatus.RUNNING)
             step = GraphStepInput(run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version,
-                                  thread_id=inp.thread_id, resume=answer.value, context=inp.context,
-                                  configurable=inp.configurable)
-        await self._record(RunStatus.SUCCEEDED, usage, waited, output=res.output, latency=workflow.now() - started - waited)
-        return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.SUCCEEDED, output=res.output))
+                                  thread_id=inp.thread_id, resume=value, context=inp.context, configurable=inp.configurable)
+        output = res.output
+        if guarded:
+            checked_output = await workflow.execute_local_activity(VERIFY_OUTPUT, OutputCheck(
+                run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version, output=res.output or {},
+                run_input=inp.input), result_type=OutputVerdict, **_GUARD)
+            if checked_output.withheld:
+                message = f"{checked_output.reason_code}: {checked_output.detail}"
+                await self._audit("shipway", "run.withheld", {"reason_code": checked_output.reason_code,
+                                                              "detail": checked_output.detail})
+                await self._record(RunStatus.WITHHELD, usage, waited, error=message, latency=workflow.now() - started - waited)
+                return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.WITHHELD, error=message))
+            output = checked_output.output
+        await self._record(RunStatus.SUCCEEDED, usage, waited, output=output, latency=workflow.now() - started - waited)
+        return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.SUCCEEDED, output=output))
 
-    async def _await_answer(self, timeout_s: float) -> ResumeRequest | None:
-        """The next valid answer, auditing malformed resume signals meanwhile; None at the deadline."""
-        deadline = workflow.now() + timedelta(seconds=timeout_s)
+    async def _guard(self, stage: str, value: dict) -> GuardVerdict:
+        return await workflow.execute_local_activity(GUARD_INPUT, GuardInput(
+            run_id=self._inp.run_id, agent_name=self._inp.agent_name, version=self._inp.version, stage=stage, value=value),
+            result_type=GuardVerdict, **_GUARD)
+
+    async def _await_answer(self, deadline) -> ResumeRequest | None:
+        """The next valid answer, auditing malformed resume signals meanwhile; None at ``deadline``."""
         while True:
             while self._refused:
                 raw, why = self._refused.pop(0)

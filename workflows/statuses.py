@@ -99,14 +99,17 @@ DEPLOYMENT_TRANSITIONS: dict[DeploymentState, frozenset[DeploymentState]] = {
 
 
 class RunStatus(StrEnum):
-    """Status of an agent run (``runs.status``). ``refused`` is only a workflow outcome: the run
-    never started (its thread belongs to another agent or tenant, or another run holds it), so no
-    ``runs`` row exists."""
+    """Status of an agent run (``runs.status``). ``blocked``: the input guard stopped it before any
+    node ran; ``withheld``: it finished but its output failed verification and was not released.
+    ``refused`` is only a workflow outcome: the run never started (its thread belongs to another
+    agent or tenant, or another run holds it), so no ``runs`` row exists."""
 
     RUNNING = "running"
     INTERRUPTED = "interrupted"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    BLOCKED = "blocked"
+    WITHHELD = "withheld"
     REFUSED = "refused"
 
     @property
@@ -116,10 +119,13 @@ class RunStatus(StrEnum):
 
 
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
-    RunStatus.RUNNING: frozenset({RunStatus.INTERRUPTED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.REFUSED}),
+    RunStatus.RUNNING: frozenset({RunStatus.INTERRUPTED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.BLOCKED,
+                                  RunStatus.WITHHELD, RunStatus.REFUSED}),
     RunStatus.INTERRUPTED: frozenset({RunStatus.RUNNING, RunStatus.FAILED}),
     RunStatus.SUCCEEDED: frozenset(),
     RunStatus.FAILED: frozenset(),
+    RunStatus.BLOCKED: frozenset(),
+    RunStatus.WITHHELD: frozenset(),
     RunStatus.REFUSED: frozenset(),
 }
 

@@ -66,7 +66,9 @@ ANALYZE_CANARY = "analyze_canary"
 RECORD_AUDIT = "record_audit"
 # shipway-agents: agent runs
 START_RUN = "start_run"
+GUARD_INPUT = "guard_input"
 RUN_GRAPH = "run_graph"
+VERIFY_OUTPUT = "verify_output"
 RECORD_RUN = "record_run"
 
 # Errors in workflow code that end the workflow (an ApplicationError an operator sees) instead of
@@ -594,6 +596,51 @@ class GraphStepResult:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+
+
+@dataclass
+class GuardInput:
+    """Guard one value a run receives: its ``input`` or a ``resume:<n>`` answer (``stage``)."""
+
+    run_id: str
+    agent_name: str
+    version: int
+    stage: str
+    value: dict[str, Any]
+
+
+@dataclass
+class GuardVerdict:
+    """What the input guard decided: ``blocked`` (with the rail and reason code), or the value to
+    use, with the policy's redactions applied."""
+
+    blocked: bool
+    value: dict[str, Any]
+    rail: str | None = None
+    reason_code: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class OutputCheck:
+    """Verify a finished run's ``output`` against its agent's policy, with the run's ``run_input``
+    (output PII must have been in the input) and the agent's own compliance checks."""
+
+    run_id: str
+    agent_name: str
+    version: int
+    output: dict[str, Any]
+    run_input: dict[str, Any]
+
+
+@dataclass
+class OutputVerdict:
+    """``withheld`` with the reason, or the output to release (with the policy's redactions)."""
+
+    withheld: bool
+    output: dict[str, Any] | None
+    reason_code: str | None = None
+    detail: str = ""
 
 
 @dataclass

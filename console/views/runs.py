@@ -43,6 +43,26 @@ def _totals(stats: RunStats) -> None:
     st.caption(" · ".join(f"{status}: {n:,}" for status, n in sorted(stats.by_status.items())))
 
 
+def _guards(run_id: str) -> None:
+    st.subheader("Guards")
+    verdicts = data.guard_frame(run_id)
+    if verdicts.empty:
+        st.caption("No guard verdicts (the run started before the run guards existed).")
+        return
+    st.dataframe(verdicts, hide_index=True,
+                 column_config={"latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f")})
+
+
+def _guard_totals(agent: str | None) -> None:
+    stats = data.guard_stats_frame(agent)
+    if stats.empty:
+        return
+    with st.expander("Guard verdicts (blocked inputs, redactions, withheld outputs) and guard latency"):
+        st.dataframe(stats, hide_index=True,
+                     column_config={"p50_ms": st.column_config.NumberColumn("p50 (ms)", format="%.1f"),
+                                    "p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%.1f")})
+
+
 def _checkpoints(thread_id: str) -> None:
     st.subheader("Checkpoint history")
     try:
@@ -160,6 +180,7 @@ def _detail(run_ids: list[str]) -> None:
             col.caption("(none)")
         else:
             col.json(value, expanded=expanded)
+    _guards(run.id)
     if run.status == RunStatus.INTERRUPTED:
         _answer_form(run)
     _checkpoints(run.thread_id)
@@ -175,6 +196,7 @@ def body() -> None:
                 "No runs yet. Runs appear here when a live agent is invoked through the gateway.")
         return
     _totals(stats)
+    _guard_totals(agent)
     runs = data.runs_frame(agent, status)
     st.caption(f"The table shows the newest {len(runs):,} of {stats.runs:,} matching runs; the totals above cover all of them.")
     st.dataframe(

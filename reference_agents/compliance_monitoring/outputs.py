@@ -94,3 +94,17 @@ def summarize(outputs: list[dict]) -> str:
         f"({reviews.get('true_match', 0)} true match, {reviews.get('false_positive', 0)} false positive); "
         f"monitoring alerts: {alert_text}; lists: {list_text}"
     )
+
+
+def check_clear_lists_screened(output: dict) -> list[str]:
+    """A ``clear`` screening names the watchlists it screened against (source and version), so a
+    clearance can be traced to the lists it relied on; returns the problems found."""
+    if output.get("decision") != "clear":
+        return []
+    if not (output.get("watchlist") or {}).get("lists"):
+        return ["a clear screening must list the watchlists screened"]
+    return []
+
+
+# Checked on every run's output before it leaves the run (a problem withholds the output).
+OUTPUT_CHECKS = (check_clear_lists_screened,)

@@ -77,3 +77,18 @@ def summarize(outputs: list[dict]) -> str:
         rates = [100 * declined[k][0] / declined[k][1] for k in ("bad", "good")]
         parts.append(f"decline rate bad {rates[0]:.1f}% vs good {rates[1]:.1f}%")
     return "; ".join(parts)
+
+
+def check_decline_reasons(output: dict) -> list[str]:
+    """A declined application (by the policy or an underwriter) carries one to four principal
+    adverse-action reasons (ECOA / Regulation B, 12 CFR 1002.9(b)(2)); returns the problems found."""
+    if output.get("decision") != "decline":
+        return []
+    reasons = output.get("adverse_action_reasons") or []
+    if not 1 <= len(reasons) <= 4:
+        return [f"a declined application must carry 1 to 4 adverse-action reasons, not {len(reasons)}"]
+    return []
+
+
+# Checked on every run's output before it leaves the run (a problem withholds the output).
+OUTPUT_CHECKS = (check_decline_reasons,)

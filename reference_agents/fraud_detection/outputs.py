@@ -62,3 +62,15 @@ def summarize(outputs: list[dict]) -> str:
         f"{sum(reviews.values())} analyst reviews ({reviews['fraud']} fraud, {reviews['legitimate']} legitimate); "
         f"mean risk score {mean_risk:.1f}/100"
     )
+
+
+def check_action_reasons(output: dict) -> list[str]:
+    """A blocked or stepped-up transaction carries the reason codes behind it, so the customer and an
+    auditor can be told why; returns the problems found."""
+    if output.get("decision") in ("block", "step_up") and not output.get("reasons"):
+        return [f"a {output['decision']} must carry its reason codes"]
+    return []
+
+
+# Checked on every run's output before it leaves the run (a problem withholds the output).
+OUTPUT_CHECKS = (check_action_reasons,)

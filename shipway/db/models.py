@@ -187,6 +187,27 @@ class Thread(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class GuardResult(SQLModel, table=True):
+    """One guard's verdict on one stage of a run: its ``input``, a ``resume:<n>`` value, or its
+    ``output``. ``verdict``: pass | redacted | blocked | withheld. ``findings`` holds entity counts
+    and rail scores, never the text itself. ``latency_ms`` is the guard's own time."""
+
+    __tablename__ = "guard_results"
+    __table_args__ = (UniqueConstraint("run_id", "stage"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True)
+    agent_name: str = Field(index=True)
+    version: int
+    stage: str
+    verdict: str
+    rail: str | None = None
+    reason_code: str | None = None
+    detail: str = ""
+    findings: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    latency_ms: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 class LlmUsage(SQLModel, table=True):
     """Token usage of one LLM call inside a run, priced from :class:`ModelPrice`."""
 

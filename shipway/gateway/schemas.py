@@ -65,6 +65,18 @@ class ResumeBody(BaseModel):
     actor: Actor = Field(default="operator", description="Who answers (audited).")
 
 
+class GuardView(BaseModel):
+    """The guard verdict that stopped a run: which ``stage`` (``input``, ``resume:<n>``, ``output``),
+    ``verdict`` (``blocked`` or ``withheld``), the ``rail`` (``pii``, ``jailbreak``, ...), the
+    ``reason_code`` and a ``detail`` naming where (never the text itself)."""
+
+    stage: str
+    verdict: str
+    rail: str | None = None
+    reason_code: str | None = None
+    detail: str = ""
+
+
 class RunView(BaseModel):
     """A run as the API returns it: times ISO 8601 UTC, latencies in ms, cost in USD. ``interrupt``
     is the pending request (``question``, ``decisions``, ``answer_schema``, ``context``, ``reasons``)."""
@@ -86,6 +98,7 @@ class RunView(BaseModel):
     started_at: datetime
     finished_at: datetime | None = None
     workflow_url: str
+    guard: GuardView | None = Field(default=None, description="Set when the run ended blocked or withheld.")
 
 
 class RunAccepted(BaseModel):

@@ -1,9 +1,12 @@
 """A three-node test agent whose nodes log each execution to a file, so tests can count
 how many times a node ran (worker killed mid-graph) and exercise interrupt/resume.
 
-Input: ``{"log_path": str, "delay_s": float, "ask": bool, "fail": bool}``. Node ``b`` asks a human
-through the shared HITL contract when ``ask`` is true (decision ``yes``/``no``) and raises when
-``fail`` is true. Spec ``config``: ``{"fail_runs": true}`` makes every run of the version fail in
+Input: ``{"log_path": str, "delay_s": float, "ask": bool, "fail": bool, "message": str, "reply": str,
+"decline": bool, "leak": bool}``. Node ``b`` asks a human through the shared HITL contract when ``ask`` is true
+(decision ``yes``/``no``) and raises when ``fail`` is true. The output echoes ``message`` and
+``reply`` (free text for the run guards) and decides ``decline`` (without reasons, which the
+agent's output check refuses) when ``decline`` is true, and an e-mail address it was never given
+when ``leak`` is true. Spec ``config``: ``{"fail_runs": true}`` makes every run of the version fail in
 node ``b`` (a bad canary); ``{"fail_generated_tests": true}`` makes the scaffolded package's own
 tests fail.
 """
@@ -27,6 +30,10 @@ class CountingInput(BaseModel):
     delay_s: float = Field(default=0.0, ge=0, le=30)
     ask: bool = False
     fail: bool = False
+    message: str = ""
+    reply: str = ""
+    decline: bool = False
+    leak: bool = False
 
 
 class CountingAnswer(ReviewAnswer):
@@ -38,6 +45,10 @@ class CountingState(TypedDict, total=False):
     delay_s: float
     ask: bool
     fail: bool
+    message: str
+    reply: str
+    decline: bool
+    leak: bool
     visited: list[str]
     answer: dict
 
@@ -80,15 +91,28 @@ def build_graph(config: dict) -> StateGraph:
     return g
 
 
+def _output(state: CountingState) -> dict:
+    return {"decision": "decline" if state.get("decline") else "done", "reasons": [], "visited": state.get("visited", []),
+            "answer": state.get("answer", {}), "message": state.get("message", ""), "reply": state.get("reply", ""),
+            # an address the run never received, as a model might invent one
+            "contact": "records.officer@counting-bank.com" if state.get("leak") else ""}
+
+
+def check_decline_has_reasons(output: dict) -> list[str]:
+    """A declined decision must carry its reasons (as a credit decline carries adverse-action reasons)."""
+    return ["a declined decision must carry reasons"] if output.get("decision") == "decline" and not output.get("reasons") else []
+
+
 AGENT = AgentDefinition(
     template="counting",
     title="Counting test agent",
     build_graph=build_graph,
     input_model=CountingInput,
-    output=lambda s: {"decision": "done", "reasons": [], "visited": s.get("visited", []), "answer": s.get("answer", {})},
+    output=_output,
     sample_inputs=lambda n: [],
     resume_value=lambda request, inp: {"decision": "yes", "reviewer": "test.reviewer"},
     summarize=lambda outs: f"{len(outs)} runs",
     package_dir=Path(__file__).parent / "counting_pkg",
     extra={},
+    output_checks=(check_decline_has_reasons,),
 )

@@ -36,8 +36,11 @@ async def test_the_form_checks_the_answer_then_resumes_the_run_as_the_operator(s
 
     at = await open_page("views/runs.py", OPERATOR, run_id)
     assert at.selectbox(key="run_pick").value == run_id
-    history = at.dataframe[1].value  # written by the worker's AsyncPostgresSaver
+    frames = [d.value for d in at.dataframe]
+    history = next(f for f in frames if "writes" in f.columns)  # written by the worker's AsyncPostgresSaver
     assert history["next"].iloc[0] == "b" and "__interrupt__" in history["writes"].iloc[0]
+    guards = next(f for f in frames if "verdict" in f.columns and "stage" in f.columns and "detail" in f.columns)
+    assert guards[["stage", "verdict"]].values.tolist() == [["input", "pass"]]  # the run's own guard verdicts
     assert "**Continue to node c?**" in "\n".join(m.value for m in at.markdown)
     assert at.text_input(key=f"answer:{run_id}:reviewer").value == ""
 

@@ -37,6 +37,11 @@ async def test_demo_takes_every_reference_agent_live_and_through_real_traffic(wo
         if agent.template in TRAFFIC or agent.name == "loan-document-checklist":
             assert agent.live_version is not None
             assert await db.read(queries.version_status, agent.name, agent.live_version) == VersionStatus.LIVE
-    assert "3. Summary" in text and "Credit Underwriting, first decision" in text
+    assert "4. Summary" in text and "Credit Underwriting, first decision" in text
+    # the injected headline is blocked by a rail; every other run passed its guards
+    injected = next(line for line in lines if "with an injected headline" in line)
+    assert ": blocked (rail " in injected and "PII_BLOCKED" not in injected, injected
+    verdicts = {(g.agent, g.stage, g.verdict) for g in await db.read(queries.guard_stats)}
+    assert {(a.name, "input", "pass") for a in await db.read(queries.agents) if a.template in TRAFFIC} <= verdicts
     resumed = [e for e in await db.read(queries.audit_events, action_prefix="run.resumed")]
     assert resumed and all(e.actor == "demo.reviewer" for e in resumed)

@@ -115,3 +115,28 @@ def test_0002_keeps_rows_written_under_0001(fresh_db: str) -> None:
     command.downgrade(alembic_config(fresh_db), "0001")
     with psycopg.connect(fresh_db) as conn:
         assert conn.execute("SELECT detail FROM deployments").fetchone() == ({"detail": "ERROR_RATE 0.5 > 0.05", "weight_pct": 10.0},)
+
+
+def test_0004_adds_guard_results_and_the_blocked_and_withheld_run_statuses(fresh_db: str) -> None:
+    """Runs written under 0003 survive; 0004 accepts ``blocked`` / ``withheld`` and one verdict per
+    run stage; downgrading drops the table and refuses the new statuses again."""
+    command.upgrade(alembic_config(fresh_db), "0003")
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("INSERT INTO runs (id, agent_name, version, thread_id, tenant, status, input, workflow_id, started_at, "
+                     "wait_ms, tokens_in, tokens_out, cost_usd) VALUES ('r1', 'a', 1, 't1', 'default', 'succeeded', '{}', "
+                     "'run:r1', now(), 0, 0, 0, 0)")
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("UPDATE runs SET status = 'blocked' WHERE id = 'r1'")
+    upgrade(fresh_db)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("UPDATE runs SET status = 'withheld' WHERE id = 'r1'")
+        insert = ("INSERT INTO guard_results (run_id, agent_name, version, stage, verdict, detail, findings, latency_ms, created_at) "
+                  "VALUES ('r1', 'a', 1, 'input', 'pass', '', '{}', 1.5, now())")
+        conn.execute(insert)
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(insert)
+        conn.execute("UPDATE runs SET status = 'succeeded' WHERE id = 'r1'")
+    command.downgrade(alembic_config(fresh_db), "0003")
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT to_regclass('guard_results')").fetchone() == (None,)
+        assert conn.execute("SELECT status FROM runs").fetchone() == ("succeeded",)

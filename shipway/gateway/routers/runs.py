@@ -12,11 +12,11 @@ from temporalio.client import Client
 
 from shipway import control, queries
 from shipway.db.engine import Database
-from shipway.db.models import Run
+from shipway.db.models import GuardResult, Run
 from shipway.gateway.deps import get_client, get_db, get_settings, get_versions
 from shipway.gateway.errors import RESPONSES, ApiError
 from shipway.gateway.metrics import RESUMES, RUN_WAIT_SECONDS, RUNS_SETTLED, RUNS_STARTED
-from shipway.gateway.schemas import ResumeAccepted, ResumeBody, RunAccepted, RunRequest, RunView
+from shipway.gateway.schemas import GuardView, ResumeAccepted, ResumeBody, RunAccepted, RunRequest, RunView
 from shipway.gateway.versions import UnknownVersion, VersionCache
 from shipway.settings import Settings
 from workflows.statuses import RunStatus
@@ -26,12 +26,22 @@ router = APIRouter(tags=["runs"])
 _SETTLED = {200: {"model": RunView, "description": "With `?wait=true`: the run once it finished or waits for a human"}}
 
 
-def run_view(run: Run, settings: Settings) -> RunView:
-    """A ``runs`` row as the API returns it."""
+def run_view(run: Run, settings: Settings, guard: GuardResult | None = None) -> RunView:
+    """A ``runs`` row as the API returns it, with the guard verdict that stopped it, if any."""
     return RunView(run_id=run.id, agent=run.agent_name, version=run.version, thread_id=run.thread_id, tenant=run.tenant,
                    status=run.status, output=run.output, interrupt=run.interrupt, error=run.error, latency_ms=run.latency_ms,
                    wait_ms=run.wait_ms, tokens_in=run.tokens_in, tokens_out=run.tokens_out, cost_usd=run.cost_usd,
-                   started_at=run.started_at, finished_at=run.finished_at, workflow_url=settings.workflow_url(run.workflow_id))
+                   started_at=run.started_at, finished_at=run.finished_at, workflow_url=settings.workflow_url(run.workflow_id),
+                   guard=GuardView(stage=guard.stage, verdict=guard.verdict, rail=guard.rail, reason_code=guard.reason_code,
+                                   detail=guard.detail) if guard is not None else None)
+
+
+async def _view(db: Database, run: Run, settings: Settings) -> JSONResponse:
+    guard = None
+    if run.status in (RunStatus.BLOCKED, RunStatus.WITHHELD):
+        guard = next((g for g in reversed(await db.read(queries.guard_results, run.id))
+                      if g.verdict in (RunStatus.BLOCKED, RunStatus.WITHHELD)), None)
+    return JSONResponse(run_view(run, settings, guard).model_dump(mode="json"), status_code=200)
 
 
 async def _read(db: Database, run_id: str) -> Run:
@@ -48,7 +58,7 @@ async def _settled_view(db: Database, client: Client, settings: Settings, run: R
         run = await _read(db, run.id)
     RUNS_SETTLED.labels(run.agent_name, run.status).inc()
     RUN_WAIT_SECONDS.labels(run.agent_name).observe(time.perf_counter() - started)
-    return JSONResponse(run_view(run, settings).model_dump(mode="json"), status_code=200)
+    return await _view(db, run, settings)
 
 
 @router.post("/v1/agents/{name}/runs", status_code=202, response_model=RunAccepted,
@@ -94,7 +104,7 @@ async def get_run(run_id: str, db: Annotated[Database, Depends(get_db)], client:
     run = await _read(db, run_id)
     if wait:
         return await _settled_view(db, client, settings, run, time.perf_counter())
-    return JSONResponse(run_view(run, settings).model_dump(mode="json"))
+    return await _view(db, run, settings)
 
 
 def answer_errors(interrupt: dict | None, value: dict) -> list[dict]:
