@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
 from activities.artifact_loader import ArtifactCache
-from activities.guards.pii import PiiGuard
+from activities.guards.pii import PiiGuard, PiiResult
 from activities.guards.rails import RailsGuard
 from activities.guards.values import dotted, replaced, strings, word_count
 from shipway import queries
@@ -65,6 +65,17 @@ class GuardActivities:
         self.db, self.pii, self.rails, self.artifacts = db, pii, rails, artifacts
         self._policies: LRUCache = LRUCache(maxsize=256)
 
+    def _pii_all(self, value, actions: dict[str, PiiAction]) -> list[tuple[tuple, str, PiiResult]]:
+        """``actions`` applied to every string of ``value`` (one thread hop for all; a repeated
+        string is analysed once): ``(path, string, result)`` in document order."""
+        done: dict[str, PiiResult] = {}
+        out = []
+        for path, text in strings(value):
+            if text not in done:
+                done[text] = self.pii.apply(text, actions)
+            out.append((path, text, done[text]))
+        return out
+
     async def _version(self, agent: str, version: int) -> tuple[GuardPolicy, str | None]:
         key = (agent, version)
         if (hit := self._policies.get(key)) is None:
@@ -95,8 +106,7 @@ class GuardActivities:
         policy, _ = await self._version(inp.agent_name, inp.version)
         entities: Counter = Counter()
         changes = {}
-        for path, text in strings(inp.value):
-            result = await asyncio.to_thread(self.pii.apply, text, policy.input)
+        for path, _, result in await asyncio.to_thread(self._pii_all, inp.value, policy.input):
             entities.update(f.entity for f in result.findings)
             if result.blocked:
                 detail = f"{', '.join(sorted(set(result.blocked)))} in {dotted(path)} is not allowed by the agent's input policy"
@@ -107,11 +117,14 @@ class GuardActivities:
                 changes[path] = result.text
         value = replaced(inp.value, changes)
         scores = {}
+        judged: dict[tuple, object] = {}  # a repeated string (a counterparty on every transaction) is judged once
         for path, text in strings(value):
             if word_count(text) < RAIL_MIN_WORDS:
                 continue
             topics = policy.topics if is_request(path, policy) and word_count(text) >= TOPIC_MIN_WORDS else []
-            rail = await self.rails.check(text, topics, policy.description)
+            if (key := (text, bool(topics))) not in judged:
+                judged[key] = await self.rails.check(text, topics, policy.description)
+            rail = judged[key]
             scores[dotted(path)] = {"intent": rail.intent, "score": rail.score, "ms": rail.latency_ms}
             if rail.blocked:
                 detail = f"{rail.rail} rail in {dotted(path)}"
@@ -143,8 +156,7 @@ class GuardActivities:
         entities: Counter = Counter()
         changes = {}
         problem = None
-        for path, text in strings(inp.output):
-            result = await asyncio.to_thread(self.pii.apply, text, policy.output)
+        for path, text, result in await asyncio.to_thread(self._pii_all, inp.output, policy.output):
             entities.update(f.entity for f in result.findings)
             if result.blocked:
                 problem = ("OUTPUT_PII_BLOCKED", f"{', '.join(sorted(set(result.blocked)))} in {dotted(path)}")
