@@ -305,7 +305,7 @@ def _segments(text: str) -> list[str]:
         carry: list[str] = []
         for part in parts:
             w = carry + part.split()
-            if len(w) < 4:  # a fragment joins the next sentence
+            if len(w) < 4:  # a fragment joins the next sentence (or, at the end, the one before)
                 carry = w
                 continue
             carry = []
@@ -313,7 +313,11 @@ def _segments(text: str) -> list[str]:
             out += [" ".join(w)] if len(w) <= WINDOW_WORDS else \
                 [" ".join(w[i:i + WINDOW_WORDS]) for i in range(0, len(w) - step, step)]
         if carry:
-            out.append(" ".join(carry))
+            # a fragment at the end joins the sentence before it (alone, three words are no evidence)
+            if out and len(out[-1].split()) + len(carry) <= WINDOW_WORDS:
+                out[-1] = f"{out[-1]} {' '.join(carry)}"
+            else:
+                out.append(" ".join(carry))
     return out
 
 
