@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
+from shipway import queries
 from shipway.db.engine import Database
 from shipway.db.models import AuditEvent, utcnow
-from workflows.types import RECORD_AUDIT, AuditRecord, AuditResult
+from workflows.types import RECORD_AUDIT, VERIFY_AUDIT_CHAIN, AuditChainCheck, AuditChainReport, AuditRecord, AuditResult
 
 GENESIS_HASH = "0" * 64
 _LOCK_KEY = 0x5A1D17  # advisory lock id reserved for the audit chain
@@ -29,6 +30,17 @@ def event_hash(prev_hash: str, ts_iso: str, actor: str, action: str, subject: st
     """SHA-256 hex digest chaining one event to ``prev_hash``."""
     body = json.dumps([ts_iso, actor, action, subject, detail], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+PAGE = 5000  # events read per query when walking the chain: it is never loaded whole
+
+
+def chain_pages(read_page) -> Iterator[AuditEvent]:
+    """Every audit event in chain order, ``read_page(after_id, limit)`` at a time."""
+    after = 0
+    while page := read_page(after, PAGE):
+        yield from page
+        after = page[-1].id
 
 
 def verify_chain(events: Iterable[AuditEvent]) -> tuple[bool, int | None]:
@@ -72,3 +84,24 @@ class AuditActivities:
             ev = await append_event(session, rec)
             await session.commit()
             return AuditResult(event_id=ev.id, hash=ev.hash)
+
+    @activity.defn(name=VERIFY_AUDIT_CHAIN)
+    async def verify_audit_chain(self, inp: AuditChainCheck) -> AuditChainReport:
+        """Walk the whole chain (``verify_chain``) and append the result to it: ``audit.verified``
+        with the count and last hash, or ``audit.chain_broken`` naming the first broken event."""
+        walked = {"events": 0, "last": None}
+
+        def walk(s) -> tuple[bool, int | None]:
+            def counted():
+                for ev in chain_pages(lambda after, limit: queries.audit_events_after(s, after, limit)):
+                    walked["events"] += 1
+                    walked["last"] = ev.hash
+                    yield ev
+            return verify_chain(counted())
+
+        intact, broken = await self.db.read(walk)
+        action = "audit.verified" if intact else "audit.chain_broken"
+        detail = {"events": walked["events"], "last_hash": walked["last"], "broken_event_id": broken}
+        recorded = await self.record_audit(AuditRecord(inp.actor, action, "audit:chain", detail))
+        return AuditChainReport(intact=intact, events=walked["events"] - (0 if intact else 1), last_hash=walked["last"],
+                                broken_event_id=broken, recorded_event_id=recorded.event_id)

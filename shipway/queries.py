@@ -230,6 +230,12 @@ def guard_stats(s: Session, agent: str | None = None, since: datetime | None = N
 
 
 # -- audit -----------------------------------------------------------------------------------------
+def audit_events_after(s: Session, after_id: int, limit: int) -> list[AuditEvent]:
+    """Up to ``limit`` audit events with ids above ``after_id``, in chain order (to walk the whole
+    chain in pages)."""
+    return list(s.exec(select(AuditEvent).where(AuditEvent.id > after_id).order_by(col(AuditEvent.id)).limit(limit)).all())
+
+
 def audit_events(s: Session, subject: str | None = None, action_prefix: str | None = None, limit: int = 1000) -> list[AuditEvent]:
     """Audit events in order of the chain, optionally of one subject and/or actions starting with a prefix."""
     query = select(AuditEvent).order_by(col(AuditEvent.id)).limit(limit)

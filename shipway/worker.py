@@ -33,12 +33,14 @@ from activities.scaffold import BuildActivities
 from activities.traffic import TrafficActivities
 from shipway.db.engine import Database
 from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, Settings, get_settings
+from shipway.schedules import ensure_schedules
 from workflows.agent_run import AgentRunWorkflow
+from workflows.audit_verification import AuditVerificationWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.lifecycle import AgentLifecycleWorkflow
 
 QUEUES = (CONTROL_TASK_QUEUE, AGENTS_TASK_QUEUE)
-CONTROL_WORKFLOWS = [AgentLifecycleWorkflow, DeploymentWorkflow]
+CONTROL_WORKFLOWS = [AgentLifecycleWorkflow, DeploymentWorkflow, AuditVerificationWorkflow]
 AGENT_WORKFLOWS = [AgentRunWorkflow]
 # Pure dataclass/constant modules are shared with the sandbox instead of re-imported for every
 # workflow run (measured: re-importing them was ~10% of the worker's CPU under load).
@@ -61,6 +63,7 @@ class ShipwayWorkers:
         settings = settings or get_settings()
         if unknown := set(queues) - set(QUEUES):
             raise ValueError(f"unknown task queue(s) {sorted(unknown)}; known: {', '.join(QUEUES)}")
+        self.client, self.queues = client, tuple(queues)
         self.db = Database(settings.resolved_database_url())
         self.store = store_from_settings(settings)
         self.build = BuildActivities(self.store, settings.build_test_timeout_s)
@@ -92,17 +95,24 @@ class ShipwayWorkers:
             catalog.register_version, catalog.store_validated_spec, catalog.set_version_status, catalog.index_agent,
             catalog.live_version, catalog.set_live_version, ApprovalActivities(self.db).record_approval,
             audit.record_audit, TrafficActivities(self.db).set_traffic, DeploymentActivities(self.db).record_deployment,
-            CanaryActivities(self.db).analyze_canary,
+            CanaryActivities(self.db).analyze_canary, audit.verify_audit_chain,
         ]
 
+    async def _schedules(self) -> None:
+        if CONTROL_TASK_QUEUE in self.queues:
+            await ensure_schedules(self.client)
+
     async def run(self) -> None:
-        """Poll until cancelled (SIGINT/SIGTERM), then release the resources."""
+        """Create Shipway's schedules if missing (control queue), poll until cancelled (SIGINT/SIGTERM),
+        then release the resources."""
+        await self._schedules()
         try:
             await asyncio.gather(*(w.run() for w in self.workers))
         finally:
             await self.close()
 
     async def __aenter__(self) -> ShipwayWorkers:
+        await self._schedules()
         self._tasks = [asyncio.create_task(w.run()) for w in self.workers]
         return self
 

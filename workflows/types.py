@@ -26,6 +26,9 @@ from workflows.statuses import (
 LIFECYCLE_WORKFLOW = "AgentLifecycleWorkflow"
 DEPLOYMENT_WORKFLOW = "DeploymentWorkflow"
 RUN_WORKFLOW = "AgentRunWorkflow"
+AUDIT_VERIFICATION_WORKFLOW = "AuditVerificationWorkflow"
+# The Temporal Schedule that starts AuditVerificationWorkflow every day (on shipway-control).
+AUDIT_VERIFICATION_SCHEDULE = "audit-verification-daily"
 
 # AgentLifecycleWorkflow
 SIGNAL_APPROVE = "approve"
@@ -64,6 +67,7 @@ RECORD_DEPLOYMENT = "record_deployment"
 ANALYZE_CANARY = "analyze_canary"
 # both task queues
 RECORD_AUDIT = "record_audit"
+VERIFY_AUDIT_CHAIN = "verify_audit_chain"
 # shipway-agents: agent runs
 START_RUN = "start_run"
 GUARD_INPUT = "guard_input"
@@ -461,6 +465,25 @@ class AuditResult:
 
     event_id: int
     hash: str
+
+
+@dataclass
+class AuditChainCheck:
+    """Verify the whole audit chain and record the result as an audit event by ``actor``."""
+
+    actor: str = "shipway.audit-verification"
+
+
+@dataclass
+class AuditChainReport:
+    """The chain walk: ``intact``, events verified, the last hash, the first broken event's id (if
+    any) and the id of the audit event that records this result."""
+
+    intact: bool
+    events: int
+    last_hash: str | None
+    broken_event_id: int | None
+    recorded_event_id: int
 
 
 # -- Activities: deployment -----------------------------------------------------------------------

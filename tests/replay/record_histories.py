@@ -121,6 +121,14 @@ async def _scenarios(client, db) -> None:
     assert result.status == RunStatus.WITHHELD, result
     await _record(client.get_workflow_handle(run_workflow_id(withheld_id)), "run_guard_output_withheld")
 
+    # 5. the daily audit verification, run once on demand
+    from workflows.types import AUDIT_VERIFICATION_WORKFLOW, AuditChainCheck, AuditChainReport
+
+    handle = await client.start_workflow(AUDIT_VERIFICATION_WORKFLOW, AuditChainCheck(), id="audit-verification-replay",
+                                         task_queue="shipway-control", result_type=AuditChainReport)
+    assert (await handle.result()).intact
+    await _record(handle, "audit_verification_intact")
+
 
 async def main() -> None:
     sys.path.insert(0, str(ROOT / "tests" / "agents"))

@@ -12,7 +12,7 @@ def _cli(code: str) -> subprocess.CompletedProcess:
 
 def test_every_command_group_is_registered():
     out = _cli("from shipway.cli import app; app(['--help'])")
-    for command in ("up", "down", "status", "migrate", "worker", "gateway", "console", "agent", "run", "guard", "demo"):
+    for command in ("up", "down", "status", "migrate", "worker", "gateway", "console", "agent", "run", "guard", "audit", "demo"):
         assert f" {command} " in out.stdout, command
 
 
