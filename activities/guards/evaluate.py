@@ -13,8 +13,7 @@ import numpy as np
 
 from activities.guards.pii import PiiGuard
 from activities.guards.rails import RailsGuard
-from activities.guards.run_guards import RAIL_MIN_WORDS, TOPIC_MIN_WORDS
-from activities.guards.values import word_count
+from activities.guards.run_guards import rail_topics
 from shipway.guard_policy import GuardPolicy
 
 
@@ -47,9 +46,8 @@ async def check_text(text: str, policy: GuardPolicy, pii: PiiGuard, rails: Rails
     entities = {f.entity: str(f.action) for f in result.findings}
     if result.blocked:
         return TextVerdict(True, "pii", "PII_BLOCKED", entities, pii_ms=pii_ms)
-    if word_count(result.text) < RAIL_MIN_WORDS:
+    if (topics := rail_topics((), result.text, policy)) is None:
         return TextVerdict(False, None, None, entities, pii_ms=pii_ms)
-    topics = policy.topics if word_count(result.text) >= TOPIC_MIN_WORDS else []
     t1 = time.perf_counter()
     rail = await rails.check(result.text, topics, policy.description)
     rails_ms = (time.perf_counter() - t1) * 1000

@@ -46,6 +46,15 @@ def is_request(path: tuple, policy: GuardPolicy) -> bool:
     return not path or any(part in policy.request_fields for part in path if isinstance(part, str))
 
 
+def rail_topics(path: tuple, text: str, policy: GuardPolicy) -> list[str] | None:
+    """How the rails judge the string at ``path``: ``None`` when it is too short to carry an
+    instruction (no rail), else the topics for the off-topic rail (``[]``: attack rails only)."""
+    words = word_count(text)
+    if words < RAIL_MIN_WORDS:
+        return None
+    return policy.topics if is_request(path, policy) and words >= TOPIC_MIN_WORDS else []
+
+
 def _normal(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
 
@@ -119,9 +128,8 @@ class GuardActivities:
         scores = {}
         judged: dict[tuple, object] = {}  # a repeated string (a counterparty on every transaction) is judged once
         for path, text in strings(value):
-            if word_count(text) < RAIL_MIN_WORDS:
+            if (topics := rail_topics(path, text, policy)) is None:
                 continue
-            topics = policy.topics if is_request(path, policy) and word_count(text) >= TOPIC_MIN_WORDS else []
             if (key := (text, bool(topics))) not in judged:
                 judged[key] = await self.rails.check(text, topics, policy.description)
             rail = judged[key]

@@ -9,7 +9,6 @@ import typer
 from shipway.cli.common import exit_now
 
 audit_app = typer.Typer(help="The audit log: verify its hash chain.", no_args_is_help=True)
-PAGE = 5000  # events read per query: the chain is walked in pages, never loaded whole
 
 
 @audit_app.command("verify")
@@ -19,7 +18,7 @@ def verify() -> None:
     link no longer matches (an edited, inserted or deleted row)."""
     from sqlmodel import Session
 
-    from activities.audit_log import verify_chain
+    from activities.audit_log import chain_pages, verify_chain
     from shipway import queries
     from shipway.db.engine import sync_engine
     from shipway.db.models import AuditEvent
@@ -27,13 +26,10 @@ def verify() -> None:
     seen = {"count": 0, "last": None}
 
     def events(s: Session) -> Iterator[AuditEvent]:
-        after = 0
-        while page := queries.audit_events_after(s, after, PAGE):
-            for ev in page:
-                seen["count"] += 1
-                seen["last"] = ev.hash
-                yield ev
-            after = page[-1].id
+        for ev in chain_pages(lambda after, limit: queries.audit_events_after(s, after, limit)):
+            seen["count"] += 1
+            seen["last"] = ev.hash
+            yield ev
 
     with Session(sync_engine()) as s:
         ok, broken_id = verify_chain(events(s))
