@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Iterator
 
 from sqlalchemy import text
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
@@ -57,10 +57,11 @@ def verify_chain(events: Iterable[AuditEvent]) -> tuple[bool, int | None]:
     return True, None
 
 
-async def append_event(session: AsyncSession, rec: AuditRecord) -> AuditEvent:
-    """Append one event inside the caller's transaction (the caller commits)."""
-    await session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_LOCK_KEY))
-    last = (await session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(1))).first()
+def append_event_sync(session: Session, rec: AuditRecord) -> AuditEvent:
+    """Append one event inside the caller's transaction (the caller commits); synchronous session
+    (the CLI's key commands, or ``AsyncSession.run_sync``)."""
+    session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_LOCK_KEY))
+    last = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(1)).first()
     prev = last.hash if last else GENESIS_HASH
     ts = utcnow()
     # JSON round trip: the stored detail must hash the same when read back
@@ -69,6 +70,11 @@ async def append_event(session: AsyncSession, rec: AuditRecord) -> AuditEvent:
                     hash=event_hash(prev, ts.isoformat(), rec.actor, rec.action, rec.subject, detail))
     session.add(ev)
     return ev
+
+
+async def append_event(session: AsyncSession, rec: AuditRecord) -> AuditEvent:
+    """Append one event inside the caller's transaction (the caller commits)."""
+    return await session.run_sync(append_event_sync, rec)
 
 
 class AuditActivities:

@@ -61,6 +61,13 @@ def _text(spec: dict, key: str) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+def _tenant(spec: dict) -> str | None:
+    # a submitted spec is not validated yet: a private agent must not look shared meanwhile, so any
+    # string is taken (validation then fails the version if it is not a valid tenant)
+    value = spec.get("tenant")
+    return value[:100] if isinstance(value, str) and value else None
+
+
 class CatalogActivities:
     """Catalog writes of the lifecycle and deployment workflows.
 
@@ -81,7 +88,7 @@ class CatalogActivities:
         async with self.db.session() as session:
             await session.exec(insert(Agent).values(
                 name=inp.name, owner=_text(inp.spec, "owner"), template=code_of(inp.spec),
-                description=_text(inp.spec, "description"), created_at=utcnow()).on_conflict_do_nothing())
+                description=_text(inp.spec, "description"), tenant=_tenant(inp.spec), created_at=utcnow()).on_conflict_do_nothing())
             exists = (await session.exec(select(AgentVersion.id).where(
                 AgentVersion.agent_name == inp.name, AgentVersion.version == inp.version))).first()
             if exists is None:
@@ -99,6 +106,7 @@ class CatalogActivities:
             row.spec = inp.spec
             agent = await session.get(Agent, inp.name)
             agent.owner, agent.template, agent.description = inp.spec["owner"], code_of(inp.spec), inp.spec["description"]
+            agent.tenant = inp.spec.get("tenant")
             session.add_all([row, agent])
             await session.commit()
         return StoreSpecResult(owner=inp.spec["owner"])

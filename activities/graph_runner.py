@@ -2,7 +2,8 @@
 
 The graph comes from the version's artifact only (fetched by its SHA-256, verified, unpacked once
 per worker, imported in isolation: :mod:`activities.artifact_loader`), never from code the worker
-happens to have installed. It is compiled with ``AsyncPostgresSaver`` (one ``thread_id`` per conversation) and
+happens to have installed. It is compiled with ``AsyncPostgresSaver`` (one ``thread_id`` per conversation; checkpoints
+encrypted at rest, :mod:`shipway.checkpoint_crypto`) and
 streamed node by node with an activity heartbeat after each node. A retried attempt (the worker
 died, the heartbeat timed out) continues from the thread's last checkpoint instead of starting
 again: nodes already checkpointed do not run a second time. This module is the only writer of
@@ -19,7 +20,7 @@ from typing import Any
 
 from cachetools import LRUCache, TTLCache
 from jsonschema import Draft202012Validator
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.types import Command
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -32,9 +33,11 @@ from activities.artifact_loader import ArtifactCache
 from activities.artifact_store import ArtifactNotFound
 from activities.llm_usage import UsageCollector
 from shipway import queries
-from shipway.db.engine import Database
+from shipway.checkpoint_crypto import EncryptedAsyncPostgresSaver, encrypted_serde
+from shipway.db.engine import Database, role_options
 from shipway.db.models import LlmUsage
 from shipway.pricing import DEFAULT_PRICES, price_usd
+from shipway.settings import get_settings
 from workflows.statuses import GraphStepStatus
 from workflows.types import RUN_GRAPH, GraphStepInput, GraphStepResult
 
@@ -116,14 +119,22 @@ class GraphActivities:
         artifacts: the worker's artifact cache (verified, unpacked, isolated imports).
         default_model: ``provider:model`` for versions whose spec names none (``SHIPWAY_LLM``), or None.
         pool_size: most connections the checkpointer may hold.
+        serde: how checkpoints are serialized and encrypted at rest; default
+            :func:`shipway.checkpoint_crypto.encrypted_serde` of the current settings.
+
+    Raises:
+        shipway.checkpoint_crypto.CheckpointKeyError: the configured checkpoint keys do not parse.
     """
 
-    def __init__(self, db: Database, artifacts: ArtifactCache, default_model: str | None = None, pool_size: int = 30) -> None:
+    def __init__(self, db: Database, artifacts: ArtifactCache, default_model: str | None = None, pool_size: int = 30,
+                 serde: EncryptedSerializer | None = None) -> None:
         self.db = db
+        self._serde = serde or encrypted_serde(get_settings())
         self.artifacts = artifacts
         self.default_model = default_model
         self._pool = AsyncConnectionPool(db.url, min_size=2, max_size=pool_size, open=False,
-                                         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+                                         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
+                                                 **role_options(db.role)})
         self._opened = False
         self._graphs: LRUCache = LRUCache(maxsize=MAX_COMPILED_GRAPHS)
         self._prices: TTLCache = TTLCache(maxsize=1, ttl=PRICE_CACHE_TTL_S)
@@ -134,12 +145,12 @@ class GraphActivities:
         if self._opened:
             await self._pool.close()
 
-    async def _checkpointer(self) -> AsyncPostgresSaver:
+    async def _checkpointer(self) -> EncryptedAsyncPostgresSaver:
         # opened on first use: the pool must live on the event loop that runs the activities
         if not self._opened:
             await self._pool.open()
             self._opened = True
-        return AsyncPostgresSaver(self._pool)
+        return EncryptedAsyncPostgresSaver(self._pool, serde=self._serde)
 
     async def compiled(self, agent_name: str, version: int) -> CompiledVersion:
         """The compiled graph of one agent version, from its artifact, built once per worker.

@@ -53,7 +53,8 @@ class RunActivities:
             artifact = (await s.exec(select(AgentVersion.artifact_sha256).where(
                 AgentVersion.agent_name == inp.agent_name, AgentVersion.version == inp.version))).first()
             s.add(Run(id=inp.run_id, agent_name=inp.agent_name, version=inp.version, thread_id=inp.thread_id,
-                      tenant=inp.tenant, input=inp.input, workflow_id=inp.workflow_id, started_at=now, artifact_sha256=artifact))
+                      tenant=inp.tenant, input=inp.input, workflow_id=inp.workflow_id, started_at=now, artifact_sha256=artifact,
+                      started_by=inp.started_by))
             await s.commit()
         return RunStartResult(accepted=True)
 

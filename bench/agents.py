@@ -35,7 +35,8 @@ def graph_alone_ms(agent, inputs: list[dict]) -> list[float]:
 
 
 async def main(n: int) -> None:
-    async with httpx.AsyncClient(base_url=get_settings().resolved_gateway_url(), timeout=300) as http:
+    async with httpx.AsyncClient(base_url=get_settings().resolved_gateway_url(), timeout=300,
+                                 headers=get_settings().auth_headers()) as http:
         print(f"{'agent':<24}{'runs':>5}{'e2e p50 ms':>12}{'e2e p95 ms':>12}{'graph p50 ms':>14}{'graph p95 ms':>14}")
         for template in available_templates():
             agent = get_agent(template)

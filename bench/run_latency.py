@@ -21,7 +21,8 @@ from shipway.settings import get_settings
 
 async def main(sequential: int, concurrent: int, in_flight: int) -> None:
     inputs = AGENT.sample_inputs(1000)
-    async with httpx.AsyncClient(base_url=get_settings().resolved_gateway_url(), timeout=300) as http:
+    async with httpx.AsyncClient(base_url=get_settings().resolved_gateway_url(), timeout=300,
+                                 headers=get_settings().auth_headers()) as http:
         for inp in inputs[:5]:  # warm-up: graph compiled, pools open
             await gateway_run(http, "credit-underwriting", inp, AGENT.resume_value)
         seq = [await gateway_run(http, "credit-underwriting", inputs[i % len(inputs)], AGENT.resume_value) for i in range(sequential)]

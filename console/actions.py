@@ -3,7 +3,9 @@
 Each call opens a Temporal client (``shipway.temporal.connect``) on a fresh event loop, because a
 Streamlit script run is synchronous and a Temporal client is bound to the loop it was created on.
 The actions themselves live in ``shipway.control``; decisions and answers return once the workflow
-has answered, a submission once its lifecycle workflow has started.
+has answered, a submission once its lifecycle workflow has started. Each is taken as an
+:class:`~console.identity.Identity`, under its name, and only when its role allows it: the pages
+hide what a role may not do, and these functions refuse it again before anything is sent.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any, TypeVar
 
 from temporalio.client import Client
 
+from console.identity import Identity, require
 from shipway import control
+from shipway.auth.roles import Action
 from shipway.db.engine import Database
 from shipway.temporal import connect
 from workflows.statuses import ApprovalKind
@@ -36,11 +40,12 @@ def with_client(action: Callable[[Client], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def submit(raw_spec: dict, submitted_by: str) -> tuple[str, int, str]:
-    """Start the lifecycle of a new version of ``raw_spec`` as ``submitted_by``; returns
+def submit(identity: Identity, raw_spec: dict) -> tuple[str, int, str]:
+    """Start the lifecycle of a new version of ``raw_spec``, submitted by ``identity.name``; returns
     ``(name, version, workflow_id)`` once the workflow has started (it validates the spec itself).
 
     Raises:
+        console.identity.NotAllowed: the identity's role may not submit versions.
         shipway.spec.SpecError: the spec has no valid ``name``.
         RuntimeError: Temporal or the database is not configured, or Temporal is unreachable.
         sqlalchemy.exc.OperationalError: the database is unreachable.
@@ -48,30 +53,36 @@ def submit(raw_spec: dict, submitted_by: str) -> tuple[str, int, str]:
 
     async def action(client: Client) -> tuple[str, int, str]:
         async with Database.from_settings(pool_size=1) as db:
-            return await control.submit_agent(client, db, raw_spec, submitted_by)
+            return await control.submit_agent(client, db, raw_spec, identity.name)
 
+    require(identity, Action.VERSION_SUBMIT)
     return with_client(action)
 
 
-def decide(agent: str, version: int, decision: ApprovalKind, approver: str, reason: str) -> ApprovalOutcome:
-    """Approve or reject ``agent`` v``version`` as ``approver``; returns the accepted outcome once
-    the lifecycle workflow has recorded it.
+def decide(identity: Identity, agent: str, version: int, decision: ApprovalKind, reason: str) -> ApprovalOutcome:
+    """Approve or reject ``agent`` v``version`` with ``identity.name`` as the approver; returns the
+    accepted outcome once the lifecycle workflow has recorded it.
 
     Raises:
+        console.identity.NotAllowed: the identity's role may not approve or reject versions.
         shipway.control.ActionRefused: the workflow refused the decision (``reason`` says why, e.g.
             the approver owns the agent, or the version is not awaiting approval).
         RuntimeError: Temporal is unreachable.
         temporalio.service.RPCError: the version has no lifecycle workflow.
     """
-    return with_client(lambda client: control.decide(client, agent, version, decision, approver, reason))
+    require(identity, Action.VERSION_APPROVE)
+    return with_client(lambda client: control.decide(client, agent, version, decision, identity.name, reason))
 
 
-def resume(run_id: str, value: dict[str, Any], actor: str) -> ResumeAck:
-    """Answer an interrupted run with ``value`` as ``actor``; returns the workflow's acknowledgement.
+def resume(identity: Identity, run_id: str, value: dict[str, Any]) -> ResumeAck:
+    """Answer an interrupted run with ``value``, ``identity.name`` as the actor; returns the
+    workflow's acknowledgement.
 
     Raises:
+        console.identity.NotAllowed: the identity's role may not resume runs.
         shipway.control.ActionRefused: the run is not waiting for input (or has closed), or the value
             is not a non-empty JSON object.
         RuntimeError: Temporal is unreachable.
     """
-    return with_client(lambda client: control.resume_run(client, run_id, value, actor))
+    require(identity, Action.RUN_RESUME)
+    return with_client(lambda client: control.resume_run(client, run_id, value, identity.name))

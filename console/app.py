@@ -1,13 +1,16 @@
 """Entry point of the operator console: ``streamlit run console/app.py``.
 
-Builds the sidebar (who the operator acts as, links to the Temporal Web UI and the
-gateway) and routes to one page module per concern under ``console/views/`` (not ``pages/``, which Streamlit would also list as legacy pages).
+Establishes who the console acts as (:func:`console.identity.current_identity`: with sign-in
+configured, nobody gets past the sign-in button), builds the sidebar (that identity, its role and
+tenant, links to the Temporal Web UI and the gateway) and routes to one page module per concern
+under ``console/views/`` (not ``pages/``, which Streamlit would also list as legacy pages).
 """
 
 from pathlib import Path
 
 import streamlit as st
 
+from console.identity import current_identity
 from console.ui import operator_sidebar
 from shipway.settings import get_settings
 
@@ -15,9 +18,10 @@ PAGES = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="Shipway console", page_icon=":material/rocket_launch:", layout="wide")
 
+identity = current_identity()
 settings = get_settings()
 with st.sidebar:
-    operator_sidebar()
+    operator_sidebar(identity)
     st.markdown(f"[Temporal UI]({settings.resolved_temporal_ui_url()}/namespaces/{settings.temporal_namespace}/workflows)")
     st.markdown(f"[Gateway]({settings.resolved_gateway_url()}/docs)")
 

@@ -1,7 +1,8 @@
 """A thread's checkpoint history from LangGraph's Postgres checkpoint tables.
 
 Read with ``langgraph.checkpoint.postgres.PostgresSaver`` (the same tables the
-worker's ``AsyncPostgresSaver`` writes), newest checkpoint first.
+worker's ``AsyncPostgresSaver`` writes) and the worker's checkpoint keys
+(:mod:`shipway.checkpoint_crypto`), newest checkpoint first.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from typing import Any
 
 import psycopg
 from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from psycopg.rows import dict_row
+
+from shipway.checkpoint_crypto import encrypted_serde
+from shipway.settings import get_settings
 
 # LangGraph triggers a node by writing its "branch:to:<node>" channel; START is its own channel.
 _TRIGGER_PREFIX = "branch:to:"
@@ -65,18 +71,24 @@ def _written_channels(pending_writes: list[tuple[str, str, Any]] | None) -> tupl
     return tuple(seen)
 
 
-def checkpoint_history(database_url: str, thread_id: str, limit: int = 200) -> list[CheckpointRow]:
+def checkpoint_history(database_url: str, thread_id: str, limit: int = 200,
+                       serde: SerializerProtocol | None = None) -> list[CheckpointRow]:
     """The newest ``limit`` checkpoints of ``thread_id`` (root namespace), newest first.
 
-    Returns ``[]`` when the thread has none or LangGraph's tables do not exist yet
-    (no graph has run against this database).
+    ``serde`` decrypts them; default :func:`shipway.checkpoint_crypto.encrypted_serde` of the
+    current settings (the worker's keys). Returns ``[]`` when the thread has none or LangGraph's
+    tables do not exist yet (no graph has run against this database).
 
     Raises:
         psycopg.OperationalError: the database cannot be reached.
+        shipway.checkpoint_crypto.CheckpointDecryptionError: a checkpoint was written under a key
+            that is not configured here, or does not verify.
     """
     rows = []
     try:
-        with PostgresSaver.from_conn_string(database_url) as saver:
+        # the connection PostgresSaver.from_conn_string opens, which takes no serde
+        with psycopg.connect(database_url, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
+            saver = PostgresSaver(conn, serde=serde or encrypted_serde(get_settings()))
             for t in saver.list({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}, limit=limit):
                 cp, meta = t.checkpoint, t.metadata or {}
                 rows.append(

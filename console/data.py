@@ -215,15 +215,16 @@ def agent_names() -> list[str]:
         return queries.agent_names(s)
 
 
-def runs_frame(agent: str | None = None, status: str | None = None, limit: int = RUNS_TABLE_LIMIT) -> pd.DataFrame:
-    """The newest ``limit`` runs, optionally of one agent and/or one status.
+def runs_frame(agent: str | None = None, status: str | None = None, limit: int = RUNS_TABLE_LIMIT,
+               tenant: str | None = None) -> pd.DataFrame:
+    """The newest ``limit`` runs, optionally of one agent, status and/or tenant.
 
     Columns: ``run_id, agent, version, status, latency_ms, cost_usd, tokens_in, tokens_out,
     tenant, started_at, workflow`` (Temporal Web UI URL).
     """
     settings = get_settings()
     with session() as s:
-        rows = queries.runs(s, agent, status, limit)
+        rows = queries.runs(s, agent, status, limit, tenant=tenant)
     return pd.DataFrame(
         [{"run_id": r.id, "agent": r.agent_name, "version": r.version, "status": r.status, "latency_ms": r.latency_ms,
           "cost_usd": r.cost_usd, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out, "tenant": r.tenant,
@@ -233,16 +234,17 @@ def runs_frame(agent: str | None = None, status: str | None = None, limit: int =
     )
 
 
-def run_stats(agent: str | None = None, status: str | None = None) -> queries.RunStats:
-    """Totals over every run of ``agent`` / ``status`` (both optional), computed by the database."""
+def run_stats(agent: str | None = None, status: str | None = None, tenant: str | None = None) -> queries.RunStats:
+    """Totals over every run of ``agent`` / ``status`` / ``tenant`` (all optional), computed by the database."""
     with session() as s:
-        return queries.run_stats(s, agent, status)
+        return queries.run_stats(s, agent, status, tenant)
 
 
-def get_run(run_id: str) -> Run | None:
-    """One run by id, or ``None``."""
+def get_run(run_id: str, tenant: str | None = None) -> Run | None:
+    """One run by id, or ``None`` (also for a run of another tenant than ``tenant``, when given)."""
     with session() as s:
-        return queries.run(s, run_id)
+        run = queries.run(s, run_id)
+    return run if run is not None and tenant in (None, run.tenant) else None
 
 
 # -- run guards ------------------------------------------------------------------------------------

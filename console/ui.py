@@ -1,4 +1,5 @@
-"""Pieces shared by the console pages: who the operator acts as, and database errors."""
+"""Pieces shared by the console pages: who the console acts as (sidebar), why a control is
+missing for a role, and database errors."""
 
 from __future__ import annotations
 
@@ -7,51 +8,41 @@ from collections.abc import Callable
 import streamlit as st
 
 from console.data import DatabaseUnavailable
-from shipway.settings import get_settings
+from console.identity import LOCAL_NAME_KEY, Identity, roles_allowed
+from shipway.auth.roles import Action
 
-ACTING_AS_KEY = "acting_as"
 OPERATOR_WIDGET_KEY = "operator_name"
 
 
-def signed_in_user() -> str | None:
-    """E-mail (or name, or subject) of the user signed in through Streamlit auth; ``None`` when
-    auth is not configured or nobody is signed in."""
-    info = st.user.to_dict()
-    if not info.get("is_logged_in"):
-        return None
-    for claim in ("email", "name", "sub"):
-        if info.get(claim):
-            return str(info[claim])
-    return None
+def operator_sidebar(identity: Identity) -> None:
+    """Render who the console acts as in the sidebar: the name, role and tenant.
 
-
-def operator_sidebar() -> str:
-    """Render who the operator acts as in the sidebar and remember it for the pages.
-
-    The signed-in user when Streamlit auth is configured; otherwise a name typed in the
-    sidebar (default ``settings.operator``). Returns the name, possibly ``""``.
+    Signed in through the identity provider: the name and a Sign out button. The local operator:
+    an input for the name to act as (kept under :data:`console.identity.LOCAL_NAME_KEY`); the role
+    stays the configured one whatever name is typed.
     """
-    user = signed_in_user()
-    if user:
-        st.sidebar.markdown(f"Signed in as **{user}**")
-        st.session_state[ACTING_AS_KEY] = user
-        return user
-    st.session_state.setdefault(ACTING_AS_KEY, get_settings().operator)
-    # Re-seed the widget from a plain key each run: Streamlit drops a widget's state on page
-    # switches when the widget is not sent back, and the name must survive them.
-    st.session_state[OPERATOR_WIDGET_KEY] = st.session_state[ACTING_AS_KEY]
-    st.sidebar.text_input("Act as operator", key=OPERATOR_WIDGET_KEY, on_change=_remember_operator)
-    st.sidebar.caption("No sign-in is configured: approvals and resumes are recorded under this name.")
-    return st.session_state[ACTING_AS_KEY]
+    if identity.source == "oidc":
+        st.sidebar.markdown(f"Signed in as **{identity.name}**")
+    else:
+        # Re-seed the widget from a plain key each run: Streamlit drops a widget's state on page
+        # switches when the widget is not sent back, and the name must survive them.
+        st.session_state[OPERATOR_WIDGET_KEY] = st.session_state.setdefault(LOCAL_NAME_KEY, identity.name)
+        st.sidebar.text_input("Act as operator", key=OPERATOR_WIDGET_KEY, on_change=_remember_operator)
+        st.sidebar.caption("No sign-in is configured: approvals and resumes are recorded under this name.")
+    st.sidebar.markdown(f"Role **{identity.role}** · " + (f"tenant `{identity.tenant}`" if identity.tenant else "every tenant"))
+    if identity.source == "oidc":
+        # a callback, so the run it triggers already sees nobody signed in and shows the sign-in
+        st.sidebar.button("Sign out", key="sign_out", on_click=st.logout)
 
 
 def _remember_operator() -> None:
-    st.session_state[ACTING_AS_KEY] = st.session_state[OPERATOR_WIDGET_KEY].strip()
+    st.session_state[LOCAL_NAME_KEY] = st.session_state[OPERATOR_WIDGET_KEY].strip()
 
 
-def acting_as() -> str:
-    """The operator name the current page acts as (set by :func:`operator_sidebar`)."""
-    return st.session_state.get(ACTING_AS_KEY, "")
+def role_notice(identity: Identity, action: Action, what: str) -> None:
+    """Say why a control is missing: ``identity``'s role may not ``what`` (e.g. "approve or reject
+    versions"), and which roles may."""
+    st.info(f"Your role **{identity.role}** cannot {what}; that takes the {roles_allowed(action)} role.")
 
 
 def show_database_error(exc: Exception) -> None:

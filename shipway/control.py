@@ -148,13 +148,14 @@ async def signal_decision(client: Client, name: str, version: int, decision: App
 
 
 # -- runs ------------------------------------------------------------------------------------------
-async def pick_version(db: Database, agent_name: str, rng: random.Random | None = None) -> int:
-    """Choose the version to serve a request by the agent's live traffic weights (percent).
+async def pick_version(db: Database, agent_name: str, rng: random.Random | None = None, tenant: str | None = None) -> int:
+    """Choose the version to serve a request by the agent's live traffic weights (percent), read as
+    ``tenant`` (row-level security hides another tenant's private agent) when given.
 
     Raises:
-        UnknownAgentError: the agent has no version with positive weight.
+        UnknownAgentError: the agent has no version with positive weight (or is not visible).
     """
-    weights = await db.read(queries.traffic, agent_name)
+    weights = await db.read(queries.traffic, agent_name, as_tenant=tenant)
     if not weights:
         raise UnknownAgentError(f"agent {agent_name!r} does not exist or has no live version")
     r = (rng or random).uniform(0, sum(w.weight_pct for w in weights))
@@ -166,13 +167,13 @@ async def pick_version(db: Database, agent_name: str, rng: random.Random | None 
 
 
 def run_start(agent_name: str, version: int, run_input: dict, thread_id: str | None = None, tenant: str = "default",
-              context: dict | None = None, configurable: dict | None = None) -> tuple[str, RunInput, dict]:
+              context: dict | None = None, configurable: dict | None = None, started_by: str = "") -> tuple[str, RunInput, dict]:
     """A new run's id, its workflow input and the workflow start options (id, task queue, search attributes)."""
     settings = get_settings()
     run_id = str(uuid.uuid4())
     inp = RunInput(run_id=run_id, agent_name=agent_name, version=version, thread_id=thread_id or run_id, input=run_input,
                    tenant=tenant, heartbeat_timeout_s=settings.graph_heartbeat_timeout_s, resume_timeout_s=settings.resume_timeout_s,
-                   context=context, configurable=configurable or {})
+                   context=context, configurable=configurable or {}, started_by=started_by)
     options = dict(id=run_workflow_id(run_id), task_queue=AGENTS_TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                    search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, agent_name),
                                                             SearchAttributePair(SA_TENANT, tenant)]))
@@ -181,15 +182,16 @@ def run_start(agent_name: str, version: int, run_input: dict, thread_id: str | N
 
 async def start_run(client: Client, agent_name: str, version: int, run_input: dict, *, thread_id: str | None = None,
                     tenant: str = "default", context: dict | None = None, configurable: dict | None = None,
-                    wait: bool = False) -> tuple[str, RunResult | None]:
+                    wait: bool = False, started_by: str = "") -> tuple[str, RunResult | None]:
     """Start an ``AgentRunWorkflow`` of ``version`` and wait, in one update-with-start call, until it
     has claimed its thread (``wait=False``; the result is None) or has settled (``wait=True``:
-    interrupted, succeeded or failed). ``context`` and ``configurable`` reach the graph.
+    interrupted, succeeded or failed). ``context`` and ``configurable`` reach the graph;
+    ``started_by`` is the id of the API key that started it.
 
     Raises:
         ActionRefused: the thread belongs to another agent or tenant, or another run holds it.
     """
-    run_id, inp, options = run_start(agent_name, version, run_input, thread_id, tenant, context, configurable)
+    run_id, inp, options = run_start(agent_name, version, run_input, thread_id, tenant, context, configurable, started_by)
     operation = WithStartWorkflowOperation(RUN_WORKFLOW, inp, **options)
     if wait:
         result = await client.execute_update_with_start_workflow(UPDATE_RUN_SETTLED, start_workflow_operation=operation,

@@ -24,6 +24,7 @@ import yaml
 from activities.artifact_store import store_from_settings
 from reference_agents.registry import available_templates, get_agent
 from shipway import control, demo_project, queries
+from shipway.auth.key_store import create_key, revoke_key
 from shipway.db.engine import Database
 from shipway.settings import get_settings
 from workflows.statuses import ApprovalKind, LifecycleStep, VersionStatus
@@ -172,6 +173,36 @@ async def show_guards(http: httpx.AsyncClient, db: Database, names: dict[str, st
                 f"p50 {stat.p50_ms:6.1f} ms  p95 {stat.p95_ms:6.1f} ms")
 
 
+async def show_access(http: httpx.AsyncClient, db: Database, say) -> None:
+    """Step 4: the gateway's access control on the demo's own runs: no key (401), a viewer's answer
+    to an interrupt (403), another tenant's key reading a run (404); the two demo keys are revoked
+    afterwards. Each refusal is in the audit log."""
+    say("4. Access control (API keys bound to a tenant and a role; row-level security in the database)")
+    recent = (await http.get("/v1/runs", params={"limit": 1})).json()
+    if not recent:
+        return
+    run_id = recent[0]["run_id"]
+
+    def make(s):
+        return [create_key(s, tenant, role, label, created_by="shipway demo")
+                for tenant, role, label in (("default", "viewer", "demo viewer"), ("demo-other-bank", "operator", "demo other tenant"))]
+
+    async with db.session() as s:
+        (viewer_row, viewer), (other_row, other) = await s.run_sync(make)
+        await s.commit()
+    anonymous = http.build_request("GET", f"/v1/runs/{run_id}")
+    del anonymous.headers["Authorization"]
+    checks = [("no key, GET /v1/runs/{id}", await http.send(anonymous)),
+              ("viewer key, POST /v1/runs/{id}/resume", await http.post(f"/v1/runs/{run_id}/resume", json={"value": {"decision": "approve"}},
+                                                                        headers={"Authorization": f"Bearer {viewer}"})),
+              ("tenant demo-other-bank, GET /v1/runs/{id}", await http.get(f"/v1/runs/{run_id}", headers={"Authorization": f"Bearer {other}"}))]
+    for what, r in checks:
+        say(f"  {what}: {r.status_code} {r.json().get('error', '')}")
+    async with db.session() as s:
+        await s.run_sync(lambda ss: [revoke_key(ss, row.prefix, "shipway demo", "demo over") for row in (viewer_row, other_row)])
+        await s.commit()
+
+
 async def run_demo(templates: list[str] | None = None, say=print, traffic: dict[str, int] | None = None,
                    http: httpx.AsyncClient | None = None) -> dict[str, AgentTraffic]:
     """The whole demo; returns each agent's traffic results (also printed through ``say``).
@@ -196,7 +227,8 @@ async def run_demo(templates: list[str] | None = None, say=print, traffic: dict[
         for key, agent in agents.items():
             names[key] = await take_through_lifecycle(client, db, agent, say)
     say("2. Traffic from each agent's real data, through the gateway (20 in flight)")
-    own_client = httpx.AsyncClient(base_url=s.resolved_gateway_url(), timeout=300) if http is None else nullcontext(http)
+    own_client = (httpx.AsyncClient(base_url=s.resolved_gateway_url(), timeout=300, headers=s.auth_headers())
+                  if http is None else nullcontext(http))
     async with own_client as http:
         for template, name in names.items():
             agent = agents[template]
@@ -210,7 +242,8 @@ async def run_demo(templates: list[str] | None = None, say=print, traffic: dict[
                                                    progress=lambda d, n: say(f"    {d}/{n}"))
         async with Database.from_settings(pool_size=1) as db:
             await show_guards(http, db, names, agents, say)
-    say("4. Summary")
+            await show_access(http, db, say)
+    say("5. Summary")
     for template, res in results.items():
         lat = res.latencies_ms
         say(f"  {names[template]}: {len(res.outputs)} runs ok, {len(res.failures)} failed; first pass {dict(res.first_status)}; "

@@ -16,6 +16,7 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from shipway.db.models import (
+    ApiKey,
     Agent,
     AgentVersion,
     Approval,
@@ -136,9 +137,14 @@ def thread(s: Session, thread_id: str) -> Thread | None:
     return s.get(Thread, thread_id)
 
 
-def runs(s: Session, agent: str | None = None, status: str | None = None, limit: int = 500) -> list[Run]:
-    """The newest ``limit`` runs, optionally of one agent and/or status."""
+def runs(s: Session, agent: str | None = None, status: str | None = None, limit: int = 500,
+         tenant: str | None = None, started_by: str | None = None) -> list[Run]:
+    """The newest ``limit`` runs, optionally of one agent, status, tenant and/or starting key id."""
     query = select(Run).order_by(col(Run.started_at).desc()).limit(limit)
+    if tenant is not None:
+        query = query.where(Run.tenant == tenant)
+    if started_by is not None:
+        query = query.where(Run.started_by == started_by)
     if agent:
         query = query.where(Run.agent_name == agent)
     if status:
@@ -158,9 +164,9 @@ class RunStats:
     p95_latency_ms: float | None
 
 
-def run_stats(s: Session, agent: str | None = None, status: str | None = None) -> RunStats:
-    """:class:`RunStats` of all runs of ``agent`` / ``status`` (both optional), computed in SQL."""
-    where = []
+def run_stats(s: Session, agent: str | None = None, status: str | None = None, tenant: str | None = None) -> RunStats:
+    """:class:`RunStats` of all runs of ``agent`` / ``status`` / ``tenant`` (all optional), computed in SQL."""
+    where = [] if tenant is None else [Run.tenant == tenant]
     if agent:
         where.append(Run.agent_name == agent)
     if status:
@@ -243,4 +249,19 @@ def audit_events(s: Session, subject: str | None = None, action_prefix: str | No
         query = query.where(AuditEvent.subject == subject)
     if action_prefix:
         query = query.where(col(AuditEvent.action).startswith(action_prefix))
+    return list(s.exec(query).all())
+
+
+def api_key_by_prefix(s: Session, prefix: str) -> ApiKey | None:
+    """The API key with this lookup prefix (revoked or not), or None."""
+    return s.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+
+
+def api_keys(s: Session, tenant: str | None = None, include_revoked: bool = False) -> list[ApiKey]:
+    """API keys, newest first, optionally of one tenant; revoked ones only when asked."""
+    query = select(ApiKey).order_by(col(ApiKey.created_at).desc())
+    if tenant is not None:
+        query = query.where(ApiKey.tenant == tenant)
+    if not include_revoked:
+        query = query.where(col(ApiKey.revoked_at).is_(None))
     return list(s.exec(query).all())

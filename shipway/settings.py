@@ -67,10 +67,50 @@ class Settings(BaseSettings):
     artifact_cache_dir: Path | None = Field(default=None, description="Where workers unpack artifacts; default <state_dir>/artifact-cache.")
     build_test_timeout_s: float = Field(default=300.0, description="Longest an artifact's own tests may run at build time, seconds.")
 
+    api_key: str | None = Field(default=None, description="Key the CLI, console and demo send to the gateway; default: the local admin key `shipway up` wrote.")
+    metrics_require_key: bool = Field(default=True, description="Whether GET /metrics needs a key (a role with metrics.read); False = open to any scraper.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list); empty = CORS off.")
+    rate_limits: dict[str, str] = Field(
+        default_factory=lambda: {"admin": "200/second", "operator": "200/second", "approver": "100/second",
+                                 "viewer": "100/second", "caller": "100/second"},
+        description="Requests allowed per key, by role, in the `limits` notation (e.g. `100/second`, `1000/minute`).")
+    rate_limit_per_address: str = Field(default="400/second", description="Requests allowed per client address (`limits` notation), keyed or not.")
+    rate_limit_storage: str = Field(default="postgres", description="Where counters live, shared by every gateway process: "
+                                    "'postgres' (the catalog database) or a `limits` storage URI (redis://, memcached://, memory://).")
+    checkpoint_keys: str | None = Field(default=None, description="AES keys for checkpoint encryption, comma-separated `id:base64`; "
+                                        "the first encrypts, all decrypt (rotation). Unset = the key file `shipway up` keeps in the state dir.")
+    gateway_db_role: str | None = Field(default="shipway_app", description="Database role the gateway acts as: tenant-scoped by "
+                                        "row-level security. Empty = the login role itself (must then not own the tables).")
+    worker_db_role: str | None = Field(default="shipway_platform", description="Database role the workers act as: every tenant's rows "
+                                       "through an explicit policy. Empty = the login role itself.")
+    console_role: str = Field(default="operator", description="Role of the console's local operator when no identity provider is configured.")
+    console_tenant: str | None = Field(default=None, description="Tenant whose runs the console shows and answers; unset = every tenant (the platform's operators).")
+    console_user_roles: dict[str, str] = Field(default_factory=dict, description="With OIDC sign-in: e-mail -> role (JSON object).")
+    console_default_role: str = Field(default="viewer", description="With OIDC sign-in: the role of a signed-in user not in console_user_roles.")
+
     @property
     def resolved_artifact_cache_dir(self) -> Path:
         """Folder of unpacked artifacts on this machine."""
         return (self.artifact_cache_dir or self.state_dir / "artifact-cache").resolve()
+
+    @property
+    def admin_key_file(self) -> Path:
+        """Where ``shipway up`` keeps the local admin key (owner-only permissions)."""
+        return self.state_dir / "admin.key"
+
+    def resolved_api_key(self) -> str | None:
+        """The key clients send: ``SHIPWAY_API_KEY``, else the local admin key file, else None."""
+        if self.api_key:
+            return self.api_key
+        try:
+            return self.admin_key_file.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def auth_headers(self) -> dict[str, str]:
+        """``{"Authorization": "Bearer <key>"}`` with :meth:`resolved_api_key`, or ``{}`` without one."""
+        key = self.resolved_api_key()
+        return {"Authorization": f"Bearer {key}"} if key else {}
 
     @property
     def stack_file(self) -> Path:

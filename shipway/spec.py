@@ -65,7 +65,8 @@ class AgentSpec(BaseModel):
     ``description``, the code (exactly one of ``template``, a reference agent or ``module:ATTR``, and
     ``source``, a submitted project), ``model`` (``provider:model`` or null), ``system_prompt``,
     ``tools``, ``data_classification``, ``deployment``, ``guard`` (the run guards' PII policy and the
-    agent's topics, :mod:`shipway.guard_policy`), ``config`` (passed to a template's ``build_graph``).
+    agent's topics, :mod:`shipway.guard_policy`), ``config`` (passed to a template's ``build_graph``),
+    ``tenant`` (the one tenant whose keys may see and run it; unset: a shared agent every tenant may run).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -81,6 +82,7 @@ class AgentSpec(BaseModel):
     deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
     guard: GuardSpec = Field(default_factory=GuardSpec)
     config: dict[str, Any] = Field(default_factory=dict)
+    tenant: str | None = Field(default=None, min_length=1, max_length=100)
 
     @field_validator("name")
     @classmethod

@@ -31,6 +31,7 @@ from activities.guards.run_guards import GuardActivities
 from activities.runs import RunActivities
 from activities.scaffold import BuildActivities
 from activities.traffic import TrafficActivities
+from shipway.checkpoint_crypto import encrypted_serde
 from shipway.db.engine import Database
 from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, Settings, get_settings
 from shipway.schedules import ensure_schedules
@@ -64,11 +65,12 @@ class ShipwayWorkers:
         if unknown := set(queues) - set(QUEUES):
             raise ValueError(f"unknown task queue(s) {sorted(unknown)}; known: {', '.join(QUEUES)}")
         self.client, self.queues = client, tuple(queues)
-        self.db = Database(settings.resolved_database_url())
+        # every tenant's rows, through row-level security's explicit platform policy (migration 0008)
+        self.db = Database(settings.resolved_database_url(), role=settings.worker_db_role or None)
         self.store = store_from_settings(settings)
         self.build = BuildActivities(self.store, settings.build_test_timeout_s)
         artifacts = ArtifactCache(settings.resolved_artifact_cache_dir, self.store.get)
-        self.graphs = GraphActivities(self.db, artifacts, settings.llm)
+        self.graphs = GraphActivities(self.db, artifacts, settings.llm, serde=encrypted_serde(settings))
         self.guards = GuardActivities(self.db, PiiGuard(), RailsGuard(llm=settings.llm), artifacts) if AGENTS_TASK_QUEUE in queues else None
         audit, runs = AuditActivities(self.db), RunActivities(self.db)
         by_queue = {

@@ -93,7 +93,7 @@ class AgentRunWorkflow:
         run_input = verdict.value if verdict is not None else inp.input
         self._accepted = await workflow.execute_local_activity(START_RUN, RunStart(
             run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version, thread_id=inp.thread_id, tenant=inp.tenant,
-            input=run_input, workflow_id=workflow.info().workflow_id), result_type=RunStartResult, **_LOCAL)
+            input=run_input, workflow_id=workflow.info().workflow_id, started_by=inp.started_by), result_type=RunStartResult, **_LOCAL)
         if not self._accepted.accepted:
             return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.REFUSED, error=self._accepted.reason))
 

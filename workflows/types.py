@@ -266,6 +266,7 @@ class RunInput:
     resume_timeout_s: float = 7 * 24 * 3600
     context: dict[str, Any] | None = None  # the graph's runtime context (its context_schema)
     configurable: dict[str, Any] = field(default_factory=dict)  # the caller's config["configurable"]
+    started_by: str = ""  # id of the API key that started it (a caller key reads and resumes only its own runs)
 
 
 @dataclass
@@ -583,6 +584,7 @@ class RunStart:
     tenant: str
     input: dict[str, Any]
     workflow_id: str
+    started_by: str = ""
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Create agent page: a five-step wizard (identity, behaviour, data and risk, rollout, review) that
 builds an agent spec from a built-in template or an uploaded LangGraph project and starts its
-lifecycle as the operator. The spec building and the checks of each step live in
-:mod:`console.wizard`; this page renders them and keeps the step and the form in the session."""
+lifecycle as the console's identity. The spec building and the checks of each step live in
+:mod:`console.wizard`; this page renders them and keeps the step and the form in the session. A role
+that may not submit versions (``version.submit``) can fill in and review the form, but gets no Submit."""
 
 from collections.abc import Callable
 
@@ -17,7 +18,9 @@ from activities.artifact_store import store_from_settings
 from activities.langgraph_project import ProjectError
 from activities.spec_guard import GUARDED_FIELDS
 from console import actions, data, wizard
-from console.ui import acting_as, run_page
+from console.identity import Identity, current_identity
+from console.ui import role_notice, run_page
+from shipway.auth.roles import Action
 from shipway.settings import get_settings
 from shipway.spec import NAME_RE, SpecError
 from workflows.strategies import CUSTOM, KNOWN
@@ -161,9 +164,10 @@ def _rollout(draft: wizard.Draft) -> Slots:
 def _review(draft: wizard.Draft) -> Slots:
     spec = wizard.build_spec(draft)
     st.code(wizard.spec_yaml(draft), language="yaml")
-    if NAME_RE.match(spec["name"]):
+    identity = current_identity()
+    if NAME_RE.match(spec["name"]) and identity.may(Action.VERSION_SUBMIT):
         st.caption(f"Submitting starts version {data.next_version(spec['name'])} of **{spec['name']}** as "
-                   f"**{acting_as() or '(nobody: enter a name in the sidebar)'}**.")
+                   f"**{identity.name or '(nobody: enter a name in the sidebar)'}**.")
     for field, theirs, ours in wizard.overridden(draft):
         st.caption(f"The form's `{field}` replaces shipway.yaml's: `{theirs}` → `{ours}`.")
     return {}
@@ -180,15 +184,14 @@ def _show(errors: list[wizard.FieldError], slots: Slots, general: DeltaGenerator
             slots.get(e.top, general).error(f"`{e.field}`: {e.message}")
 
 
-def _submit(draft: wizard.Draft) -> str:
-    """Start the lifecycle as the operator; on success remember the result and show it (a rerun,
+def _submit(draft: wizard.Draft, identity: Identity) -> str:
+    """Start the lifecycle as ``identity``; on success remember the result and show it (a rerun,
     so nothing returns). Returns why nothing was submitted otherwise."""
-    operator = acting_as()
-    if not operator:
+    if not identity.name:
         return "Enter an operator name in the sidebar first: the submission is recorded under it."
     try:
         with st.spinner("Starting the lifecycle..."):
-            name, version, workflow_id = actions.submit(wizard.build_spec(draft), operator)
+            name, version, workflow_id = actions.submit(identity, wizard.build_spec(draft))
     except SpecError as exc:
         return f"Submit refused: {exc}"
     except DBAPIError as exc:
@@ -196,7 +199,7 @@ def _submit(draft: wizard.Draft) -> str:
     except (RPCError, RuntimeError) as exc:
         return f"Could not start the lifecycle: {exc}"
     _reset()
-    st.session_state[SUBMITTED_KEY] = (name, version, workflow_id, operator)
+    st.session_state[SUBMITTED_KEY] = (name, version, workflow_id, identity.name)
     st.rerun()
 
 
@@ -215,8 +218,13 @@ def _submitted(name: str, version: int, workflow_id: str, operator: str) -> None
 
 
 def body() -> None:
-    """The Create agent page: the wizard's current step, its errors, and Back / Next (Submit at the end)."""
+    """The Create agent page: the wizard's current step, its errors, and Back / Next (Submit at the
+    end, for a role that may submit)."""
     st.title("Create agent")
+    identity = current_identity()
+    may_submit = identity.may(Action.VERSION_SUBMIT)
+    if not may_submit:
+        role_notice(identity, Action.VERSION_SUBMIT, "submit agents (you may fill in and review the form)")
     if SUBMITTED_KEY in st.session_state:
         _submitted(*st.session_state[SUBMITTED_KEY])
         return
@@ -233,11 +241,12 @@ def body() -> None:
         st.session_state[STEP_KEY] = step - 1
         st.rerun()
     last = step == wizard.REVIEW
-    if next_col.button("Submit" if last else "Next", key="wizard_submit" if last else "wizard_next", type="primary"):
+    forward = not last or may_submit  # the last step's button is Submit
+    if forward and next_col.button("Submit" if last else "Next", key="wizard_submit" if last else "wizard_next", type="primary"):
         tried.add(step)
         if not errors:
             if last:
-                general.error(_submit(draft))
+                general.error(_submit(draft, identity))
             else:
                 st.session_state[STEP_KEY] = step + 1
                 st.rerun()

@@ -1,5 +1,6 @@
 """Runs page: runs with filters and totals over every matching run; one run's JSON, checkpoint
-history, and the form answering its pending interrupt request."""
+history, and the form answering its pending interrupt request. Reading runs takes ``run.read``;
+the answer form is shown only to a role that may resume any run of the tenant (``run.resume``)."""
 
 from typing import Any
 
@@ -11,8 +12,10 @@ from temporalio.service import RPCError
 from console import actions, data
 from console.answer_form import AnswerField, answer_errors, answer_fields, build_answer, read_request
 from console.checkpoints import checkpoint_history
-from console.ui import acting_as, run_page
+from console.identity import Identity, current_identity
+from console.ui import role_notice, run_page
 from reference_agents.common.hitl import InterruptRequest
+from shipway.auth.roles import Action
 from shipway.control import ActionRefused
 from shipway.db.models import Run
 from shipway.queries import RunStats
@@ -98,8 +101,9 @@ def _input(run_id: str, f: AnswerField) -> Any:
     return st.text_input(f.label, key=key, help=f.help or None)
 
 
-def _answer_form(run: Run) -> None:
-    """The pending request, and a form answering it with one button per allowed decision."""
+def _answer_form(run: Run, identity: Identity) -> None:
+    """The pending request, and a form answering it with one button per allowed decision when the
+    role may resume runs."""
     st.subheader("Answer")
     try:
         request = read_request(run.interrupt)
@@ -113,24 +117,26 @@ def _answer_form(run: Run) -> None:
         st.markdown(f"- `{reason.code}`: {reason.text}")
     st.caption("Context")
     st.json(request.context, expanded=True)
+    if not identity.may(Action.RUN_RESUME):
+        role_notice(identity, Action.RUN_RESUME, "answer interrupted runs")
+        return
 
     fields = answer_fields(request.answer_schema)
-    operator = acting_as()
     with st.form(f"answer:{run.id}"):
         entries = {f.name: _input(run.id, f) for f in fields}
-        st.caption(f"Sent as **{operator or '(nobody: enter a name in the sidebar)'}**.")
+        st.caption(f"Sent as **{identity.name or '(nobody: enter a name in the sidebar)'}**.")
         pressed = None
         for decision, column in zip(request.decisions, st.columns(len(request.decisions))):
             if column.form_submit_button(decision, key=f"decide:{run.id}:{decision}"):
                 pressed = decision
     if pressed is not None:
-        _send(run, request, fields, pressed, entries, operator)
+        _send(run, request, fields, pressed, entries, identity)
 
 
 def _send(run: Run, request: InterruptRequest, fields: list[AnswerField], decision: str, entries: dict[str, Any],
-          operator: str) -> None:
-    """Check the answer against the request's schema; send it only when valid, as ``operator``."""
-    if not operator:
+          identity: Identity) -> None:
+    """Check the answer against the request's schema; send it only when valid, as ``identity``."""
+    if not identity.name:
         st.error("Enter an operator name in the sidebar first.")
         return
     answer = build_answer(fields, decision, entries)
@@ -141,24 +147,24 @@ def _send(run: Run, request: InterruptRequest, fields: list[AnswerField], decisi
             st.error(f"{titles.get(name, name) or 'Answer'} (`{name or 'answer'}`): {message}")
         return
     try:
-        actions.resume(run.id, answer, operator)
+        actions.resume(identity, run.id, answer)
     except ActionRefused as exc:
         st.error(f"Resume refused: {exc.reason}")
         return
     except (RPCError, RuntimeError) as exc:
         st.error(f"Could not reach {run.workflow_id}: {exc}")
         return
-    st.session_state[RESUME_FLASH_KEY] = f"Run {run.id} resumed by {operator} with '{decision}'; the workflow continues."
+    st.session_state[RESUME_FLASH_KEY] = f"Run {run.id} resumed by {identity.name} with '{decision}'; the workflow continues."
     st.rerun()
 
 
-def _detail(run_ids: list[str]) -> None:
+def _detail(run_ids: list[str], identity: Identity) -> None:
     st.subheader("Run detail")
     wanted = st.query_params.get("run")
     index = run_ids.index(wanted) if wanted in run_ids else 0
     run_id = st.selectbox("Run", run_ids, index=index, key="run_pick")
     st.query_params["run"] = run_id
-    run = data.get_run(run_id)
+    run = data.get_run(run_id, identity.tenant)
     if run is None:
         st.warning(f"Run {run_id} no longer exists.")
         return
@@ -182,22 +188,26 @@ def _detail(run_ids: list[str]) -> None:
             col.json(value, expanded=expanded)
     _guards(run.id)
     if run.status == RunStatus.INTERRUPTED:
-        _answer_form(run)
+        _answer_form(run, identity)
     _checkpoints(run.thread_id)
 
 
 def body() -> None:
     """The Runs page: filters, totals over every matching run, the newest runs and one run's detail."""
     st.title("Runs")
+    identity = current_identity()
+    if not identity.may(Action.RUN_READ):
+        role_notice(identity, Action.RUN_READ, "read the tenant's runs")
+        return
     agent, status = _filters()
-    stats = data.run_stats(agent, status)
+    stats = data.run_stats(agent, status, identity.tenant)
     if not stats.runs:
         st.info("No runs match these filters." if agent or status else
                 "No runs yet. Runs appear here when a live agent is invoked through the gateway.")
         return
     _totals(stats)
     _guard_totals(agent)
-    runs = data.runs_frame(agent, status)
+    runs = data.runs_frame(agent, status, tenant=identity.tenant)
     st.caption(f"The table shows the newest {len(runs):,} of {stats.runs:,} matching runs; the totals above cover all of them.")
     st.dataframe(
         runs,
@@ -210,7 +220,7 @@ def body() -> None:
             "workflow": st.column_config.LinkColumn("workflow", display_text="open in Temporal UI"),
         },
     )
-    _detail(runs["run_id"].tolist())
+    _detail(runs["run_id"].tolist(), identity)
 
 
 run_page(body)

@@ -14,9 +14,10 @@ run_app = typer.Typer(help="Agent runs via the gateway.", no_args_is_help=True)
 
 
 def _call(method: str, path: str, body: dict | None = None, timeout: float = 120.0) -> None:
-    url = get_settings().resolved_gateway_url() + path
+    settings = get_settings()
+    url = settings.resolved_gateway_url() + path
     try:
-        resp = httpx.request(method, url, json=body, timeout=timeout)
+        resp = httpx.request(method, url, json=body, timeout=timeout, headers=settings.auth_headers())
     except httpx.HTTPError as exc:
         typer.echo(f"gateway not reachable at {url}: {exc} (is `shipway up` running?)", err=True)
         exit_now(1)

@@ -1,4 +1,4 @@
-"""Bring a database to the current schema: Alembic revisions, then LangGraph's checkpoint tables."""
+"""Bring a database to the current schema: LangGraph's checkpoint tables, then Alembic revisions."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def current_revision(database_url: str) -> str | None:
 
 
 def upgrade(database_url: str) -> str:
-    """Apply all Alembic revisions up to head, create/upgrade LangGraph's checkpoint tables
-    (``PostgresSaver.setup()``) and seed missing model prices. Idempotent; concurrent callers
+    """Create/upgrade LangGraph's checkpoint tables (``PostgresSaver.setup()``), apply all Alembic
+    revisions up to head and seed missing model prices. Idempotent; concurrent callers
     wait on an advisory lock.
 
     Args:
@@ -62,9 +62,10 @@ def upgrade(database_url: str) -> str:
     with psycopg.connect(database_url, autocommit=True) as lock_conn:
         lock_conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK_KEY,))
         try:
-            command.upgrade(alembic_config(database_url), "head")
+            # checkpoint tables first: the row-level security revision (0008) puts policies on them
             with PostgresSaver.from_conn_string(database_url) as saver:
                 saver.setup()
+            command.upgrade(alembic_config(database_url), "head")
             seed_model_prices(database_url)
         finally:
             lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK_KEY,))

@@ -39,7 +39,8 @@ def _status(default: StrEnum) -> Any:
 
 
 class Agent(SQLModel, table=True):
-    """An agent: a named line of versions owned by one person."""
+    """An agent: a named line of versions owned by one person, private to one ``tenant`` or shared
+    (``None``: every tenant's keys may run it)."""
 
     __tablename__ = "agents"
     name: str = Field(primary_key=True, max_length=63)
@@ -47,6 +48,7 @@ class Agent(SQLModel, table=True):
     template: str
     description: str = ""
     live_version: int | None = None
+    tenant: str | None = Field(default=None, max_length=100)  # None: shared, every tenant may run it
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
@@ -145,6 +147,7 @@ class Run(SQLModel, table=True):
     version: int
     thread_id: str = Field(index=True)
     tenant: str = Field(default="default", index=True)
+    started_by: str = ""  # id of the API key that started it ("" when started outside the gateway)
     status: RunStatus = _status(RunStatus.RUNNING)
     input: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     output: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
@@ -243,3 +246,21 @@ class AuditEvent(SQLModel, table=True):
     detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     prev_hash: str
     hash: str = Field(unique=True)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key of the gateway, bound to a tenant and a :class:`~shipway.auth.roles.Role`. Only a
+    salted SHA-256 of its secret is kept (:mod:`shipway.auth.keys`); ``prefix`` finds it. A revoked
+    key keeps its row (``revoked_at``) so the audit log's references stay resolvable."""
+
+    __tablename__ = "api_keys"
+    id: str = Field(primary_key=True, max_length=36)
+    prefix: str = Field(unique=True, max_length=12)
+    salt: str
+    hash: str
+    tenant: str = Field(max_length=100)
+    role: str
+    name: str = ""
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 
 from reference_agents.registry import available_templates, get_agent
@@ -20,6 +21,8 @@ from shipway.db.engine import Database
 from shipway.gateway import errors
 from shipway.gateway.versions import VersionCache
 from shipway.gateway.body_limit import BodyLimitMiddleware
+from shipway.gateway.rate_limit import RateLimiter
+from shipway.gateway.security_headers import SecurityHeadersMiddleware
 from shipway.gateway.routers import agents, health, runs
 from shipway.settings import Settings, get_settings
 from shipway.temporal import connect
@@ -65,17 +68,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.settings = settings
         app.state.client = await connect(settings)
-        app.state.db = Database(settings.resolved_database_url())
+        # tenant-scoped by row-level security: every run read names its tenant (Database.read(as_tenant=...))
+        app.state.db = Database(settings.resolved_database_url(), role=settings.gateway_db_role or None)
         app.state.versions = VersionCache(app.state.db)
+        app.state.limiter = RateLimiter.from_settings(settings)
         try:
             yield
         finally:
+            await app.state.limiter.close()
             await app.state.db.dispose()
 
     app = FastAPI(title="Shipway gateway", version="0.1.0", lifespan=lifespan,
                   description="Run governed LangGraph agents durably; answer their interrupts.")
     # Starlette's own limiter answers a declared oversize Content-Length in plain text; ours answers JSON.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+    # outermost, so every response gets them, the limiters' and the error handlers' included
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(errors.ApiError, errors.api_error)
     app.add_exception_handler(RequestValidationError, errors.invalid_request)
     app.add_exception_handler(HTTPException, errors.http_error)

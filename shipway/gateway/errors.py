@@ -38,14 +38,14 @@ class ErrorResponse(BaseModel):
 class ApiError(Exception):
     """Raised by routes to answer ``status`` with :class:`ErrorResponse`."""
 
-    def __init__(self, status: int, error: str, detail: Any = None) -> None:
+    def __init__(self, status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(error)
-        self.status, self.error, self.detail = status, error, detail
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers
 
 
-def error_response(status: int, error: str, detail: Any = None) -> JSONResponse:
-    """A :class:`ErrorResponse` with ``status``."""
-    return JSONResponse(ErrorResponse(error=error, detail=detail).model_dump(mode="json"), status_code=status)
+def error_response(status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A :class:`ErrorResponse` with ``status`` (and extra headers, e.g. ``Retry-After``)."""
+    return JSONResponse(ErrorResponse(error=error, detail=detail).model_dump(mode="json"), status_code=status, headers=headers)
 
 
 def _describe(status: int, what: str) -> dict:
@@ -53,6 +53,9 @@ def _describe(status: int, what: str) -> dict:
 
 
 RESPONSES: dict[int | str, dict] = {
+    401: _describe(401, "No API key, or a malformed, unknown or revoked one (`Authorization: Bearer <key>`)"),
+    403: _describe(403, "The key's role may not do this, or it acts for another tenant"),
+    429: _describe(429, "Rate limit of the key or client address reached; `Retry-After` says when to try again (s)"),
     404: _describe(404, "Unknown agent, version or run"),
     409: _describe(409, "Conflict: the run is not waiting for input, or the thread belongs to another agent or run"),
     413: _describe(413, "Request body over the size limit"),
@@ -62,7 +65,7 @@ RESPONSES: dict[int | str, dict] = {
 
 async def api_error(_: Request, exc: ApiError) -> JSONResponse:
     """Answer an :class:`ApiError`."""
-    return error_response(exc.status, exc.error, exc.detail)
+    return error_response(exc.status, exc.error, exc.detail, exc.headers)
 
 
 async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

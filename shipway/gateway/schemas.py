@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,35 +12,64 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from workflows.statuses import RunStatus
 
 
-def _nul_path(value: Any, path: str) -> str | None:
+# Lone UTF-16 surrogates: Python's JSON parser accepts "\\ud800" escapes, but they are not Unicode
+# text, so PostgreSQL refuses them in jsonb and text (and psycopg cannot even encode them).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> str | None:
+    """What in one JSON scalar PostgreSQL cannot store, or None."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        if "\x00" in value:
+            return "a NUL character (\\u0000)"
+        if _SURROGATE.search(value):
+            return "a lone UTF-16 surrogate (\\ud800-\\udfff)"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"a non-finite number ({value}), not valid JSON"
+    return None
+
+
+def _unstorable_path(value: Any, path: str) -> tuple[str, str] | None:
+    if why := _unstorable(value):
+        return path, why
     if isinstance(value, dict):
         for k, v in value.items():
-            if (found := _nul_path(k, f"{path}.{k}")) or (found := _nul_path(v, f"{path}.{k}")):
+            # the path goes into the 422 body, which cannot carry a lone surrogate of a key either
+            at = f"{path}.{k.encode('utf-8', 'backslashreplace').decode() if isinstance(k, str) else k}"
+            if (found := _unstorable_path(k, at)) or (found := _unstorable_path(v, at)):
                 return found
     if isinstance(value, list):
         for i, v in enumerate(value):
-            if found := _nul_path(v, f"{path}[{i}]"):
+            if found := _unstorable_path(v, f"{path}[{i}]"):
                 return found
     return None
 
 
-def no_nul(value: Any) -> Any:
-    """Refuse text with a NUL character anywhere in ``value`` (PostgreSQL cannot store it).
+def storable(value: Any) -> Any:
+    """Refuse what PostgreSQL cannot store anywhere in ``value``: text with a NUL character or a lone
+    surrogate, and NaN or Infinity (which Python's JSON parser accepts).
+
+    NUL was refused before; a lone surrogate, NaN or Infinity got as far as the worker, whose insert
+    of the run (or audit of the answer) then failed on every retry: the run never started and the
+    request starting or resuming it hung (found probing the gateway with hostile JSON; regression
+    test in tests/integration/test_api_fuzz.py).
 
     Raises:
-        ValueError: naming where the NUL is (``input.applicant.name``).
+        ValueError: naming what and where (``input.applicant.name``).
     """
-    if where := _nul_path(value, "value"):
-        raise ValueError(f"contains a NUL character (\\u0000) at {where}")
+    if found := _unstorable_path(value, "value"):
+        where, why = found
+        raise ValueError(f"contains {why} at {where}")
     return value
 
 
-ThreadId = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(no_nul)]
-Tenant = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(no_nul)]
-Actor = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(no_nul)]
-JsonObject = Annotated[dict[str, Any], AfterValidator(no_nul)]
+ThreadId = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(storable)]
+Tenant = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(storable)]
+Actor = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(storable)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(storable)]
+# Path and query parameters the gateway looks up in PostgreSQL (agent names, run ids): a NUL in them
+# (`/v1/runs/%00`) made the query fail with a 500; now it is a 422 naming the parameter.
+LookupText = Annotated[str, AfterValidator(storable)]
 
 
 class RunConfig(BaseModel):
@@ -53,7 +84,7 @@ class RunRequest(BaseModel):
 
     input: JsonObject = Field(description="The agent's run input; its JSON Schema is `input_schema` of `GET /v1/agents/{name}`.")
     thread_id: ThreadId | None = Field(default=None, description="Conversation thread to continue; default: a new thread per run.")
-    tenant: Tenant = "default"
+    tenant: Tenant | None = Field(default=None, description="Defaults to the key's tenant; another tenant is refused (403).")
     context: JsonObject | None = Field(default=None, description="The graph's runtime context (its `context_schema`), if it has one.")
     config: RunConfig | None = None
 
@@ -62,7 +93,7 @@ class ResumeBody(BaseModel):
     """Body of ``POST /v1/runs/{id}/resume``: the human's answer to the interrupt."""
 
     value: JsonObject = Field(description="The answer; must satisfy the interrupt's `answer_schema`.")
-    actor: Actor = Field(default="operator", description="Who answers (audited).")
+    actor: Actor | None = Field(default=None, description="Who answers (audited); default: the API key.")
 
 
 class GuardView(BaseModel):
@@ -134,6 +165,7 @@ class AgentView(BaseModel):
     owner: str
     description: str
     live_version: int | None
+    tenant: str | None = Field(default=None, description="The tenant a private agent belongs to; null for a shared agent.")
     traffic: list[TrafficShare]
     input_schema: dict[str, Any] | None = None
 

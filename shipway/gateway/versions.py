@@ -52,8 +52,10 @@ class VersionCache:
         self._cache: LRUCache = LRUCache(maxsize=size)
         self._lock = asyncio.Lock()
 
-    async def get(self, name: str, version: int) -> ServedVersion:
-        """The served view of one version.
+    async def get(self, name: str, version: int, tenant: str | None = None) -> ServedVersion:
+        """The served view of one version, read as ``tenant`` (row-level security) when not cached.
+        Callers first check that the agent is visible to the tenant (its traffic or its row): the
+        cache holds input schemas, which are the same for every tenant.
 
         Raises:
             UnknownVersion: no such version in the catalog.
@@ -61,7 +63,7 @@ class VersionCache:
         key = (name, version)
         if (hit := self._cache.get(key)) is not None:
             return hit
-        row = await self.db.read(queries.agent_version, name, version)
+        row = await self.db.read(queries.agent_version, name, version, as_tenant=tenant)
         if row is None:
             raise UnknownVersion(f"agent {name} v{version} is not in the catalog")
         schema = (row.manifest or {}).get("input_schema") or None

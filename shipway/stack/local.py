@@ -174,6 +174,37 @@ class LocalStack:
         record["schema_revision"] = revision
         self._save(record)
         self._done("migrations", t0, f"ok (revision {revision} + LangGraph checkpoint tables)")
+        self._up_admin_key(record)
+        self._up_checkpoint_keys()
+
+    def _up_admin_key(self, record: dict) -> None:
+        """Keep a working local admin key in ``<state_dir>/admin.key`` (0600) for the CLI and demo."""
+        from sqlmodel import Session
+
+        from shipway.auth.key_store import ensure_local_admin_key
+        from shipway.db.engine import sync_engine
+
+        t0 = self._step("admin key")
+        path = self.state_dir / "admin.key"
+        with Session(sync_engine(self._database_url(record))) as s:
+            created = ensure_local_admin_key(s, path)
+            s.commit()
+        self._done("admin key", t0, f"{'created' if created else 'kept'} ({path}, owner-only)")
+
+    def _up_checkpoint_keys(self) -> None:
+        """Check ``SHIPWAY_CHECKPOINT_KEYS`` when set, else keep the checkpoint encryption key file
+        ``<state_dir>/checkpoint.keys`` (0600; created with a fresh key when missing)."""
+        from shipway.checkpoint_crypto import KEY_FILE_NAME, ensure_checkpoint_key_file, parse_checkpoint_keys
+
+        t0 = self._step("checkpoint keys")
+        if self.settings.checkpoint_keys is not None:
+            keys = parse_checkpoint_keys(self.settings.checkpoint_keys)
+            self._done("checkpoint keys", t0, f"from SHIPWAY_CHECKPOINT_KEYS (encrypting with {keys[0][0]}, {len(keys)} in all)")
+            return
+        path = self.state_dir / KEY_FILE_NAME
+        created = ensure_checkpoint_key_file(path)
+        keys = parse_checkpoint_keys(path.read_text(), source=str(path))
+        self._done("checkpoint keys", t0, f"{'created' if created else 'kept'} ({path}, owner-only; encrypting with {keys[0][0]})")
 
     def _child_env(self, record: dict) -> dict[str, str]:
         env = dict(os.environ)

@@ -70,6 +70,19 @@ def console_env(settings_env, console_db_url: str, monkeypatch: pytest.MonkeyPat
 
 
 @pytest.fixture
+def console_role(console_env, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """``console_role(role)``: the local operator's role (``SHIPWAY_CONSOLE_ROLE``) for the apps run
+    afterwards; without it the console runs as the default role, ``operator``."""
+    from shipway.settings import get_settings
+
+    def set_role(role: str) -> None:
+        monkeypatch.setenv("SHIPWAY_CONSOLE_ROLE", role)
+        get_settings.cache_clear()
+
+    return set_role
+
+
+@pytest.fixture
 def seed(console_env) -> Callable[..., None]:
     """``seed(*rows)``: insert SQLModel rows into the console database in one transaction."""
     from shipway.db.engine import sync_engine
@@ -121,8 +134,9 @@ async def run_app(at: AppTest) -> AppTest:
 
 
 async def open_page(page: str, operator: str, run_id: str | None = None) -> AppTest:
-    """The console acting as ``operator`` (typed in the sidebar), on ``page``; on the Runs page
-    with ``run_id`` picked when given (the ``?run=`` link)."""
+    """The console acting as the local operator ``operator`` (typed in the sidebar; the role is
+    ``SHIPWAY_CONSOLE_ROLE``'s), on ``page``; on the Runs page with ``run_id`` picked when given
+    (the ``?run=`` link)."""
     at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
     await run_app(at)
     at.sidebar.text_input(key="operator_name").input(operator)

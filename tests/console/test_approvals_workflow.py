@@ -1,6 +1,6 @@
 """The Approvals page against Shipway's real lifecycle workflow and worker: the workflow's answer
 to each decision is shown at once (accepted, or refused with its reason), and the decision takes
-the version where the workflow says."""
+the version where the workflow says. The console's local operator has the ``approver`` role here."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ async def _awaiting_approval(client, db) -> tuple[str, int]:
     return name, version
 
 
-async def test_owner_is_refused_and_another_operator_approves_through_the_console(shipway_worker, db):
+async def test_owner_is_refused_and_another_operator_approves_through_the_console(shipway_worker, db, console_role):
+    console_role("approver")
     client = shipway_worker
     name, version = await _awaiting_approval(client, db)
     key = f"{name}:{version}"
@@ -59,7 +60,8 @@ async def test_owner_is_refused_and_another_operator_approves_through_the_consol
         (False, ApprovalKind.APPROVE, OWNER, "update"), (True, ApprovalKind.APPROVE, APPROVER, "update")]
 
 
-async def test_reject_from_the_console_rejects_the_version_and_the_agents_page_says_why(shipway_worker, db):
+async def test_reject_from_the_console_rejects_the_version_and_the_agents_page_says_why(shipway_worker, db, console_role):
+    console_role("approver")
     client = shipway_worker
     name, version = await _awaiting_approval(client, db)
     key = f"{name}:{version}"

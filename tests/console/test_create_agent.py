@@ -177,6 +177,25 @@ def test_the_wizard_names_each_bad_field_and_submits_nothing(app):
     assert not [b for b in at.button if b.key == "wizard_submit"]
 
 
+def test_a_viewer_fills_in_and_reviews_the_wizard_but_gets_no_submit(app, console_role):
+    console_role("viewer")
+    at = app("views/create_agent.py")
+    notice = "Your role **viewer** cannot submit agents (you may fill in and review the form); that takes the admin or operator role."
+    assert [i.value for i in at.info] == [notice]
+    at.text_input(key="wizard:name").input("credit-desk")
+    at.text_input(key="wizard:owner").input(OWNER)
+    at.text_area(key="wizard:description").input(DESCRIPTION)
+    at.button(key="wizard_next").click().run()
+    at.selectbox(key="wizard:template").set_value("credit_underwriting")
+    for _ in range(3):
+        at.button(key="wizard_next").click().run()
+    assert _step(at) == _at_step(5), _texts(at.error)
+    assert yaml.safe_load(at.code[0].value)["name"] == "credit-desk"  # the spec is there to review...
+    assert [b.key for b in at.button] == ["wizard_back"]  # ...but only Back is offered
+    assert "Submitting starts" not in _texts(at.caption)
+    assert notice in _texts(at.info)
+
+
 def test_the_rollout_step_offers_custom_steps_and_refuses_the_aws_target(app):
     at = app("views/create_agent.py")
     at.text_input(key="wizard:name").input("credit-desk")

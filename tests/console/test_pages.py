@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from typing import Literal, TypedDict
 
+import pytest
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
@@ -103,7 +104,8 @@ def test_ended_versions_show_why_on_the_agents_page(app, seed):
         assert (versions.loc[n, "status"], versions.loc[n, "status_detail"]) == (status, detail)
 
 
-def test_approvals_page_shows_pending_version_spec_and_refused_attempts_with_channel(app, seed):
+def test_approvals_page_shows_pending_version_spec_and_refused_attempts_with_channel(app, seed, console_role):
+    console_role("approver")
     _agent_with_versions(seed)
     seed(Approval(agent_name="credit-underwriting", version=2, decision=ApprovalKind.APPROVE, approver="alice@bank.example",
                   reason="looks good", accepted=False, refusal_reason="approver is the agent's owner", channel="update"),
@@ -121,26 +123,28 @@ def test_approvals_page_shows_pending_version_spec_and_refused_attempts_with_cha
     assert "Refused approve by alice@bank.example (via update)" in refused.value
     assert "approver is the agent's owner" in refused.value
     assert {b.label for b in at.button} == {"Approve", "Reject"}
-    assert "You act as **operator**" in _texts(at.caption)
+    assert "You act as **operator** (role approver)" in _texts(at.caption)
 
 
-def test_decision_without_reason_is_not_sent(app, seed):
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_the_console_hides_approve_from_a_viewer(app, seed, console_role, role):
+    console_role(role)  # an operator deploys, but does not approve either
+    _agent_with_versions(seed)
+    at = app("views/approvals.py")
+    assert [s.value for s in at.subheader] == ["credit-underwriting v2"]  # the pending version is listed...
+    assert "Refused" not in _texts(at.warning)
+    assert not at.button and not at.text_area  # ...without a decision form
+    assert [i.value for i in at.info] == [
+        f"Your role **{role}** cannot approve or reject versions; that takes the admin or approver role."]
+    assert f"You act as **operator** (role {role})" in _texts(at.caption)
+
+
+def test_decision_without_reason_is_not_sent(app, seed, console_role):
+    console_role("approver")
     _agent_with_versions(seed)
     at = app("views/approvals.py")
     at.button(key="approve:credit-underwriting:2").click().run()
     assert "Give a reason" in _texts(at.error)
-
-
-def test_signed_in_user_is_who_the_console_acts_as(console_env, seed):
-    _agent_with_versions(seed)
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.user = {"is_logged_in": True, "email": "carol@bank.example", "name": "Carol"}
-    at.run()
-    # AppTest keeps the entrypoint's sidebar only on the default page's run, so check it there.
-    assert "Signed in as **carol@bank.example**" in _texts(at.sidebar.markdown)
-    assert len(at.sidebar.text_input) == 0
-    at.switch_page("views/approvals.py").run()
-    assert "You act as **carol@bank.example**" in _texts(at.caption)
 
 
 class ReferralAnswer(ReviewAnswer):
@@ -197,6 +201,22 @@ def test_runs_page_lists_runs_with_totals_and_filters(app, seed):
     assert at.dataframe[0].value["run_id"].tolist() == ["r-fail"]
 
 
+def test_a_console_of_one_tenant_shows_and_opens_only_that_tenants_runs(app, seed, monkeypatch):
+    from shipway.settings import get_settings
+
+    _runs(seed)
+    monkeypatch.setenv("SHIPWAY_CONSOLE_TENANT", "bank-b")
+    get_settings.cache_clear()
+    at = app("views/runs.py")
+    assert at.dataframe[0].value["run_id"].tolist() == ["r-fail"]
+    assert {m.label: m.value for m in at.metric}["Runs"] == "1"
+    assert "tenant `bank-b`" in " ".join(m.value for m in at.sidebar.markdown)
+    # a bank-a run named in the URL is not opened for bank-b
+    at.query_params["run"] = "r-ok"
+    at.run()
+    assert at.selectbox(key="run_pick").value == "r-fail"
+
+
 def test_runs_totals_and_percentiles_cover_every_matching_run_beyond_the_table(app, seed):
     t0 = utcnow()
     recent = [Run(id=f"fast-{i:03}", agent_name="fraud-detection", version=1, thread_id=f"fast-{i:03}", status=RunStatus.SUCCEEDED,
@@ -249,7 +269,8 @@ def _checkpointed_thread(database_url: str, thread_id: str) -> None:
     assert "__interrupt__" in result
 
 
-def test_run_detail_shows_checkpoint_history_and_an_empty_form_built_from_the_request(app, seed, console_env):
+def test_run_detail_shows_checkpoint_history_and_an_empty_form_built_from_the_request(app, seed, console_env, console_role):
+    console_role("operator")  # an operator answers any interrupted run of the tenant
     _runs(seed)
     _checkpointed_thread(console_env.resolved_database_url(), "th-wait")
     at = app("views/runs.py")
@@ -284,6 +305,27 @@ def test_run_detail_shows_checkpoint_history_and_an_empty_form_built_from_the_re
     assert "No LangGraph checkpoints for thread `th-ok`" in _texts(at.info)
     assert not [t for t in at.text_input if t.key.startswith("answer:")]  # only interrupted runs are answered
     assert not [b for b in at.button if b.key.startswith("decide:")]
+
+
+def test_a_viewer_reads_the_pending_request_but_gets_no_answer_form(app, seed, console_role):
+    console_role("viewer")
+    _runs(seed)
+    at = app("views/runs.py")
+    assert at.selectbox(key="run_pick").value == "r-wait"
+    assert "**Refer to an underwriter?**" in _texts(at.markdown)
+    assert not [t for t in at.text_input if t.key.startswith("answer:")]
+    assert not [s for s in at.selectbox if s.key.startswith("answer:")]
+    assert not at.button
+    assert "Your role **viewer** cannot answer interrupted runs; that takes the admin, operator or approver role." in _texts(at.info)
+
+
+def test_a_caller_key_role_does_not_read_the_tenants_runs(app, seed, console_role):
+    console_role("caller")
+    _runs(seed)
+    at = app("views/runs.py")
+    assert not at.dataframe and not at.metric
+    assert [i.value for i in at.info] == ["Your role **caller** cannot read the tenant's runs; that takes the admin, operator, "
+                                          "approver or viewer role."]
 
 
 def test_an_interrupt_that_is_not_a_request_gets_no_form(app, seed):

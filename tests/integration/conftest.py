@@ -26,12 +26,15 @@ async def db(settings_env):
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def gateway(worker):
-    """The gateway app (its real lifespan) over ASGI, on the test database and Temporal server, with workers running."""
+    """The gateway app (its real lifespan) over ASGI, on the test database and Temporal server, with
+    workers running; the client sends an admin key of tenant ``default``."""
     import httpx
 
     from shipway.gateway.app import create_app
+    from tests.support.keys import bearer, make_key
 
     app = create_app()
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                     headers=bearer(await make_key())) as http:
             yield http

@@ -11,6 +11,7 @@ from reference_agents.registry import available_templates
 from shipway import queries
 from shipway.demo import run_demo
 from shipway.gateway.app import create_app
+from tests.support.keys import bearer, make_key
 from workflows.statuses import VersionStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -21,9 +22,11 @@ TRAFFIC = {"credit_underwriting": 12, "financial_analysis": 2, "compliance_monit
 
 async def test_demo_takes_every_reference_agent_live_and_through_real_traffic(worker, db):
     lines: list[str] = []
+    before = max((e.id for e in await db.read(queries.audit_events, limit=100_000)), default=0)
     app = create_app()
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=300) as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=300,
+                                     headers=bearer(await make_key(name="demo"))) as http:
             results = await run_demo(say=lines.append, traffic=TRAFFIC, http=http)
     text = "\n".join(lines)
     assert set(results) == {*available_templates(), "loan-document-checklist"}
@@ -37,11 +40,15 @@ async def test_demo_takes_every_reference_agent_live_and_through_real_traffic(wo
         if agent.template in TRAFFIC or agent.name == "loan-document-checklist":
             assert agent.live_version is not None
             assert await db.read(queries.version_status, agent.name, agent.live_version) == VersionStatus.LIVE
-    assert "4. Summary" in text and "Credit Underwriting, first decision" in text
+    assert "5. Summary" in text and "Credit Underwriting, first decision" in text
+    # access control on the demo's own runs: no key, a viewer's answer, another tenant's read
+    assert "no key, GET /v1/runs/{id}: 401" in text and "viewer key, POST /v1/runs/{id}/resume: 403" in text
+    assert "tenant demo-other-bank, GET /v1/runs/{id}: 404" in text
     # the injected headline is blocked by a rail; every other run passed its guards
     injected = next(line for line in lines if "with an injected headline" in line)
     assert ": blocked (rail " in injected and "PII_BLOCKED" not in injected, injected
     verdicts = {(g.agent, g.stage, g.verdict) for g in await db.read(queries.guard_stats)}
     assert {(a.name, "input", "pass") for a in await db.read(queries.agents) if a.template in TRAFFIC} <= verdicts
-    resumed = [e for e in await db.read(queries.audit_events, action_prefix="run.resumed")]
+    # the demo's own answers (earlier tests resumed runs under other names)
+    resumed = [e for e in await db.read(queries.audit_events, action_prefix="run.resumed", limit=100_000) if e.id > before]
     assert resumed and all(e.actor == "demo.reviewer" for e in resumed)

@@ -15,6 +15,7 @@ from reference_agents.financial_analysis import AGENT
 from shipway.db.models import LlmUsage, ModelPrice
 from shipway.gateway.app import create_app
 from shipway.pricing import price_usd
+from tests.support.keys import bearer, make_key
 from tests.support.lifecycle import deploy
 from tests.support.openai_stub import OpenAIStub, use_stub
 
@@ -38,7 +39,7 @@ async def test_llm_tokens_and_cost_are_recorded_on_the_run(worker, db, monkeypat
         use_stub(monkeypatch, stub)
         app = create_app()
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw", headers=bearer(await make_key())) as http:
                 inp = {"tickers": ["MSFT"], "start": "2008-09-01", "end": "2008-12-31",
                        "headlines": [{"text": "Microsoft shares plunged as the outlook was cut and losses widened.",
                                       "date": "2008-12-01", "ticker": "MSFT"}]}

@@ -21,8 +21,11 @@ from temporalio.client import WorkflowFailureError
 
 from activities.traffic import TrafficActivities
 from shipway import control, queries
+from shipway.checkpoint_crypto import encrypted_serde
 from shipway.gateway.app import create_app
 from shipway.gateway.errors import ErrorResponse
+from shipway.settings import get_settings
+from tests.support.keys import bearer, make_key
 from tests.support.lifecycle import deploy_counting
 from tests.support.workers import running_workers
 from workflows.statuses import RunStatus
@@ -127,8 +130,12 @@ async def test_a_thread_belongs_to_one_agent_and_one_unfinished_run(worker, db, 
     assert "another agent" in _error(foreign, 409).detail
     busy = await _start(gateway, credit_like, {"input": {"log_path": str(tmp_path / "c")}, "thread_id": thread}, wait=False)
     assert "busy" in _error(busy, 409).detail
-    tenant = await _start(gateway, credit_like, {"input": {"log_path": str(tmp_path / "d")}, "thread_id": thread, "tenant": "acme"})
-    assert "another agent or tenant" in _error(tenant, 409).detail
+    acme = await gateway.post(f"/v1/agents/{credit_like}/runs?wait=true", json={"input": {"log_path": str(tmp_path / "d")}, "thread_id": thread},
+                              headers=bearer(await make_key("acme", "caller")))
+    assert "another agent or tenant" in _error(acme, 409).detail
+    # a key acts for its own tenant only: naming another one in the body is refused before anything starts
+    named = await _start(gateway, credit_like, {"input": {"log_path": str(tmp_path / "d")}, "thread_id": thread, "tenant": "acme"})
+    assert "acts for tenant 'default'" in _error(named, 403).error
 
     # the pending review survived: resuming the first run still works
     r = await gateway.post(f"/v1/runs/{first['run_id']}/resume?wait=true", json={"value": YES})
@@ -323,7 +330,8 @@ async def test_worker_killed_mid_graph_resumes_from_checkpoint(control_worker, d
     assert result["status"] == "succeeded" and result["output"]["visited"] == ["a", "b", "c"]
     # a ran once (checkpointed before the kill); b was cut off mid-node, so it ran again; c once
     assert nodes_log.read_text().split() == ["a", "b", "b", "c"]
-    async with AsyncPostgresSaver.from_conn_string(pg_url) as saver:
+    # the worker's keys (this test's state dir): checkpoints are encrypted at rest
+    async with AsyncPostgresSaver.from_conn_string(pg_url, serde=encrypted_serde(get_settings())) as saver:
         history = [c async for c in saver.alist({"configurable": {"thread_id": run_id}})]
     steps = sorted(c.metadata["step"] for c in history)
     assert steps == sorted(set(steps)), "a step was checkpointed twice"

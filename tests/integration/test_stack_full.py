@@ -44,6 +44,9 @@ def test_interrupted_run_survives_down_and_up_and_carries_on(stack_env: dict[str
         out = shipway(env, "up").stdout
         for component in ("postgres", "temporal", "migrations", "worker", "gateway", "console"):
             assert f"[up] {component} ... ok" in out, out
+        key_file = Path(env["SHIPWAY_STATE_DIR"]) / "admin.key"
+        assert "[up] admin key ... created" in out and key_file.stat().st_mode & 0o777 == 0o600, out
+        auth = {"Authorization": f"Bearer {key_file.read_text().strip()}"}
         assert "approval" in shipway(env, "agent", "submit", str(spec), "--follow").stdout
         # the owner's own approval is refused by the workflow, and the CLI says so and exits non-zero
         refused = shipway(env, "agent", "approve", name, "1", "--as", "olivia.owner@bank.example", "--reason", "mine", check=False)
@@ -53,18 +56,21 @@ def test_interrupted_run_survives_down_and_up_and_carries_on(stack_env: dict[str
         assert _wait_settled(env, name)["status"] == "live"
 
         gateway = stack_record(env)["gateway_url"]
-        r = httpx.post(f"{gateway}/v1/agents/{name}/runs?wait=true", json={"input": {"log_path": str(nodes_log), "ask": True}}, timeout=120)
+        assert httpx.post(f"{gateway}/v1/agents/{name}/runs", json={"input": {}}, timeout=30).status_code == 401
+        r = httpx.post(f"{gateway}/v1/agents/{name}/runs?wait=true", json={"input": {"log_path": str(nodes_log), "ask": True}},
+                       headers=auth, timeout=120)
         assert r.status_code == 200 and r.json()["status"] == "interrupted", r.text
         run_id = r.json()["run_id"]
 
         shipway(env, "down")
         assert not processes_under(env["SHIPWAY_STATE_DIR"])
-        shipway(env, "up")
+        assert "[up] admin key ... kept" in shipway(env, "up").stdout
         assert shipway(env, "status").returncode == 0
 
         gateway = stack_record(env)["gateway_url"]
-        assert httpx.get(f"{gateway}/v1/runs/{run_id}", timeout=30).json()["status"] == "interrupted"
-        r = httpx.post(f"{gateway}/v1/runs/{run_id}/resume?wait=true", json={"value": {"decision": "yes", "reviewer": "uma"}, "actor": "uma"}, timeout=120)
+        assert httpx.get(f"{gateway}/v1/runs/{run_id}", headers=auth, timeout=30).json()["status"] == "interrupted"
+        r = httpx.post(f"{gateway}/v1/runs/{run_id}/resume?wait=true", json={"value": {"decision": "yes", "reviewer": "uma"}, "actor": "uma"},
+                       headers=auth, timeout=120)
         assert r.status_code == 200, r.text
         run = r.json()
         assert run["status"] == "succeeded" and run["output"]["visited"] == ["a", "b", "c"]

@@ -44,3 +44,12 @@ def test_valid_strategies_pass():
     spec = parse_spec({**BASE, "deployment": {"strategy": "Custom", "steps": [{"weight_pct": 25, "bake_s": 30}, {"weight_pct": 100}]}})
     assert spec.deployment.deployment_steps() == [DeploymentStep(25, 30), DeploymentStep(100, 0)]
     assert steps_for("Custom", spec.deployment.deployment_steps()) == [DeploymentStep(25, 30), DeploymentStep(100, 0)]
+
+
+def test_tenant_makes_an_agent_private_and_must_be_a_short_non_empty_name():
+    assert parse_spec(BASE).tenant is None
+    assert parse_spec({**BASE, "tenant": "bank-a"}).tenant == "bank-a"
+    for bad in ("", "x" * 101, 7):
+        with pytest.raises(SpecError) as exc:
+            parse_spec({**BASE, "tenant": bad})
+        assert "tenant" in dict(exc.value.errors)

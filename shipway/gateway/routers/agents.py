@@ -1,4 +1,6 @@
-"""The agents callers can run: who owns them, where their traffic goes, their input schema."""
+"""The agents a key may run: shared agents and its tenant's private ones, who owns them, where
+their traffic goes, their input schema. Another tenant's private agent is a 404, as if it did not
+exist (row-level security hides it: every read names the key's tenant)."""
 
 from __future__ import annotations
 
@@ -7,45 +9,52 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from shipway import queries
+from shipway.auth.keys import Principal
+from shipway.auth.roles import Action
 from shipway.db.engine import Database
+from shipway.gateway.auth import require
 from shipway.gateway.deps import get_db, get_versions
-from shipway.gateway.versions import UnknownVersion, VersionCache
 from shipway.gateway.errors import RESPONSES, ApiError
-from shipway.gateway.schemas import AgentView, TrafficShare
+from shipway.gateway.schemas import AgentView, LookupText, TrafficShare
+from shipway.gateway.versions import UnknownVersion, VersionCache
 
-router = APIRouter(prefix="/v1/agents", tags=["agents"])
+router = APIRouter(prefix="/v1/agents", tags=["agents"], responses={k: RESPONSES[k] for k in (401, 403, 429)})
+Reader = Annotated[Principal, Depends(require(Action.AGENT_READ))]
 
 
-async def _view(db: Database, versions: VersionCache, name: str, with_schema: bool) -> AgentView | None:
-    agent = await db.read(queries.agent, name)
-    traffic = await db.read(queries.traffic, name)
+async def _view(db: Database, versions: VersionCache, name: str, with_schema: bool, tenant: str) -> AgentView | None:
+    agent = await db.read(queries.agent, name, as_tenant=tenant)
+    traffic = await db.read(queries.traffic, name, as_tenant=tenant)
     if agent is None or not traffic:
         return None
     schema = None
     if with_schema:
         main = max(traffic, key=lambda w: (w.weight_pct, w.version))
         try:
-            schema = (await versions.get(name, main.version)).input_schema
+            schema = (await versions.get(name, main.version, tenant)).input_schema
         except UnknownVersion as exc:
             raise ApiError(404, str(exc)) from exc
     return AgentView(name=agent.name, owner=agent.owner, description=agent.description, live_version=agent.live_version,
-                     traffic=[TrafficShare(version=w.version, weight_pct=w.weight_pct) for w in traffic], input_schema=schema)
+                     tenant=agent.tenant, traffic=[TrafficShare(version=w.version, weight_pct=w.weight_pct) for w in traffic],
+                     input_schema=schema)
 
 
 @router.get("", response_model=list[AgentView])
-async def list_agents(db: Annotated[Database, Depends(get_db)],
-                      versions: Annotated[VersionCache, Depends(get_versions)]) -> list[AgentView]:
-    """Agents serving traffic, by name (without input schemas; ask for one agent to get its schema)."""
-    views = [await _view(db, versions, a.name, with_schema=False) for a in await db.read(queries.agents)]
+async def list_agents(db: Annotated[Database, Depends(get_db)], versions: Annotated[VersionCache, Depends(get_versions)],
+                      principal: Reader) -> list[AgentView]:
+    """Agents serving traffic that the key's tenant may run, by name (without input schemas; ask
+    for one agent to get its schema)."""
+    views = [await _view(db, versions, a.name, False, principal.tenant)
+             for a in await db.read(queries.agents, as_tenant=principal.tenant)]
     return [v for v in views if v is not None]
 
 
 @router.get("/{name}", response_model=AgentView, responses={404: RESPONSES[404]})
-async def get_agent(name: str, db: Annotated[Database, Depends(get_db)],
-                    versions: Annotated[VersionCache, Depends(get_versions)]) -> AgentView:
+async def get_agent(name: LookupText, db: Annotated[Database, Depends(get_db)],
+                    versions: Annotated[VersionCache, Depends(get_versions)], principal: Reader) -> AgentView:
     """One agent serving traffic, with the JSON Schema of its run input (``input_schema``, from the
     artifact of the version with the largest share)."""
-    view = await _view(db, versions, name, with_schema=True)
+    view = await _view(db, versions, name, True, principal.tenant)
     if view is None:
         raise ApiError(404, f"agent {name!r} does not exist or has no live version")
     return view

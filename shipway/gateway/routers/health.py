@@ -1,4 +1,5 @@
-"""Health and Prometheus metrics."""
+"""Health (open, for load balancers) and Prometheus metrics (behind a key with ``metrics.read``
+unless ``metrics_require_key`` is off)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from temporalio.client import Client
 
 from shipway import queries
 from shipway.db.engine import Database
+from shipway.auth.keys import Principal
+from shipway.gateway.auth import metrics_access
 from shipway.gateway.deps import get_client, get_db
+from shipway.gateway.errors import RESPONSES
 from shipway.gateway.schemas import Health
 
 router = APIRouter(tags=["operations"])
@@ -37,7 +41,9 @@ async def healthz(db: Annotated[Database, Depends(get_db)], client: Annotated[Cl
 
 @router.get("/metrics", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
-                             "description": "Prometheus text exposition format"}})
-async def metrics() -> Response:
-    """The gateway's Prometheus metrics (text exposition format)."""
+                             "description": "Prometheus text exposition format"},
+                       **{k: RESPONSES[k] for k in (401, 403, 429)}})
+async def metrics(_: Annotated[Principal | None, Depends(metrics_access)]) -> Response:
+    """The gateway's Prometheus metrics (text exposition format). Needs a key with ``metrics.read``
+    (Prometheus: ``authorization: {credentials: <key>}``) unless ``metrics_require_key`` is off."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
