@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run_latency
 	$(BIN)/python -m bench.agents
 	$(BIN)/python -m bench.guard_eval
+	$(BIN)/python -m bench.access_overhead
 
 model-review: $(STAMP)
 	$(BIN)/python -m bench.model_review
