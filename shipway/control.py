@@ -18,7 +18,7 @@ from shipway import queries
 from shipway.db.engine import Database
 from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, get_settings
 from shipway.spec import NAME_RE, SpecError
-from workflows.statuses import ApprovalKind, RunStatus
+from workflows.statuses import ApprovalChannel, ApprovalKind, RunStatus
 from workflows.types import (
     LIFECYCLE_WORKFLOW,
     QUERY_STATUS,
@@ -124,8 +124,10 @@ async def wait_lifecycle(client: Client, name: str, version: int) -> LifecycleSt
         return await handle.query(QUERY_STATUS, result_type=LifecycleStatus)
 
 
-async def decide(client: Client, name: str, version: int, decision: ApprovalKind, approver: str, reason: str) -> ApprovalOutcome:
-    """Approve or reject a version through the ``decide`` update and return the accepted outcome.
+async def decide(client: Client, name: str, version: int, decision: ApprovalKind, approver: str, reason: str,
+                 channel: ApprovalChannel = ApprovalChannel.CLI) -> ApprovalOutcome:
+    """Approve or reject a version through the ``decide`` update and return the accepted outcome
+    (``approvals`` of ``required``: a restricted version needs a second approver after the first).
 
     Raises:
         ActionRefused: the workflow refused it (no approver or reason, the approver owns the agent,
@@ -134,7 +136,8 @@ async def decide(client: Client, name: str, version: int, decision: ApprovalKind
     """
     try:
         return await lifecycle_handle(client, name, version).execute_update(
-            UPDATE_DECIDE, ApprovalRequest(decision=ApprovalKind(decision), approver=approver, reason=reason),
+            UPDATE_DECIDE, ApprovalRequest(decision=ApprovalKind(decision), approver=approver, reason=reason,
+                                           channel=ApprovalChannel(channel)),
             result_type=ApprovalOutcome)
     except WorkflowUpdateFailedError as exc:
         raise _update_refusal(exc) from exc

@@ -16,6 +16,8 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from shipway.db.models import (
+    ApprovalRequest,
+    WebhookDelivery,
     ApiKey,
     Agent,
     AgentVersion,
@@ -28,7 +30,7 @@ from shipway.db.models import (
     Thread,
     TrafficWeight,
 )
-from workflows.statuses import RunStatus, VersionStatus
+from workflows.statuses import RunStatus, VersionStatus, WebhookOutcome
 from workflows.types import VersionMetrics
 
 
@@ -264,4 +266,29 @@ def api_keys(s: Session, tenant: str | None = None, include_revoked: bool = Fals
         query = query.where(ApiKey.tenant == tenant)
     if not include_revoked:
         query = query.where(col(ApiKey.revoked_at).is_(None))
+    return list(s.exec(query).all())
+
+
+def approval_request(s: Session, name: str, version: int) -> ApprovalRequest | None:
+    """The approval request of one version (None before it reached the approval step)."""
+    return s.get(ApprovalRequest, (name, version))
+
+
+def approval_request_by_issue(s: Session, jira_key: str) -> ApprovalRequest | None:
+    """The approval request whose Jira issue is ``jira_key`` (the newest, should another Jira site
+    have reused the key), or None (not an issue Shipway opened)."""
+    return s.exec(select(ApprovalRequest).where(ApprovalRequest.jira_key == jira_key)
+                  .order_by(col(ApprovalRequest.requested_at).desc())).first()
+
+
+def webhook_deliveries(s: Session, ids: list[int] | None = None, outcome: WebhookOutcome | None = None,
+                       limit: int = 500, newest_first: bool = False) -> list[WebhookDelivery]:
+    """Webhook deliveries, oldest first (the order they are replayed in) unless ``newest_first``:
+    those of ``ids``, or (optionally) those with ``outcome``; at most ``limit``."""
+    order = col(WebhookDelivery.id).desc() if newest_first else col(WebhookDelivery.id)
+    query = select(WebhookDelivery).order_by(order).limit(limit)
+    if ids is not None:
+        query = query.where(col(WebhookDelivery.id).in_(ids))
+    if outcome is not None:
+        query = query.where(WebhookDelivery.outcome == outcome)
     return list(s.exec(query).all())

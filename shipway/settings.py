@@ -87,11 +87,38 @@ class Settings(BaseSettings):
     console_tenant: str | None = Field(default=None, description="Tenant whose runs the console shows and answers; unset = every tenant (the platform's operators).")
     console_user_roles: dict[str, str] = Field(default_factory=dict, description="With OIDC sign-in: e-mail -> role (JSON object).")
     console_default_role: str = Field(default="viewer", description="With OIDC sign-in: the role of a signed-in user not in console_user_roles.")
+    jira_url: str | None = Field(default=None, description="Jira Cloud site, e.g. https://bank.atlassian.net; unset = approvals without Jira.")
+    jira_email: str | None = Field(default=None, description="E-mail of the Jira account Shipway acts as (basic auth with an API token).")
+    jira_api_token: str | None = Field(default=None, description="API token of that account (id.atlassian.com, Security, API tokens).")
+    jira_project: str = Field(default="APPR", description="Key of the Jira project approval issues are created in.")
+    jira_issue_type: str = Field(default="Task", description="Issue type of approval issues.")
+    jira_timeout_s: float = Field(default=10.0, description="Longest one Jira REST call may take, seconds.")
+    jira_search_settle_s: float = Field(default=20.0, description="After a failed attempt to open an issue, how long "
+                                        "to keep searching for it before creating one (Jira's search lags behind), seconds.")
+    jira_status_decisions: dict[str, str] = Field(
+        default_factory=lambda: {"Approved": "approve", "Rejected": "reject"},
+        description="Jira status name -> decision (approve | reject) it stands for (JSON object).")
+    jira_pending_status: str = Field(default="Awaiting approval", description="Status an issue is moved back to when a "
+                                     "decision made in Jira was refused or needs a second approver.")
+    jira_users: dict[str, str] = Field(default_factory=dict, description="Jira accountId -> Shipway identity (JSON object); "
+                                       "an account not listed cannot approve.")
+    jira_webhook_secrets: list[str] = Field(default_factory=list, description="Secrets of the Jira admin webhook (JSON list); "
+                                            "any of them verifies a delivery, so a secret can be rotated without downtime.")
+    webhook_max_body_bytes: int = Field(default=512 * 1024, description="Largest webhook body the gateway accepts, bytes (413 above).")
 
     @property
     def resolved_artifact_cache_dir(self) -> Path:
         """Folder of unpacked artifacts on this machine."""
         return (self.artifact_cache_dir or self.state_dir / "artifact-cache").resolve()
+
+    @property
+    def jira_configured(self) -> bool:
+        """True when a Jira site, account and API token are all set."""
+        return bool(self.jira_url and self.jira_email and self.jira_api_token)
+
+    def jira_status_for(self, decision: str) -> str | None:
+        """The first Jira status name that stands for ``decision`` (approve | reject), or None."""
+        return next((status for status, d in self.jira_status_decisions.items() if d == decision), None)
 
     @property
     def admin_key_file(self) -> Path:

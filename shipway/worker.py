@@ -16,6 +16,7 @@ from temporalio.worker import PollerBehaviorAutoscaling, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import spec_guard, spec_validation
+from activities.approval_requests import ApprovalRequestActivities
 from activities.approvals import ApprovalActivities
 from activities.artifact_loader import ArtifactCache
 from activities.artifact_store import store_from_settings
@@ -65,6 +66,7 @@ class ShipwayWorkers:
         if unknown := set(queues) - set(QUEUES):
             raise ValueError(f"unknown task queue(s) {sorted(unknown)}; known: {', '.join(QUEUES)}")
         self.client, self.queues = client, tuple(queues)
+        self.settings = settings
         # every tenant's rows, through row-level security's explicit platform policy (migration 0008)
         self.db = Database(settings.resolved_database_url(), role=settings.worker_db_role or None)
         self.store = store_from_settings(settings)
@@ -92,12 +94,13 @@ class ShipwayWorkers:
 
     def _control_activities(self, audit: AuditActivities) -> list:
         catalog = CatalogActivities(self.db, embed)
+        requests = ApprovalRequestActivities.from_settings(self.db, self.settings, self.store)
         return [
             spec_validation.validate_spec, spec_guard.guard_spec, self.build.scaffold_agent,
             catalog.register_version, catalog.store_validated_spec, catalog.set_version_status, catalog.index_agent,
             catalog.live_version, catalog.set_live_version, ApprovalActivities(self.db).record_approval,
             audit.record_audit, TrafficActivities(self.db).set_traffic, DeploymentActivities(self.db).record_deployment,
-            CanaryActivities(self.db).analyze_canary, audit.verify_audit_chain,
+            CanaryActivities(self.db).analyze_canary, audit.verify_audit_chain, requests.open_request, requests.note,
         ]
 
     async def _schedules(self) -> None:

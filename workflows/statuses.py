@@ -137,6 +137,36 @@ class ApprovalKind(StrEnum):
     REJECT = "reject"
 
 
+class ApprovalChannel(StrEnum):
+    """Where an approval decision came from: a Jira webhook, the console, or the CLI (``shipway agent
+    approve`` and ``temporal workflow signal``)."""
+
+    JIRA = "jira"
+    CONSOLE = "console"
+    CLI = "cli"
+
+
+class WebhookOutcome(StrEnum):
+    """What became of one webhook delivery (``webhook_deliveries.outcome``).
+
+    ``too_large``, ``unsigned`` and ``forged`` were refused before their payload was read;
+    ``malformed`` verified but was not a Jira webhook payload; ``duplicate`` repeated a delivery
+    already taken (same ``X-Atlassian-Webhook-Identifier``); ``ignored`` verified but decides
+    nothing (another event or status, an issue Shipway did not open, Shipway's own change);
+    ``signalled`` reached its workflow; ``dead_letter`` verified and mapped but could not be
+    signalled, and waits for ``shipway webhooks replay``.
+    """
+
+    TOO_LARGE = "too_large"
+    UNSIGNED = "unsigned"
+    FORGED = "forged"
+    MALFORMED = "malformed"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    SIGNALLED = "signalled"
+    DEAD_LETTER = "dead_letter"
+
+
 class GraphStepStatus(StrEnum):
     """How one execution of the graph activity ended."""
 

@@ -14,6 +14,7 @@ from typing import Any
 from temporalio.common import SearchAttributeKey
 
 from workflows.statuses import (
+    ApprovalChannel,
     ApprovalKind,
     DeploymentState,
     GraphStepStatus,
@@ -62,6 +63,8 @@ SET_VERSION_STATUS = "set_version_status"
 GET_LIVE_VERSION = "live_version"
 SET_LIVE_VERSION = "set_live_version"
 RECORD_APPROVAL = "record_approval"
+OPEN_APPROVAL_REQUEST = "open_approval_request"
+NOTE_APPROVAL_REQUEST = "note_approval_request"
 SET_TRAFFIC = "set_traffic"
 RECORD_DEPLOYMENT = "record_deployment"
 ANALYZE_CANARY = "analyze_canary"
@@ -86,6 +89,9 @@ WORKFLOW_FAILURE_TYPES: tuple[type[Exception], ...] = (
 SA_AGENT = SearchAttributeKey.for_keyword("ShipwayAgent")
 SA_STEP = SearchAttributeKey.for_keyword("ShipwayStep")
 SA_TENANT = SearchAttributeKey.for_keyword("ShipwayTenant")
+
+# Workflow patches (``workflow.patched``): histories recorded before a patch replay the old code path.
+PATCH_JIRA_APPROVALS = "jira-approvals"
 
 # Lifecycle steps, in order (the value of the `status` query's `step`).
 STEPS = tuple(LifecycleStep)
@@ -131,17 +137,22 @@ class ApprovalDecision:
 
     approver: str
     reason: str = ""
+    channel: ApprovalChannel = ApprovalChannel.CLI
+    jira_account: str | None = None  # the Jira accountId that moved the issue (channel jira)
+    jira_issue: str | None = None
 
 
 @dataclass
 class ApprovalRequest:
-    """Input of the ``decide`` update: the decision, who makes it and why. Refused with a reason
-    (the update fails) when malformed, when the version is not awaiting approval, or when the
-    approver is the agent's owner (that refusal is also recorded)."""
+    """Input of the ``decide`` update: the decision, who makes it, why, and through which channel
+    (``console`` or ``cli``). Refused with a reason (the update fails) when malformed, when the
+    version is not awaiting approval, or when the approver is the agent's owner (that refusal is
+    also recorded)."""
 
     decision: ApprovalKind
     approver: str
     reason: str
+    channel: ApprovalChannel = ApprovalChannel.CLI
 
 
 @dataclass
@@ -152,6 +163,8 @@ class ApprovalOutcome:
     approver: str
     accepted: bool
     refusal_reason: str | None = None
+    approvals: int = 0  # accepted approvals so far (of ``required``)
+    required: int = 1
 
 
 @dataclass
@@ -161,7 +174,7 @@ class RefusedDecision:
     decision: str
     approver: str
     why: str
-    channel: str  # signal | update
+    channel: str  # jira | console | cli (signal | update in histories before the jira-approvals patch)
 
 
 @dataclass
@@ -189,6 +202,10 @@ class LifecycleStatus:
     refused: list[RefusedDecision] = field(default_factory=list)
     artifact_sha256: str | None = None
     approver: str | None = None
+    approvers: list[str] = field(default_factory=list)  # distinct accepted approvers so far
+    required_approvers: int = 1
+    jira_key: str | None = None
+    jira_url: str | None = None
 
 
 # -- DeploymentWorkflow ---------------------------------------------------------------------------
@@ -440,7 +457,7 @@ class ApprovalRecord:
     reason: str
     accepted: bool
     refusal_reason: str | None = None
-    channel: str = "signal"
+    channel: str = ApprovalChannel.CLI
 
 
 @dataclass
@@ -448,6 +465,53 @@ class ApprovalRecordResult:
     """Id of the ``approvals`` row."""
 
     approval_id: int
+
+
+@dataclass
+class OpenApprovalRequestInput:
+    """Open the approval request of a version that reached the approval step: record it and, when
+    Jira is configured, create (or find, on a retry) its Jira issue with the spec, the guard
+    findings, the artifact's SHA-256, the diff against the previous version and a link to the
+    workflow."""
+
+    name: str
+    version: int
+    workflow_id: str
+    owner: str
+    spec: dict[str, Any]
+    artifact_sha256: str
+    guard_findings: list[PiiFinding] = field(default_factory=list)
+    required_approvers: int = 1
+
+
+@dataclass
+class OpenApprovalRequestResult:
+    """The Jira issue of the request (key and browse URL), or None for both without Jira."""
+
+    jira_key: str | None = None
+    jira_url: str | None = None
+
+
+@dataclass
+class ApprovalNoteInput:
+    """Say something on a version's Jira issue: a comment (plain text, paragraphs split on blank
+    lines) and, optionally, a move to the status that stands for ``move_to`` (``approve``,
+    ``reject``, or ``pending`` for the configured pending status)."""
+
+    name: str
+    version: int
+    jira_key: str
+    text: str
+    move_to: str | None = None
+
+
+@dataclass
+class ApprovalNoteResult:
+    """Whether the issue was moved (False: no move asked, or no transition leads there), and why
+    Jira refused the note (a 4xx: the issue was deleted, the account lost its permission), if it did."""
+
+    moved: bool = False
+    refused: str | None = None
 
 
 @dataclass

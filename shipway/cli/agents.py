@@ -95,11 +95,13 @@ def _decide(kind: ApprovalKind, name: str, version: int, approver: str, reason: 
 
     async def main() -> int:
         try:
-            await control.decide(await connect(), name, version, kind, approver, reason)
+            outcome = await control.decide(await connect(), name, version, kind, approver, reason)
         except control.ActionRefused as exc:
             typer.echo(f"refused: {kind} of {name} v{version} by {approver!r}: {exc.reason}", err=True)
             return 1
-        typer.echo(f"accepted: {kind} of {name} v{version} by {approver}")
+        more = (f" (approval {outcome.approvals} of {outcome.required}: a second, different approver is needed)"
+                if kind == ApprovalKind.APPROVE and outcome.approvals < outcome.required else "")
+        typer.echo(f"accepted: {kind} of {name} v{version} by {approver}{more}")
         return 0
 
     exit_now(run_async(main()))

@@ -17,7 +17,7 @@ from sqlalchemy import CheckConstraint, Column, DateTime, Index, LargeBinary, Un
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import AutoString, Field, SQLModel
 
-from workflows.statuses import DeploymentState, RunStatus, VersionStatus
+from workflows.statuses import DeploymentState, RunStatus, VersionStatus, WebhookOutcome
 
 EMBEDDING_DIM = 384
 
@@ -264,3 +264,65 @@ class ApiKey(SQLModel, table=True):
     created_by: str = ""
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class ApprovalRequest(SQLModel, table=True):
+    """A version's request for approval, opened when its lifecycle reaches the approval step: how
+    many distinct approvers it needs (2 for ``restricted`` data), the spec guard's findings, and its
+    Jira issue when Jira is configured. ``jira_unreachable_since`` is set while Jira calls fail (the
+    workflow keeps retrying) and cleared by the next success; ``jira_error`` keeps the last failure.
+    ``jira_account_id`` is the account Shipway acts as in Jira, so its own changes are not taken
+    for decisions. Only :mod:`activities.approval_requests` writes it."""
+
+    __tablename__ = "approval_requests"
+    agent_name: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    workflow_id: str
+    owner: str = ""
+    required_approvers: int = 1
+    guard_findings: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    jira_key: str | None = Field(default=None, index=True)  # not unique: another Jira site may reuse a key
+    jira_url: str | None = None
+    jira_account_id: str | None = None
+    jira_unreachable_since: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    jira_error: str | None = None
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One webhook delivery as it arrived, whatever became of it (:class:`WebhookOutcome`):
+    headers of interest, whether its signature verified, the decision it carried and the workflow it
+    signalled. ``body`` is kept only for a delivery that verified (a dead letter is re-driven from
+    it); ``body_sha256`` and ``body_bytes`` are kept for every one. One verified, non-duplicate
+    delivery per (``source``, ``identifier``): a retried delivery is recorded as ``duplicate``.
+    Only :mod:`activities.webhook_deliveries` writes it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("outcome IN ({})".format(", ".join(f"'{o.value}'" for o in WebhookOutcome)),
+                        name="ck_webhook_deliveries_outcome"),
+        Index("uq_webhook_deliveries_identifier", "source", "identifier", unique=True,
+              postgresql_where="signature_valid AND outcome <> 'duplicate' AND identifier IS NOT NULL"),
+        Index("ix_webhook_deliveries_dead_letters", "received_at", postgresql_where="outcome = 'dead_letter'"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = "jira"
+    identifier: str | None = None
+    received_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    client_address: str = ""
+    headers: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    body_bytes: int = 0
+    body_sha256: str = ""
+    body: str | None = None
+    signature_valid: bool | None = None
+    outcome: WebhookOutcome = _status(WebhookOutcome.IGNORED)
+    detail: str = ""
+    event: str | None = None
+    issue_key: str | None = Field(default=None, index=True)
+    decision: str | None = None
+    jira_account_id: str | None = None
+    approver: str | None = None
+    workflow_id: str | None = None
+    attempts: int = 0
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

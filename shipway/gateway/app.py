@@ -2,7 +2,7 @@
 (``deps.py``), one error shape (``errors.py``).
 
 Routes: ``POST /v1/agents/{name}/runs``, ``GET /v1/runs/{id}``, ``POST /v1/runs/{id}/resume``,
-``GET /v1/agents``, ``GET /v1/agents/{name}``, ``GET /healthz``, ``GET /metrics``. The OpenAPI
+``GET /v1/agents``, ``GET /v1/agents/{name}``, ``POST /webhooks/jira``, ``GET /healthz``, ``GET /metrics``. The OpenAPI
 document at ``/openapi.json`` (``/docs``) declares every response, and its components hold the
 input schema of each built-in agent.
 """
@@ -23,7 +23,7 @@ from shipway.gateway.versions import VersionCache
 from shipway.gateway.body_limit import BodyLimitMiddleware
 from shipway.gateway.rate_limit import RateLimiter
 from shipway.gateway.security_headers import SecurityHeadersMiddleware
-from shipway.gateway.routers import agents, health, runs
+from shipway.gateway.routers import agents, health, runs, webhooks
 from shipway.settings import Settings, get_settings
 from shipway.temporal import connect
 
@@ -81,7 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Shipway gateway", version="0.1.0", lifespan=lifespan,
                   description="Run governed LangGraph agents durably; answer their interrupts.")
     # Starlette's own limiter answers a declared oversize Content-Length in plain text; ours answers JSON.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # webhooks bound their own bodies (webhook_max_body_bytes) so that an oversized delivery is recorded
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_prefixes=("/webhooks/",))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"], max_age=600)
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.invalid_request)
     app.add_exception_handler(HTTPException, errors.http_error)
     app.add_exception_handler(Exception, errors.unexpected)
-    for module in (runs, agents, health):
+    for module in (runs, agents, health, webhooks):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_agent_inputs(app)
     return app

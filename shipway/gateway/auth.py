@@ -79,6 +79,17 @@ async def authenticated(request: Request, db: Annotated[Database, Depends(get_db
     return principal
 
 
+async def limit_address(request: Request, db: Database) -> None:
+    """Apply the per-address rate limit alone (routes that authenticate otherwise, e.g. signed webhooks).
+
+    Raises:
+        ApiError: 429 with ``Retry-After``.
+    """
+    address = client_address(request)
+    limiter = getattr(request.app.state, "limiter", None)
+    await _limit(request, db, "address", lambda: limiter.hit_address(address), f"address:{address}")
+
+
 def require(*actions: Action) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the request's principal, once its role allows at least one of ``actions``.
 

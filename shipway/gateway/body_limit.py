@@ -13,13 +13,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodyLimitMiddleware:
-    """Reject bodies larger than ``max_bytes`` (bytes) with ``413 {"error": ...}``."""
+    """Reject bodies larger than ``max_bytes`` (bytes) with ``413 {"error": ...}``; paths under one
+    of ``exempt_prefixes`` bound (and record) their bodies themselves."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
+        self.app, self.max_bytes, self.exempt_prefixes = app, max_bytes, exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")

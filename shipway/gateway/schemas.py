@@ -175,3 +175,12 @@ class Health(BaseModel):
 
     status: str
     checks: dict[str, str]
+
+
+class WebhookAck(BaseModel):
+    """What the gateway made of a webhook delivery: its id in ``webhook_deliveries``, the outcome
+    (``signalled``, ``ignored``, ``duplicate``) and a line saying why."""
+
+    delivery: int
+    outcome: str
+    detail: str

@@ -56,7 +56,7 @@ async def test_approve_path_goes_live_with_artifact_embedding_traffic_and_audit(
     assert [(w.version, w.weight_pct) for w in await db.read(queries.traffic, name)] == [(1, 100.0)]
     assert await db.read(queries.live_version, name) == 1
     [row] = await db.read(queries.approvals, name, version)
-    assert (row.accepted, row.approver, row.channel) == (True, APPROVER, "update")
+    assert (row.accepted, row.approver, row.channel) == (True, APPROVER, "cli")
     actions = await _audit_actions(db, name)
     for step in ("validate", "guard", "scaffold", "index"):
         assert f"lifecycle.{step}.ok" in actions
@@ -76,9 +76,9 @@ async def test_owner_is_refused_by_signal_and_by_update_and_both_are_recorded(wo
         await control.decide(client, name, version, ApprovalKind.APPROVE, f"  {OWNER} ", "me again")
     st = await control.lifecycle_status(client, name, version)
     assert st.step == LifecycleStep.APPROVAL and st.status == VersionStatus.AWAITING_APPROVAL
-    assert [(r.approver, r.channel) for r in st.refused] == [(OWNER.upper(), "signal"), (OWNER, "update")]
+    assert [(r.approver, r.channel) for r in st.refused] == [(OWNER.upper(), "cli"), (OWNER, "cli")]
     rows = await db.read(queries.approvals, name, version)
-    assert [(r.accepted, r.approver, r.channel) for r in rows] == [(False, OWNER.upper(), "signal"), (False, OWNER, "update")]
+    assert [(r.accepted, r.approver, r.channel) for r in rows] == [(False, OWNER.upper(), "cli"), (False, OWNER, "cli")]
     assert all("owner" in r.refusal_reason for r in rows)
     assert (await _audit_actions(db, name)).count("lifecycle.approval_refused") == 2
     await control.decide(client, name, version, ApprovalKind.APPROVE, "dave.risk@bank.example", "second pair of eyes")

@@ -9,7 +9,9 @@ history is written to ``tests/replay/histories/<scenario>.json``.
 Run it after a deliberate, versioned change to workflow code (``python -m tests.replay.record_histories``)
 with a new scenario for the change: existing files are kept, never overwritten, so the old histories
 keep guarding in-flight workflows; commit the new files next to them. Runs with the run guards
-(``run-guards-v1``): an input blocked by a rail, an answer blocked then a good one, an output withheld.
+(``run-guards-v1``): an input blocked by a rail, an answer blocked then a good one, an output withheld;
+and with approvals mirrored to a loopback Jira (``jira-approvals``): two approvers for restricted
+data, refused repeats and unmapped accounts, a rejection that needs a reason.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ async def _scenarios(client, db) -> None:
     from shipway import control, queries
     from tests.support.lifecycle import APPROVER, OWNER, counting_spec, deploy, submit, wait_for_step
     from workflows.statuses import ApprovalKind, LifecycleStep, RunStatus
-    from workflows.types import SIGNAL_APPROVE, SIGNAL_PROMOTE, SIGNAL_RESUME_RUN, deployment_workflow_id, lifecycle_workflow_id, run_workflow_id
+    from workflows.types import (SIGNAL_APPROVE, SIGNAL_PROMOTE, SIGNAL_REJECT, SIGNAL_RESUME_RUN, deployment_workflow_id,
+                                 lifecycle_workflow_id, run_workflow_id)
 
     # 1. approval path: refused signals (owner, malformed, anonymous), an accepted update, live, then superseded by v2
     spec = counting_spec()
@@ -121,6 +124,34 @@ async def _scenarios(client, db) -> None:
     assert result.status == RunStatus.WITHHELD, result
     await _record(client.get_workflow_handle(run_workflow_id(withheld_id)), "run_guard_output_withheld")
 
+    # 6. approvals under the jira-approvals patch, mirrored to the loopback Jira: restricted data needs two
+    # approvers (a repeat and an unmapped Jira account refused), then superseded; a reasonless rejection
+    # refused, then a rejection with a reason
+    from workflows.statuses import ApprovalChannel
+
+    restricted = counting_spec(data_classification="restricted")
+    r_name, r_v1 = await submit(client, db, restricted)
+    await wait_for_step(client, r_name, r_v1, LifecycleStep.APPROVAL)
+    handle = client.get_workflow_handle(lifecycle_workflow_id(r_name, r_v1))
+    jira = {"channel": ApprovalChannel.JIRA, "jira_issue": "APPR-1"}
+    await handle.signal(SIGNAL_APPROVE, {"approver": APPROVER, "reason": "first review", "jira_account": "acct-carol", **jira})
+    await handle.signal(SIGNAL_APPROVE, {"approver": APPROVER, "reason": "again", "jira_account": "acct-carol", **jira})
+    await handle.signal(SIGNAL_APPROVE, {"approver": "", "reason": "trust me", "jira_account": "acct-mallory", **jira})
+    await control.decide(client, r_name, r_v1, ApprovalKind.APPROVE, "dave.risk@bank.example", "second review",
+                         ApprovalChannel.CONSOLE)
+    await control.wait_lifecycle(client, r_name, r_v1)
+    await deploy(client, db, {**restricted, "data_classification": "internal"})  # one approver: supersedes v1
+    await handle.result()
+    await _record(handle, "lifecycle_jira_two_approvers_then_superseded")
+
+    j_name, j_v1 = await submit(client, db, counting_spec())
+    await wait_for_step(client, j_name, j_v1, LifecycleStep.APPROVAL)
+    handle = client.get_workflow_handle(lifecycle_workflow_id(j_name, j_v1))
+    await handle.signal(SIGNAL_REJECT, {"approver": APPROVER, "reason": "", "jira_account": "acct-carol", **jira})
+    await handle.signal(SIGNAL_REJECT, {"approver": APPROVER, "reason": "fails MRP-7", "jira_account": "acct-carol", **jira})
+    await handle.result()
+    await _record(handle, "lifecycle_jira_rejected_with_reason")
+
     # 5. the daily audit verification, run once on demand
     from workflows.types import AUDIT_VERIFICATION_WORKFLOW, AuditChainCheck, AuditChainReport
 
@@ -144,8 +175,10 @@ async def main() -> None:
     from tests.conftest import temporal_cli_path
     from tests.support.workers import running_workers
 
+    from tests.support.jira_loopback import LoopbackJira
+
     OUT.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="shipway-replay-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="shipway-replay-") as tmp, LoopbackJira() as jira:
         server = EmbeddedPostgres(Path(tmp) / "pg")
         info = server.start(free_port(), pick_free_port=True)
         env = await WorkflowEnvironment.start_local(
@@ -154,7 +187,8 @@ async def main() -> None:
         try:
             upgrade(info.url)
             os.environ.update(DATABASE_URL=info.url, TEMPORAL_ADDRESS=env.client.service_client.config.target_host,
-                              SHIPWAY_STATE_DIR=str(Path(tmp) / "state"))
+                              SHIPWAY_STATE_DIR=str(Path(tmp) / "state"), SHIPWAY_JIRA_URL=jira.url, SHIPWAY_JIRA_EMAIL=jira.email,
+                              SHIPWAY_JIRA_API_TOKEN=jira.api_token, SHIPWAY_JIRA_PROJECT=jira.project)
             get_settings.cache_clear()
             async with running_workers(env.client) as client, Database.from_settings(pool_size=2) as db:
                 await _scenarios(client, db)
