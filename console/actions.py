@@ -1,4 +1,5 @@
-"""Operator actions from the console: submitting an agent, approval decisions and answers to interrupted runs.
+"""Operator actions from the console: submitting an agent, approval decisions, answers to interrupted
+runs and replays of webhook dead letters.
 
 Each call opens a Temporal client (``shipway.temporal.connect``) on a fresh event loop, because a
 Streamlit script run is synchronous and a Temporal client is bound to the loop it was created on.
@@ -17,14 +18,19 @@ from typing import Any, TypeVar
 from temporalio.client import Client
 
 from console.identity import Identity, require
-from shipway import control
+from shipway import control, jira_webhooks
 from shipway.auth.roles import Action
 from shipway.db.engine import Database
+from shipway.settings import get_settings
 from shipway.temporal import connect
-from workflows.statuses import ApprovalKind
+from workflows.statuses import ApprovalChannel, ApprovalKind, WebhookOutcome
 from workflows.types import ApprovalOutcome, ResumeAck
 
 T = TypeVar("T")
+
+# Re-driving a dead letter is an operator's repair, like a rollback; the role table has no action of
+# its own for it, so it takes the deploy / rollback permission (admin and operator).
+REPLAY_ACTION = Action.VERSION_DEPLOY
 
 
 def with_client(action: Callable[[Client], Awaitable[T]]) -> T:
@@ -71,7 +77,8 @@ def decide(identity: Identity, agent: str, version: int, decision: ApprovalKind,
         temporalio.service.RPCError: the version has no lifecycle workflow.
     """
     require(identity, Action.VERSION_APPROVE)
-    return with_client(lambda client: control.decide(client, agent, version, decision, identity.name, reason))
+    return with_client(lambda client: control.decide(client, agent, version, decision, identity.name, reason,
+                                                     ApprovalChannel.CONSOLE))
 
 
 def resume(identity: Identity, run_id: str, value: dict[str, Any]) -> ResumeAck:
@@ -86,3 +93,24 @@ def resume(identity: Identity, run_id: str, value: dict[str, Any]) -> ResumeAck:
     """
     require(identity, Action.RUN_RESUME)
     return with_client(lambda client: control.resume_run(client, run_id, value, identity.name))
+
+
+def replay_dead_letters(identity: Identity, ids: list[int] | None = None) -> list[tuple[int, WebhookOutcome, str]]:
+    """Re-drive webhook dead letters (those of ``ids``, or every one) from their stored bodies, as
+    ``shipway webhooks replay`` does; returns ``(id, outcome, detail)`` for each. A delivery that is
+    no longer a dead letter is left alone and reported with its outcome.
+
+    Raises:
+        console.identity.NotAllowed: the identity's role may not replay (:data:`REPLAY_ACTION`).
+        LookupError: one of ``ids`` does not exist.
+        RuntimeError: Temporal or the database is not configured, or Temporal is unreachable.
+        sqlalchemy.exc.OperationalError: the database is unreachable.
+    """
+
+    async def action(client: Client) -> list[tuple[int, WebhookOutcome, str]]:
+        # two connections: driving a delivery holds its row lock while the approval request is read
+        async with Database.from_settings(pool_size=2) as db:
+            return await jira_webhooks.replay(client, db, get_settings(), identity.name or identity.role, ids)
+
+    require(identity, REPLAY_ACTION)
+    return with_client(action)

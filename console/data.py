@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 import psycopg
@@ -21,10 +21,10 @@ from sqlmodel import Session
 from activities.artifact_store import store_from_settings
 from shipway import queries
 from shipway.db.engine import sync_engine
-from shipway.db.models import Approval, Run
+from shipway.db.models import Approval, Run, WebhookDelivery, utcnow
 from shipway.settings import get_settings
 from shipway.version_diff import VersionDiff, diff_versions
-from workflows.statuses import RunStatus
+from workflows.statuses import ApprovalKind, RunStatus, WebhookOutcome
 
 # ``refused`` is only a workflow outcome: no runs row ever has it.
 RUN_STATUSES = tuple(s for s in RunStatus if s is not RunStatus.REFUSED)
@@ -164,8 +164,16 @@ def compare_versions(agent_name: str, old: int, new: int) -> VersionComparison:
 # -- approvals -------------------------------------------------------------------------------------
 @dataclass
 class PendingApproval:
-    """An agent version waiting for an approver, with its spec summary and the attempts the
-    workflow refused (``approvals`` rows with ``accepted`` False, oldest first)."""
+    """An agent version waiting for an approver: its spec summary, the attempts the workflow refused
+    (``approvals`` rows with ``accepted`` False, oldest first), the accepted approvals so far (a
+    ``restricted`` version needs two different approvers), its approval request (Jira issue, whether
+    Jira is failing, the spec guard's findings) and the version it is compared with.
+
+    ``jira_key`` / ``jira_url`` are None until the issue exists (or always, without Jira);
+    ``jira_unreachable_since`` is set while the workflow's Jira calls fail, with the last error in
+    ``jira_error``. ``guard_findings`` are dicts ``{field, entity, start, end, score}``.
+    ``previous_version`` is the newest earlier version with an artifact, or None.
+    """
 
     agent: str
     version: int
@@ -178,20 +186,45 @@ class PendingApproval:
     workflow_id: str
     waiting_since: datetime
     refused: list[Approval] = field(default_factory=list)
+    required_approvers: int = 1
+    approvers_so_far: list[str] = field(default_factory=list)
+    jira_key: str | None = None
+    jira_url: str | None = None
+    jira_unreachable_since: datetime | None = None
+    jira_error: str | None = None
+    guard_findings: list[dict] = field(default_factory=list)
+    previous_version: int | None = None
 
     @property
     def workflow_url(self) -> str:
         """Link to the lifecycle workflow in the Temporal Web UI."""
         return get_settings().workflow_url(self.workflow_id)
 
+    @property
+    def age(self) -> timedelta:
+        """How long the version has been waiting, until now."""
+        return utcnow() - self.waiting_since
+
+
+def previous_built_version(s: Session, agent_name: str, version: int) -> int | None:
+    """The newest version of ``agent_name`` before ``version`` that has an artifact (what a new
+    version is compared with), or None for the first one."""
+    return next((v.version for v in queries.versions(s, agent_name) if v.version < version and v.artifact_sha256), None)
+
 
 def pending_approvals() -> list[PendingApproval]:
-    """Versions awaiting approval, longest waiting first, each with its refused attempts."""
+    """Versions awaiting approval, longest waiting first, each with its refused attempts, accepted
+    approvals and approval request."""
     with session() as s:
         pending = []
         for v in queries.versions_awaiting_approval(s):
             agent = queries.agent(s, v.agent_name)
             spec = v.spec or {}
+            classification = str(spec.get("data_classification", "internal"))
+            # the request row is written by the workflow just after the status: until then, the
+            # spec says how many approvers it will need (the workflow's own rule)
+            request = queries.approval_request(s, v.agent_name, v.version)
+            accepted = queries.approvals(s, v.agent_name, v.version, accepted=True)
             pending.append(PendingApproval(
                 agent=v.agent_name,
                 version=v.version,
@@ -199,13 +232,28 @@ def pending_approvals() -> list[PendingApproval]:
                 submitted_by=v.submitted_by,
                 template=str(spec.get("template") or (agent.template if agent else "")),
                 model=spec.get("model"),
-                data_classification=str(spec.get("data_classification", "internal")),
+                data_classification=classification,
                 description=str(spec.get("description") or (agent.description if agent else "")),
                 workflow_id=v.workflow_id,
                 waiting_since=v.updated_at,
                 refused=queries.approvals(s, v.agent_name, v.version, accepted=False),
+                required_approvers=request.required_approvers if request else (2 if classification == "restricted" else 1),
+                approvers_so_far=[a.approver for a in accepted if a.decision == ApprovalKind.APPROVE],
+                jira_key=request.jira_key if request else None,
+                jira_url=request.jira_url if request else None,
+                jira_unreachable_since=request.jira_unreachable_since if request else None,
+                jira_error=request.jira_error if request else None,
+                guard_findings=list(request.guard_findings) if request else [],
+                previous_version=previous_built_version(s, v.agent_name, v.version),
             ))
     return pending
+
+
+def dead_letters() -> list[WebhookDelivery]:
+    """Webhook deliveries that verified and mapped to a workflow but could not signal it (they wait
+    for a replay), newest first."""
+    with session() as s:
+        return queries.webhook_deliveries(s, outcome=WebhookOutcome.DEAD_LETTER, newest_first=True)
 
 
 # -- runs ------------------------------------------------------------------------------------------

@@ -16,9 +16,13 @@ from workflows.statuses import ApprovalKind, LifecycleStep, VersionStatus
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def _awaiting_approval(client, db) -> tuple[str, int]:
-    """A new counting version listed in the catalog as awaiting approval (what the page lists)."""
-    name, version = await submit(client, db, counting_spec())
+SECOND_APPROVER = "dave.second@bank.example"
+
+
+async def _awaiting_approval(client, db, **spec) -> tuple[str, int]:
+    """A new counting version (its spec's fields overridden by ``spec``) listed in the catalog as
+    awaiting approval (what the page lists)."""
+    name, version = await submit(client, db, counting_spec(**spec))
     await wait_for_step(client, name, version, LifecycleStep.APPROVAL)
     # the workflow enters the step before its activity records the status: wait for the row
     deadline = asyncio.get_running_loop().time() + 30
@@ -42,7 +46,7 @@ async def test_owner_is_refused_and_another_operator_approves_through_the_consol
     assert refusal.value.startswith(f"{OWNER}'s approve of {name} v{version} refused: ")
     assert "approver is the agent's owner" in refusal.value
     [listed] = at.warning  # the refused attempt stays listed, with its channel
-    assert f"Refused approve by {OWNER} (via update)" in listed.value and "owner" in listed.value
+    assert f"Refused approve by {OWNER} (via console)" in listed.value and "owner" in listed.value
     assert not at.success
 
     at.session_state["acting_as"] = APPROVER
@@ -57,7 +61,7 @@ async def test_owner_is_refused_and_another_operator_approves_through_the_consol
     assert (result.status, result.approver) == (VersionStatus.LIVE, APPROVER)
     rows = await db.read(queries.approvals, name, version)
     assert [(r.accepted, r.decision, r.approver, r.channel) for r in rows] == [
-        (False, ApprovalKind.APPROVE, OWNER, "update"), (True, ApprovalKind.APPROVE, APPROVER, "update")]
+        (False, ApprovalKind.APPROVE, OWNER, "console"), (True, ApprovalKind.APPROVE, APPROVER, "console")]
 
 
 async def test_reject_from_the_console_rejects_the_version_and_the_agents_page_says_why(shipway_worker, db, console_role):
@@ -83,3 +87,47 @@ async def test_reject_from_the_console_rejects_the_version_and_the_agents_page_s
     v = at.dataframe[1].value.set_index("version")
     assert v.loc[version, "status"] == VersionStatus.REJECTED
     assert v.loc[version, "status_detail"] == f"rejected by {APPROVER}: PD model not validated"
+
+
+async def _approve(at, name: str, version: int, approver: str, reason: str):
+    """Act as ``approver`` and approve ``name`` v``version`` with ``reason`` on the open page."""
+    at.session_state["acting_as"] = approver
+    await run_app(at)
+    key = f"{name}:{version}"
+    at.text_area(key=f"reason:{key}").input(reason)
+    at.button(key=f"approve:{key}").click()
+    return await run_app(at)
+
+
+async def test_a_restricted_version_needs_two_different_approvers_through_the_console(shipway_worker, db, console_role):
+    console_role("approver")
+    client = shipway_worker
+    name, version = await _awaiting_approval(client, db, data_classification="restricted")
+    what = f"{name} v{version}"
+
+    at = await open_page("views/approvals.py", APPROVER)
+    assert "Approvals: 0 of 2; restricted data needs 2 different approvers." in [m.value for m in at.markdown]
+
+    await _approve(at, name, version, APPROVER, "model risk review MRM-112 passed")
+    assert not at.error
+    assert [s.value for s in at.success] == [
+        f"{APPROVER}'s approve of {what} accepted: approval 1 of 2 recorded: a second, different approver is needed."]
+    assert await db.read(queries.version_status, name, version) == VersionStatus.AWAITING_APPROVAL
+    assert f"Approvals: 1 of 2 ({APPROVER}); restricted data needs 2 different approvers." in [m.value for m in at.markdown]
+
+    await _approve(at, name, version, APPROVER, "approving again")
+    [refusal] = at.error
+    assert refusal.value.startswith(f"{APPROVER}'s approve of {what} refused: ")
+    assert f"{APPROVER} already approved" in refusal.value
+    assert not at.success
+    assert await db.read(queries.version_status, name, version) == VersionStatus.AWAITING_APPROVAL
+
+    await _approve(at, name, version, SECOND_APPROVER, "data protection review DPR-7 passed")
+    assert not at.error
+    assert [s.value for s in at.success] == [f"{SECOND_APPROVER}'s approve of {what} accepted: the rollout starts."]
+
+    result = await control.wait_lifecycle(client, name, version)
+    assert (result.status, result.approvers) == (VersionStatus.LIVE, [APPROVER, SECOND_APPROVER])
+    rows = await db.read(queries.approvals, name, version)
+    assert [(r.accepted, r.approver, r.channel) for r in rows] == [
+        (True, APPROVER, "console"), (False, APPROVER, "console"), (True, SECOND_APPROVER, "console")]

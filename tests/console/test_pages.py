@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal, TypedDict
 
 import pytest
@@ -14,10 +14,10 @@ from streamlit.testing.v1 import AppTest
 
 from console.data import RUNS_TABLE_LIMIT
 from reference_agents.common.hitl import ReasonText, ReviewAnswer, build_request
-from shipway.db.models import Agent, AgentVersion, Approval, Run, TrafficWeight, utcnow
+from shipway.db.models import Agent, AgentVersion, Approval, ApprovalRequest, Run, TrafficWeight, WebhookDelivery, utcnow
 from shipway.stack.ports import free_port
 from tests.console.conftest import APP
-from workflows.statuses import ApprovalKind, RunStatus, VersionStatus
+from workflows.statuses import ApprovalKind, RunStatus, VersionStatus, WebhookOutcome
 
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 SPEC = {
@@ -34,14 +34,15 @@ def _texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
-def _agent_with_versions(seed) -> None:
+def _agent_with_versions(seed, **pending) -> None:
+    """credit-underwriting: v1 live, v2 awaiting approval (its fields overridden by ``pending``)."""
     seed(Agent(name="credit-underwriting", owner=SPEC["owner"], template=SPEC["template"], description=SPEC["description"], live_version=1))
     seed(
         AgentVersion(agent_name="credit-underwriting", version=1, spec=SPEC, status=VersionStatus.LIVE, artifact_sha256=SHA,
                      submitted_by=SPEC["owner"], workflow_id="agent:credit-underwriting:v1"),
-        AgentVersion(agent_name="credit-underwriting", version=2, spec={**SPEC, "model": "openai:gpt-4.1-mini"},
-                     status=VersionStatus.AWAITING_APPROVAL, submitted_by="dev.bot@bank.example",
-                     workflow_id="agent:credit-underwriting:v2"),
+        AgentVersion(**{"agent_name": "credit-underwriting", "version": 2, "spec": {**SPEC, "model": "openai:gpt-4.1-mini"},
+                        "status": VersionStatus.AWAITING_APPROVAL, "submitted_by": "dev.bot@bank.example",
+                        "workflow_id": "agent:credit-underwriting:v2", **pending}),
         TrafficWeight(agent_name="credit-underwriting", version=1, weight_pct=100.0),
     )
 
@@ -108,9 +109,9 @@ def test_approvals_page_shows_pending_version_spec_and_refused_attempts_with_cha
     console_role("approver")
     _agent_with_versions(seed)
     seed(Approval(agent_name="credit-underwriting", version=2, decision=ApprovalKind.APPROVE, approver="alice@bank.example",
-                  reason="looks good", accepted=False, refusal_reason="approver is the agent's owner", channel="update"),
+                  reason="looks good", accepted=False, refusal_reason="approver is the agent's owner", channel="console"),
          Approval(agent_name="credit-underwriting", version=1, decision=ApprovalKind.APPROVE, approver="bob@bank.example",
-                  reason="fine", accepted=True, channel="update"))
+                  reason="fine", accepted=True, channel="console"))
     at = app("views/approvals.py")
 
     assert [s.value for s in at.subheader] == ["credit-underwriting v2"]  # v1 is live, not pending
@@ -120,7 +121,7 @@ def test_approvals_page_shows_pending_version_spec_and_refused_attempts_with_cha
         assert shown in page
     assert "workflows/agent%3Acredit-underwriting%3Av2" in page
     [refused] = at.warning  # only the refused attempt of the pending version
-    assert "Refused approve by alice@bank.example (via update)" in refused.value
+    assert "Refused approve by alice@bank.example (via console)" in refused.value
     assert "approver is the agent's owner" in refused.value
     assert {b.label for b in at.button} == {"Approve", "Reject"}
     assert "You act as **operator** (role approver)" in _texts(at.caption)
@@ -145,6 +146,166 @@ def test_decision_without_reason_is_not_sent(app, seed, console_role):
     at = app("views/approvals.py")
     at.button(key="approve:credit-underwriting:2").click().run()
     assert "Give a reason" in _texts(at.error)
+
+
+def _request(**fields) -> ApprovalRequest:
+    """The approval request of credit-underwriting v2 (as the workflow opens it), with ``fields``."""
+    return ApprovalRequest(**{"agent_name": "credit-underwriting", "version": 2, "workflow_id": "agent:credit-underwriting:v2",
+                              "owner": SPEC["owner"], **fields})
+
+
+def test_a_pending_card_shows_how_long_it_waits_its_jira_issue_and_the_diff_against_the_previous_version(app, seed):
+    _agent_with_versions(seed, updated_at=utcnow() - timedelta(hours=3, minutes=12, seconds=30))
+    seed(_request(jira_key="APPR-12", jira_url="https://bank.atlassian.net/browse/APPR-12"))
+    at = app("views/approvals.py")
+
+    page = _texts(at.markdown)
+    assert "Waiting 3 h 12 min (since " in page
+    assert "Jira [APPR-12](https://bank.atlassian.net/browse/APPR-12)" in page
+    assert "Approvals:" not in page  # confidential data: one approver, no count shown
+    assert not at.warning and not at.error
+    assert "No spec guard findings." in _texts(at.caption)
+    [expander] = at.expander
+    assert expander.label == "Diff against v1"
+    [spec_diff] = expander.code  # v2 is not built in this seed: the specs only
+    assert spec_diff.language == "diff"
+    assert "-model: openai:gpt-4o-mini\n+model: openai:gpt-4.1-mini\n" in spec_diff.value
+    assert "v2 has no artifact yet (status: awaiting_approval): only the specs are compared." in _texts(expander.caption)
+
+
+def test_a_first_version_has_nothing_to_compare_and_a_missing_artifact_is_shown_not_raised(app, seed, console_role):
+    console_role("approver")
+    seed(Agent(name="fraud-detection", owner=SPEC["owner"], template=SPEC["template"], description=SPEC["description"]))
+    seed(AgentVersion(agent_name="fraud-detection", version=1, spec={**SPEC, "name": "fraud-detection"}, artifact_sha256=SHA,
+                      status=VersionStatus.AWAITING_APPROVAL, workflow_id="agent:fraud-detection:v1"))
+    _agent_with_versions(seed, artifact_sha256="e" * 64)  # built, but neither artifact is in the store
+    at = app("views/approvals.py")
+
+    first, second = at.expander  # fraud-detection v1 was seeded first: it has waited longer
+    assert (first.label, second.label) == ("Diff against the previous version", "Diff against v1")
+    assert "First version: nothing to compare." in _texts(first.caption)
+    [error] = second.error
+    assert error.value.startswith("Cannot compare v1 and v2: ") and SHA in error.value
+    assert {b.key for b in at.button} == {f"{verb}:{key}" for verb in ("approve", "reject")
+                                          for key in ("fraud-detection:1", "credit-underwriting:2")}
+
+
+def test_without_jira_the_card_names_no_issue_and_with_jira_it_says_none_yet(app, seed, monkeypatch):
+    from shipway.settings import get_settings
+
+    _agent_with_versions(seed)
+    seed(_request())
+    assert "Jira" not in _texts(app("views/approvals.py").markdown)
+
+    for name, value in {"SHIPWAY_JIRA_URL": "https://bank.atlassian.net", "SHIPWAY_JIRA_EMAIL": "shipway@bank.example",
+                        "SHIPWAY_JIRA_API_TOKEN": "token"}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    assert "no Jira issue yet" in _texts(app("views/approvals.py").markdown)
+
+
+def test_jira_unreachable_is_a_visible_warning_on_the_card(app, seed):
+    _agent_with_versions(seed)
+    seed(_request(jira_unreachable_since=datetime(2026, 5, 4, 9, 30, 5, tzinfo=UTC),
+                  jira_error="POST /rest/api/3/issue: 503 Service Unavailable"))
+    at = app("views/approvals.py")
+    [warning] = at.warning
+    assert warning.value == ("Jira unreachable since 2026-05-04 09:30:05 UTC: POST /rest/api/3/issue: 503 Service Unavailable; "
+                             "the workflow keeps retrying.")
+    assert "no Jira issue yet" in _texts(at.markdown)
+
+
+def test_a_restricted_version_shows_its_approvals_so_far_and_the_guard_findings(app, seed, console_role):
+    console_role("approver")
+    _agent_with_versions(seed, spec={**SPEC, "data_classification": "restricted"})
+    findings = [{"field": "description", "entity": "PERSON", "start": 40, "end": 52, "score": 0.41},
+                {"field": "system_prompt", "entity": "EMAIL_ADDRESS", "start": 3, "end": 21, "score": 0.35}]
+    seed(_request(required_approvers=2, guard_findings=findings),
+         Approval(agent_name="credit-underwriting", version=2, decision=ApprovalKind.APPROVE, approver="bob@bank.example",
+                  reason="MRM-112 passed", accepted=True, channel="jira"),
+         Approval(agent_name="credit-underwriting", version=2, decision=ApprovalKind.APPROVE, approver="bob@bank.example",
+                  reason="again", accepted=False, refusal_reason="bob@bank.example already approved", channel="console"))
+    at = app("views/approvals.py")
+
+    assert ("Approvals: 1 of 2 (bob@bank.example); restricted data needs 2 different approvers."
+            in [m.value for m in at.markdown])
+    [table] = at.dataframe
+    assert table.value.to_dict("records") == findings
+    [refused] = at.warning
+    assert "Refused approve by bob@bank.example (via console)" in refused.value
+    assert {b.label for b in at.button} == {"Approve", "Reject"}  # still waiting for a second approver
+
+
+def test_a_restricted_version_without_a_request_row_yet_still_needs_two(app, seed):
+    _agent_with_versions(seed, spec={**SPEC, "data_classification": "restricted"})
+    at = app("views/approvals.py")
+    assert "Approvals: 0 of 2; restricted data needs 2 different approvers." in [m.value for m in at.markdown]
+
+
+# A Jira webhook moving APPR-999 to Approved: a verified delivery, stored whole for a replay.
+ISSUE_UPDATED = {
+    "timestamp": 1777886400000,
+    "webhookEvent": "jira:issue_updated",
+    "issue_event_type_name": "issue_generic",
+    "user": {"accountId": "712020:dana", "displayName": "Dana Approver"},
+    "issue": {"id": "10999", "key": "APPR-999", "fields": {"summary": "Approve agent fraud-detection v4"}},
+    "changelog": {"id": "20001", "items": [{"field": "status", "fieldtype": "jira", "from": "10001",
+                                            "fromString": "Awaiting approval", "to": "10002", "toString": "Approved"}]},
+}
+
+
+def _dead_letter(issue_key: str = "APPR-999", **fields) -> WebhookDelivery:
+    body = json.dumps({**ISSUE_UPDATED, "issue": {**ISSUE_UPDATED["issue"], "key": issue_key}})
+    return WebhookDelivery(**{"identifier": f"wh-{issue_key}", "body": body, "body_bytes": len(body), "signature_valid": True,
+                              "outcome": WebhookOutcome.DEAD_LETTER, "event": "jira:issue_updated", "issue_key": issue_key,
+                              "decision": ApprovalKind.APPROVE, "jira_account_id": "712020:dana", "approver": "dana@bank.example",
+                              "workflow_id": "agent:fraud-detection:v4", "attempts": 3,
+                              "detail": "could not signal agent:fraud-detection:v4: workflow not found", **fields})
+
+
+@pytest.mark.parametrize("role, replays", [("operator", True), ("admin", True), ("approver", False), ("viewer", False)])
+def test_dead_letters_are_listed_and_only_an_operator_gets_replay_buttons(app, seed, console_role, role, replays):
+    console_role(role)
+    seed(_dead_letter("APPR-7"), _dead_letter("APPR-8", approver=None, jira_account_id="712020:unknown"),
+         WebhookDelivery(identifier="wh-ok", signature_valid=True, outcome=WebhookOutcome.SIGNALLED, issue_key="APPR-6"))
+    at = app("views/approvals.py")
+
+    assert [h.value for h in at.header] == ["Webhook dead letters"]
+    [table] = at.dataframe  # no pending versions: the dead letters' table is the only one
+    rows = table.value
+    assert list(rows.columns) == ["id", "received", "issue", "decision", "Jira account -> approver", "attempts", "detail"]
+    assert rows["id"].tolist() == [2, 1]  # newest first; the signalled delivery is not a dead letter
+    assert rows["Jira account -> approver"].tolist() == ["712020:unknown -> (unmapped)", "712020:dana -> dana@bank.example"]
+    assert rows.loc[1, ["issue", "decision", "attempts"]].tolist() == ["APPR-7", "approve", 3]
+    assert rows.loc[1, "detail"] == "could not signal agent:fraud-detection:v4: workflow not found"
+    replay_buttons = {b.key: b.label for b in at.button if b.key.startswith("replay")}
+    if replays:
+        assert replay_buttons == {"replay:2": "Replay #2", "replay:1": "Replay #1", "replay_all": "Replay all"}
+    else:
+        assert replay_buttons == {}
+        assert (f"Your role **{role}** cannot replay dead letters; that takes the admin or operator role."
+                in [i.value for i in at.info])
+
+
+def test_no_dead_letters_says_so(app):
+    at = app("views/approvals.py")
+    assert "No agent versions are waiting for approval." in [i.value for i in at.info]
+    assert "No dead letters." in _texts(at.caption)
+    assert not at.dataframe and not at.button
+
+
+def test_replaying_a_dead_letter_for_an_issue_shipway_did_not_open_settles_it_as_ignored(app, seed, console_role):
+    """The console connects to the test Temporal server; the delivery reaches no workflow, so no worker is needed."""
+    console_role("operator")
+    seed(_dead_letter("APPR-999"))
+    at = app("views/approvals.py")
+    at.button(key="replay:1").click().run()
+
+    assert not at.exception
+    [flash] = at.success
+    assert flash.value == "Replayed 1 dead letter(s):\n- #1: ignored: APPR-999 is not an approval issue Shipway opened"
+    assert "No dead letters." in _texts(at.caption)
+    assert not [b for b in at.button if b.key.startswith("replay")]
 
 
 class ReferralAnswer(ReviewAnswer):
