@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.agents
 	$(BIN)/python -m bench.guard_eval
 	$(BIN)/python -m bench.access_overhead
+	$(BIN)/python -m bench.webhooks
 
 model-review: $(STAMP)
 	$(BIN)/python -m bench.model_review
