@@ -21,12 +21,17 @@ from shipway.spec import NAME_RE, SpecError
 from workflows.statuses import ApprovalChannel, ApprovalKind, RunStatus
 from workflows.types import (
     LIFECYCLE_WORKFLOW,
+    QUERY_PROGRESS,
     QUERY_STATUS,
     RUN_WORKFLOW,
     SA_AGENT,
     SA_TENANT,
+    SIGNAL_ABORT,
     SIGNAL_APPROVE,
+    SIGNAL_PAUSE,
+    SIGNAL_PROMOTE,
     SIGNAL_REJECT,
+    SIGNAL_RESUME_DEPLOY,
     UPDATE_DECIDE,
     UPDATE_LIFECYCLE_SETTLED,
     UPDATE_RESUME_RUN,
@@ -35,6 +40,7 @@ from workflows.types import (
     ApprovalDecision,
     ApprovalOutcome,
     ApprovalRequest,
+    DeploymentProgress,
     LifecycleInput,
     LifecycleStatus,
     ResumeAck,
@@ -42,6 +48,7 @@ from workflows.types import (
     RunInput,
     RunResult,
     RunStartResult,
+    deployment_workflow_id,
     lifecycle_workflow_id,
     run_workflow_id,
 )
@@ -94,7 +101,8 @@ async def submit_agent(client: Client, db: Database, raw_spec: dict, submitted_b
             await client.start_workflow(
                 LIFECYCLE_WORKFLOW,
                 LifecycleInput(name=name, version=version, spec=raw_spec, submitted_by=submitted_by,
-                               approval_timeout_s=settings.approval_timeout_s, reminder_every_s=settings.approval_reminder_s),
+                               approval_timeout_s=settings.approval_timeout_s, reminder_every_s=settings.approval_reminder_s,
+                               bake_scale=settings.bake_time_scale),
                 id=wf_id, task_queue=CONTROL_TASK_QUEUE, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, name)]),
             )
@@ -150,10 +158,48 @@ async def signal_decision(client: Client, name: str, version: int, decision: App
     await lifecycle_handle(client, name, version).signal(signal, ApprovalDecision(approver=approver, reason=reason))
 
 
+# -- deployments -----------------------------------------------------------------------------------
+DEPLOYMENT_SIGNALS = {"promote": SIGNAL_PROMOTE, "pause": SIGNAL_PAUSE, "resume": SIGNAL_RESUME_DEPLOY, "abort": SIGNAL_ABORT}
+
+
+async def deployment_progress(client: Client, name: str, version: int) -> DeploymentProgress:
+    """The ``progress`` query of a version's rollout (``deploy:{name}:v{n}``, open or closed).
+
+    Raises:
+        temporalio.service.RPCError: the version has no rollout.
+    """
+    return await client.get_workflow_handle(deployment_workflow_id(name, version)).query(QUERY_PROGRESS,
+                                                                                        result_type=DeploymentProgress)
+
+
+async def signal_deployment(client: Client, name: str, version: int, action: str, actor: str) -> None:
+    """Send ``promote`` / ``pause`` / ``resume`` / ``abort`` to a version's rollout as ``actor``
+    (the workflow records it as an audit event).
+
+    Raises:
+        ValueError: an unknown action.
+        ActionRefused: the rollout has ended.
+        temporalio.service.RPCError: the version has no rollout.
+    """
+    if action not in DEPLOYMENT_SIGNALS:
+        raise ValueError(f"unknown deployment action {action!r}; one of {', '.join(DEPLOYMENT_SIGNALS)}")
+    handle = client.get_workflow_handle(deployment_workflow_id(name, version))
+    try:
+        await handle.signal(DEPLOYMENT_SIGNALS[action], {"actor": actor})
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND and "completed" in str(exc).lower():
+            raise ActionRefused(f"the rollout of {name} v{version} has ended") from exc
+        raise
+
+
 # -- runs ------------------------------------------------------------------------------------------
-async def pick_version(db: Database, agent_name: str, rng: random.Random | None = None, tenant: str | None = None) -> int:
+async def pick_version(db: Database, agent_name: str, rng: random.Random | None = None, tenant: str | None = None,
+                       thread_id: str | None = None) -> int:
     """Choose the version to serve a request by the agent's live traffic weights (percent), read as
-    ``tenant`` (row-level security hides another tenant's private agent) when given.
+    ``tenant`` (row-level security hides another tenant's private agent) when given. Sticky per
+    conversation: a ``thread_id`` whose last run was served by a version that still has traffic
+    stays on it, so a canary or a rollout never switches a conversation's version mid-way; once
+    that version loses its traffic (rolled back, or superseded), the thread moves with the weights.
 
     Raises:
         UnknownAgentError: the agent has no version with positive weight (or is not visible).
@@ -161,6 +207,10 @@ async def pick_version(db: Database, agent_name: str, rng: random.Random | None 
     weights = await db.read(queries.traffic, agent_name, as_tenant=tenant)
     if not weights:
         raise UnknownAgentError(f"agent {agent_name!r} does not exist or has no live version")
+    if thread_id is not None:
+        served = await db.read(queries.thread_version, thread_id, agent_name, as_tenant=tenant)
+        if served is not None and any(w.version == served for w in weights):
+            return served
     r = (rng or random).uniform(0, sum(w.weight_pct for w in weights))
     for w in weights:
         r -= w.weight_pct

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from shipway.db.models import (
     ApprovalRequest,
+    DeploymentAnalysis,
     WebhookDelivery,
     ApiKey,
     Agent,
@@ -139,6 +140,13 @@ def thread(s: Session, thread_id: str) -> Thread | None:
     return s.get(Thread, thread_id)
 
 
+def thread_version(s: Session, thread_id: str, agent: str) -> int | None:
+    """The version that served the last run of ``thread_id`` for ``agent``, or None (a new thread,
+    or one of another agent)."""
+    return s.exec(select(Run.version).join(Thread, Thread.last_run_id == Run.id)
+                  .where(Thread.thread_id == thread_id, Thread.agent_name == agent)).first()
+
+
 def runs(s: Session, agent: str | None = None, status: str | None = None, limit: int = 500,
          tenant: str | None = None, started_by: str | None = None) -> list[Run]:
     """The newest ``limit`` runs, optionally of one agent, status, tenant and/or starting key id."""
@@ -182,19 +190,24 @@ def run_stats(s: Session, agent: str | None = None, status: str | None = None, t
 
 
 def version_metrics(s: Session, name: str, version: int, since: datetime) -> VersionMetrics:
-    """Metrics of one version's runs started since ``since``: finished and failed counts, error
-    rate (0-1), p99 latency (ms) and mean cost per run (USD) of the finished ones."""
+    """Metrics of one version's runs started since ``since``: finished (succeeded or failed) and
+    failed counts, error rate (0-1), p99 latency (ms) and mean cost per run (USD) of the finished
+    ones; runs that ended (finished, blocked or withheld) and guardrail violations among them
+    (blocked or withheld by the run guards) with their rate (0-1)."""
     finished = col(Run.status).in_((RunStatus.SUCCEEDED, RunStatus.FAILED))
+    violated = col(Run.status).in_((RunStatus.BLOCKED, RunStatus.WITHHELD))
     row = s.exec(
         select(func.count().filter(finished), func.count().filter(Run.status == RunStatus.FAILED),
                func.percentile_cont(0.99).within_group(Run.latency_ms).filter(col(Run.latency_ms).is_not(None)),
-               func.avg(Run.cost_usd).filter(finished))
+               func.avg(Run.cost_usd).filter(finished), func.count().filter(violated))
         .where(Run.agent_name == name, Run.version == version, Run.started_at >= since)
     ).one()
-    n, failed = int(row[0] or 0), int(row[1] or 0)
+    n, failed, violations = int(row[0] or 0), int(row[1] or 0), int(row[4] or 0)
+    ended = n + violations
     return VersionMetrics(finished=n, failed=failed, error_rate=failed / n if n else None,
                           p99_ms=float(row[2]) if row[2] is not None else None,
-                          cost_per_run_usd=float(row[3]) if row[3] is not None else None)
+                          cost_per_run_usd=float(row[3]) if row[3] is not None else None,
+                          runs=ended, violations=violations, violation_rate=violations / ended if ended else None)
 
 
 def model_prices(s: Session) -> dict[str, tuple[float, float]]:
@@ -291,4 +304,15 @@ def webhook_deliveries(s: Session, ids: list[int] | None = None, outcome: Webhoo
         query = query.where(col(WebhookDelivery.id).in_(ids))
     if outcome is not None:
         query = query.where(WebhookDelivery.outcome == outcome)
+    return list(s.exec(query).all())
+
+
+def deployment_analyses(s: Session, workflow_id: str | None = None, agent: str | None = None,
+                        limit: int = 500) -> list[DeploymentAnalysis]:
+    """Stored canary analyses, oldest first: of one rollout (its workflow id) and/or one agent."""
+    query = select(DeploymentAnalysis).order_by(col(DeploymentAnalysis.analysed_at), col(DeploymentAnalysis.id)).limit(limit)
+    if workflow_id is not None:
+        query = query.where(DeploymentAnalysis.workflow_id == workflow_id)
+    if agent is not None:
+        query = query.where(DeploymentAnalysis.agent_name == agent)
     return list(s.exec(query).all())

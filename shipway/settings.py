@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     console_port: int = 8501
+    console_host: str = Field(default="127.0.0.1", description="Address `shipway console` binds (0.0.0.0 behind a load balancer).")
     gateway_url: str | None = Field(default=None, description="Base URL of the gateway, for the CLI and demo; default from host and port.")
 
     llm: str | None = Field(default=None, description="provider:model for LangChain init_chat_model, e.g. openai:gpt-4o-mini.")
@@ -58,6 +59,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body the gateway accepts, bytes.")
     approval_timeout_s: float = Field(default=7 * 24 * 3600, description="How long an approval may wait, seconds.")
     approval_reminder_s: float = Field(default=24 * 3600, description="Interval between reminders of a pending approval, seconds.")
+    aws_region: str | None = Field(default=None, description="AWS region of the aws deployment target (default: boto3's).")
+    aws_endpoint_url: str | None = Field(default=None, description="An elbv2 endpoint other than AWS's (tests use moto).")
+    aws_listener_rules: dict[str, str] = Field(default_factory=dict, description="Agent -> ALB listener rule ARN the aws "
+                                               "target applies weights to (JSON object); empty = no aws target.")
+    aws_ecs: dict = Field(default_factory=dict, description="Where the aws target runs each version's ECS service (JSON: "
+                          "cluster, base_task_definition, container_name, container_port, vpc_id, subnets, security_groups, "
+                          "desired_count); empty = versions' services are not managed by Shipway.")
+    bake_time_scale: float = Field(default=1.0, gt=0, description="Multiplies every rollout's bake times (e.g. 0.01 for demos "
+                                   "and tests); set when a version is submitted.")
     resume_timeout_s: float = Field(default=7 * 24 * 3600, description="How long an interrupted run waits for resume, seconds.")
     graph_heartbeat_timeout_s: float = Field(default=30.0, description="Heartbeat timeout of the graph activity, seconds; a dead worker is noticed after this.")
     operator: str = Field(default="operator", description="Who the CLI/console acts as when none is given.")

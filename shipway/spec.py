@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shipway.guard_policy import GuardSpec
 from workflows.strategies import KNOWN, steps_for
-from workflows.types import DeploymentStep
+from workflows.types import CanaryThresholds, DeploymentStep
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 
@@ -22,14 +22,35 @@ class StepSpec(BaseModel):
     bake_s: float = 0.0
 
 
+class ThresholdsSpec(BaseModel):
+    """When a canary is rolled back (:class:`~workflows.types.CanaryThresholds`, whose defaults
+    apply to what is left out): rates 0-1, latency ms, violation margin in percentage points."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_error_rate: float = Field(default=0.05, gt=0, lt=1)
+    max_p99_ms: float = Field(default=5000.0, gt=0)
+    max_p99_ratio: float = Field(default=1.5, ge=1)
+    min_p99_excess_ms: float = Field(default=250.0, ge=0)
+    max_violation_points: float = Field(default=2.0, ge=0, le=100)
+    max_cost_ratio: float = Field(default=1.5, ge=1)
+    min_runs: int = Field(default=20, ge=1, le=100_000)
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    max_inconclusive: int = Field(default=3, ge=0, le=100)
+
+    def as_thresholds(self) -> CanaryThresholds:
+        """The workflow's dataclass."""
+        return CanaryThresholds(**self.model_dump())
+
+
 class DeploymentSpec(BaseModel):
     """How a version is rolled out: a CodeDeploy-style strategy name (or ``Custom`` with
-    ``steps``), on a target."""
+    ``steps``), on a target, judged against ``thresholds``."""
 
     model_config = ConfigDict(extra="forbid")
     strategy: str = Field(default="AllAtOnce", description=f"One of: {', '.join(KNOWN)}.")
     steps: list[StepSpec] | None = None
     target: Literal["local", "aws"] = "local"
+    thresholds: ThresholdsSpec | None = None
 
     @field_validator("strategy")
     @classmethod

@@ -60,6 +60,7 @@ from workflows.types import (
     ApprovalRequest,
     AuditRecord,
     AuditResult,
+    CanaryThresholds,
     DeploymentInput,
     DeploymentProgress,
     DeploymentStep,
@@ -195,7 +196,9 @@ class AgentLifecycleWorkflow:
         progress: DeploymentProgress = await workflow.execute_child_workflow(
             DeploymentWorkflow.run,
             DeploymentInput(name=inp.name, version=inp.version, strategy=dep.get("strategy", "AllAtOnce"),
-                            target=dep.get("target", "local"), steps=steps, actor=decision.approver),
+                            target=dep.get("target", "local"), steps=steps, actor=decision.approver,
+                            thresholds=CanaryThresholds(**dep["thresholds"]) if dep.get("thresholds") else None,
+                            bake_scale=inp.bake_scale),
             id=deployment_workflow_id(inp.name, inp.version),
         )
         await self._refuse_late_decisions()
@@ -471,7 +474,7 @@ def _rollout_report(progress: DeploymentProgress) -> str:
              f"{progress.weight_pct:g}% of traffic on the new version). {progress.detail}".strip()]
     for i, a in enumerate(progress.analyses, 1):
         c, b = a.canary, a.baseline
-        verdict = f"breach: {', '.join(a.reasons)}" if a.breach else "pass"
+        verdict = f"breach: {', '.join(a.reasons)}" if a.breach else str(a.verdict)
         baseline = (f"; stable: {b.finished} runs, error rate {_pct(b.error_rate)}, p99 {_ms(b.p99_ms)}, cost/run {_usd(b.cost_per_run_usd)}"
                     if b else "")
         lines.append(f"Canary analysis {i}: {verdict}. Canary: {c.finished} runs, error rate {_pct(c.error_rate)}, "

@@ -137,6 +137,18 @@ class ApprovalKind(StrEnum):
     REJECT = "reject"
 
 
+class CanaryVerdict(StrEnum):
+    """What one canary analysis concluded, per metric and overall: ``breach`` rolls back;
+    ``inconclusive`` (too few runs to judge) keeps the step baking, up to a limit, then rolls back;
+    ``pass`` lets the rollout go on; ``not_judged``: a metric with nothing to compare against (e.g.
+    cost without a stable version), which neither passes nor holds the step."""
+
+    PASS = "pass"
+    BREACH = "breach"
+    INCONCLUSIVE = "inconclusive"
+    NOT_JUDGED = "not_judged"
+
+
 class ApprovalChannel(StrEnum):
     """Where an approval decision came from: a Jira webhook, the console, or the CLI (``shipway agent
     approve`` and ``temporal workflow signal``)."""

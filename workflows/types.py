@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributeKey
 
 from workflows.statuses import (
     ApprovalChannel,
+    CanaryVerdict,
     ApprovalKind,
     DeploymentState,
     GraphStepStatus,
@@ -66,6 +67,8 @@ RECORD_APPROVAL = "record_approval"
 OPEN_APPROVAL_REQUEST = "open_approval_request"
 NOTE_APPROVAL_REQUEST = "note_approval_request"
 SET_TRAFFIC = "set_traffic"
+PREPARE_VERSION = "prepare_version"
+RETIRE_VERSION = "retire_version"
 RECORD_DEPLOYMENT = "record_deployment"
 ANALYZE_CANARY = "analyze_canary"
 # both task queues
@@ -92,6 +95,7 @@ SA_TENANT = SearchAttributeKey.for_keyword("ShipwayTenant")
 
 # Workflow patches (``workflow.patched``): histories recorded before a patch replay the old code path.
 PATCH_JIRA_APPROVALS = "jira-approvals"
+PATCH_CANARY_EVIDENCE = "canary-evidence"
 
 # Lifecycle steps, in order (the value of the `status` query's `step`).
 STEPS = tuple(LifecycleStep)
@@ -123,6 +127,7 @@ class LifecycleInput:
     submitted_by: str
     approval_timeout_s: float = 7 * 24 * 3600
     reminder_every_s: float = 24 * 3600
+    bake_scale: float = 1.0  # multiplies the rollout's bake times (setting bake_time_scale)
 
 
 @dataclass
@@ -219,8 +224,32 @@ class DeploymentStep:
 
 
 @dataclass
+class CanaryThresholds:
+    """When a canary breaches, compared with the stable version over the same window (spec
+    ``deployment.thresholds``; these defaults otherwise). Rates are 0-1, latency milliseconds,
+    ``max_violation_points`` percentage points of guardrail-violation rate over the stable
+    version's; a p99 over ``max_p99_ratio`` times the stable's breaches only when it is also at
+    least ``min_p99_excess_ms`` over it (on runs of a few hundred ms, one slow run moves a p99 by
+    more than half: measured with bench/canary.py). A metric needs ``min_runs`` runs of the canary (and of the stable version, where it
+    is compared with it) before it is judged; rate breaches must also be significant at ``alpha``
+    (one-sided tests, :mod:`activities.canary_verdict`). An inconclusive step bakes again, at most
+    ``max_inconclusive`` times, then rolls back."""
+
+    max_error_rate: float = 0.05
+    max_p99_ms: float = 5000.0
+    max_p99_ratio: float = 1.5
+    min_p99_excess_ms: float = 250.0  # a ratio breach must also be this far over the stable p99 (noise on fast runs)
+    max_violation_points: float = 2.0
+    max_cost_ratio: float = 1.5
+    min_runs: int = 20
+    alpha: float = 0.05
+    max_inconclusive: int = 3
+
+
+@dataclass
 class DeploymentInput:
-    """Start of a rollout of ``version`` of agent ``name``."""
+    """Start of a rollout of ``version`` of agent ``name``. ``bake_scale`` multiplies every bake
+    time (the ``bake_time_scale`` setting: shorter bakes for demos and tests)."""
 
     name: str
     version: int
@@ -228,29 +257,55 @@ class DeploymentInput:
     target: str = "local"
     steps: list[DeploymentStep] | None = None  # custom steps; None = from the strategy name
     actor: str = "shipway"
+    thresholds: CanaryThresholds | None = None  # None: the defaults
+    bake_scale: float = 1.0
 
 
 @dataclass
 class VersionMetrics:
-    """Metrics of one version's runs in an analysis window: runs finished and failed, error rate
-    (0-1, None without runs), p99 latency (ms) and mean cost per run (USD)."""
+    """Metrics of one version's runs in an analysis window: runs finished (succeeded or failed) and
+    failed, error rate (0-1, None without runs), p99 latency (ms) and mean cost per run (USD) of the
+    finished ones; and of every run that ended (``runs``: finished, blocked or withheld), how many
+    the run guards stopped (``violations``: blocked + withheld) and that rate (0-1)."""
 
     finished: int
     failed: int
     error_rate: float | None
     p99_ms: float | None
     cost_per_run_usd: float | None
+    runs: int = 0
+    violations: int = 0
+    violation_rate: float | None = None
+
+
+@dataclass
+class MetricVerdict:
+    """One metric of a canary analysis: the canary's value, the stable version's, the threshold it
+    was held to (in words, and as the numeric ``limit``), its verdict and, for rates, the one-sided
+    test's p-value (a rate breaches only when significantly above ``limit``)."""
+
+    metric: str  # error_rate | p99_latency | violation_rate | cost_per_run
+    verdict: CanaryVerdict
+    canary: float | None
+    baseline: float | None
+    threshold: str
+    p_value: float | None = None
+    limit: float | None = None  # the value it breaches above, in the metric's unit (rates 0-1, ms, USD)
 
 
 @dataclass
 class CanaryAnalysis:
-    """Verdict of one canary step: ``breach`` with machine-readable ``reasons``, and the metrics
-    of the canary and of the stable version over the same window."""
+    """Verdict of one canary step: ``verdict`` overall (``breach`` when any metric breached, else
+    ``inconclusive`` when any lacked runs, else ``pass``), ``breach`` and machine-readable
+    ``reasons`` naming each failing metric with its values and threshold, each metric's verdict,
+    and the metrics of the canary and of the stable version over the same window."""
 
     breach: bool
     reasons: list[str]
     canary: VersionMetrics
     baseline: VersionMetrics | None
+    verdict: CanaryVerdict = CanaryVerdict.PASS
+    metrics: list[MetricVerdict] = field(default_factory=list)
 
 
 @dataclass
@@ -583,11 +638,31 @@ class SetLiveVersionResult:
 
 @dataclass
 class TrafficUpdate:
-    """Set the gateway's traffic weights for one agent: percent by version (keys are text, as in
-    JSON), summing to 100, or empty for "serve nothing"."""
+    """Set one agent's traffic weights on a deployment ``target``: percent by version (keys are
+    text, as in JSON), summing to 100, or empty for "serve nothing". ``local``: the gateway's
+    weights in PostgreSQL; ``aws``: those, and the agent's ALB listener rule."""
 
     name: str
     weights: dict[str, float]
+    target: str = "local"
+
+
+@dataclass
+class VersionOnTarget:
+    """Input of ``prepare_version`` (before a version gets traffic: on ``aws``, its own ECS service
+    and ALB target group) and ``retire_version`` (once it has none: its service and group removed).
+    Both do nothing on ``local``."""
+
+    name: str
+    version: int
+    target: str = "local"
+
+
+@dataclass
+class VersionOnTargetResult:
+    """The version's ALB target group ARN on ``aws`` (None on ``local``, or once retired)."""
+
+    target_group_arn: str | None = None
 
 
 @dataclass
@@ -633,6 +708,11 @@ class CanaryAnalysisInput:
     max_error_rate: float = 0.05
     max_p99_latency_ratio: float = 2.0
     min_runs: int = 1
+    thresholds: CanaryThresholds | None = None  # set by the canary-evidence patch; None: the fields above
+    step_index: int = 0
+    weight_pct: float = 0.0  # the canary's share of traffic during the window (percent)
+    analysis_index: int = 0  # the n-th analysis of this rollout (a step analysed again after an inconclusive one)
+    workflow_id: str = ""  # with analysis_index, identifies the stored analysis (empty: not stored)
 
 
 # -- Activities: runs -----------------------------------------------------------------------------

@@ -326,3 +326,28 @@ class WebhookDelivery(SQLModel, table=True):
     workflow_id: str | None = None
     attempts: int = 0
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class DeploymentAnalysis(SQLModel, table=True):
+    """One canary analysis of a rollout: the window, the overall verdict, each metric's verdict
+    against its threshold (:class:`~workflows.types.MetricVerdict` as JSON), the reasons of a
+    breach, and the metrics of the canary and the stable version. One row per (``workflow_id``,
+    ``analysis_index``), so a retried analysis replaces its row. Only :mod:`activities.canary` writes it."""
+
+    __tablename__ = "deployment_analyses"
+    __table_args__ = (UniqueConstraint("workflow_id", "analysis_index", name="uq_deployment_analyses_workflow_index"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str
+    analysis_index: int
+    agent_name: str = Field(index=True)
+    version: int
+    baseline_version: int | None = None
+    step_index: int
+    weight_pct: float = 0.0
+    window_start: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    analysed_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    verdict: str
+    reasons: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    metrics: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    canary: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    baseline: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))

@@ -11,7 +11,9 @@ with a new scenario for the change: existing files are kept, never overwritten, 
 keep guarding in-flight workflows; commit the new files next to them. Runs with the run guards
 (``run-guards-v1``): an input blocked by a rail, an answer blocked then a good one, an output withheld;
 and with approvals mirrored to a loopback Jira (``jira-approvals``): two approvers for restricted
-data, refused repeats and unmapped accounts, a rejection that needs a reason.
+data, refused repeats and unmapped accounts, a rejection that needs a reason; and rollouts under
+``canary-evidence`` (bake times scaled by 0.005): an inconclusive canary failing safe, a failing one
+breaching on its error rate.
 """
 
 from __future__ import annotations
@@ -62,19 +64,22 @@ async def _scenarios(client, db) -> None:
 
     # 2. a canary that fails every run breaches its error rate and rolls back to the stable version
     canary_spec = {**spec, "config": {"fail_runs": True},
-                   "deployment": {"strategy": "Custom", "steps": [{"weight_pct": 50, "bake_s": 600}, {"weight_pct": 100}]}}
+                   "deployment": {"strategy": "Custom", "steps": [{"weight_pct": 50, "bake_s": 600}, {"weight_pct": 100}],
+                                  "thresholds": {"min_runs": 3}}}
     _, v3 = await submit(client, db, canary_spec)
     await wait_for_step(client, name, v3, LifecycleStep.APPROVAL)
     await control.decide(client, name, v3, ApprovalKind.APPROVE, APPROVER, "replay history: canary")
     while not any(w.version == v3 for w in await db.read(queries.traffic, name)):
         await asyncio.sleep(0.1)
-    for _ in range(50):
+    failures = 0
+    for _ in range(100):
         version = await control.pick_version(db, name)
         _, result = await control.start_run(client, name, version, {"log_path": os.devnull}, wait=True)
-        if version == v3 and result.status == RunStatus.FAILED:
+        failures += version == v3 and result.status == RunStatus.FAILED
+        if failures == 3:  # the minimum of runs the analysis needs to judge the error rate
             break
     else:
-        raise RuntimeError("no run reached the canary")
+        raise RuntimeError("too few runs reached the canary")
     # the failure is recorded: end the bake now instead of after ten minutes
     await client.get_workflow_handle(deployment_workflow_id(name, v3)).signal(SIGNAL_PROMOTE)
     settled = await control.wait_lifecycle(client, name, v3)
@@ -151,6 +156,33 @@ async def _scenarios(client, db) -> None:
     await handle.signal(SIGNAL_REJECT, {"approver": APPROVER, "reason": "fails MRP-7", "jira_account": "acct-carol", **jira})
     await handle.result()
     await _record(handle, "lifecycle_jira_rejected_with_reason")
+
+    # 7. canary-evidence: a canary nobody calls is analysed again (inconclusive), then rolls back fail-safe;
+    # a canary failing every run breaches on its error rate once it has the minimum of runs
+    from shipway.settings import get_settings
+
+    os.environ["SHIPWAY_BAKE_TIME_SCALE"] = "0.005"  # read when a version is submitted
+    get_settings.cache_clear()
+    e_spec = counting_spec()
+    e_name, _ = await deploy(client, db, e_spec)
+    steps = [{"weight_pct": 50, "bake_s": 600}, {"weight_pct": 100}]
+    quiet = {**e_spec, "deployment": {"strategy": "Custom", "steps": steps, "thresholds": {"min_runs": 3, "max_inconclusive": 1}}}
+    _, e_v2 = await submit(client, db, quiet)
+    await wait_for_step(client, e_name, e_v2, LifecycleStep.APPROVAL)
+    await control.decide(client, e_name, e_v2, ApprovalKind.APPROVE, APPROVER, "replay history: no evidence")
+    assert (await control.wait_lifecycle(client, e_name, e_v2)).status == "rolled_back"
+    await _record(client.get_workflow_handle(deployment_workflow_id(e_name, e_v2)), "deployment_canary_inconclusive_rolled_back")
+
+    failing = {**quiet, "config": {"fail_runs": True}}
+    _, e_v3 = await submit(client, db, failing)
+    await wait_for_step(client, e_name, e_v3, LifecycleStep.APPROVAL)
+    await control.decide(client, e_name, e_v3, ApprovalKind.APPROVE, APPROVER, "replay history: failing canary")
+    settled = asyncio.ensure_future(control.wait_lifecycle(client, e_name, e_v3))
+    while not settled.done():
+        version = await control.pick_version(db, e_name)
+        await control.start_run(client, e_name, version, {"log_path": os.devnull}, wait=True)
+    assert settled.result().status == "rolled_back", settled.result()
+    await _record(client.get_workflow_handle(deployment_workflow_id(e_name, e_v3)), "deployment_canary_error_rate_breach")
 
     # 5. the daily audit verification, run once on demand
     from workflows.types import AUDIT_VERIFICATION_WORKFLOW, AuditChainCheck, AuditChainReport

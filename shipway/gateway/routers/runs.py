@@ -93,7 +93,7 @@ async def start_run(name: LookupText, body: RunRequest, request: Request, db: An
     if body.tenant is not None and body.tenant != principal.tenant:
         await refuse_tenant(request, db, principal, body.tenant)
     try:
-        version = await control.pick_version(db, name, tenant=principal.tenant)
+        version = await control.pick_version(db, name, tenant=principal.tenant, thread_id=body.thread_id)
         served = await versions.get(name, version, principal.tenant)
     except (control.UnknownAgentError, UnknownVersion) as exc:
         raise ApiError(404, str(exc)) from exc
