@@ -32,6 +32,7 @@ from activities.guards.run_guards import GuardActivities
 from activities.runs import RunActivities
 from activities.scaffold import BuildActivities
 from activities.traffic import TrafficActivities
+from activities.version_services import VersionServiceActivities
 from shipway.checkpoint_crypto import encrypted_serde
 from shipway.db.engine import Database
 from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, Settings, get_settings
@@ -95,12 +96,14 @@ class ShipwayWorkers:
     def _control_activities(self, audit: AuditActivities) -> list:
         catalog = CatalogActivities(self.db, embed)
         requests = ApprovalRequestActivities.from_settings(self.db, self.settings, self.store)
+        versions = VersionServiceActivities.from_settings(self.settings)
         return [
             spec_validation.validate_spec, spec_guard.guard_spec, self.build.scaffold_agent,
             catalog.register_version, catalog.store_validated_spec, catalog.set_version_status, catalog.index_agent,
             catalog.live_version, catalog.set_live_version, ApprovalActivities(self.db).record_approval,
-            audit.record_audit, TrafficActivities(self.db).set_traffic, DeploymentActivities(self.db).record_deployment,
+            audit.record_audit, TrafficActivities.from_settings(self.db, self.settings).set_traffic, DeploymentActivities(self.db).record_deployment,
             CanaryActivities(self.db).analyze_canary, audit.verify_audit_chain, requests.open_request, requests.note,
+            versions.prepare_version, versions.retire_version,
         ]
 
     async def _schedules(self) -> None:

@@ -1,0 +1,1 @@
+"""Deployment targets that apply an agent's traffic weights outside Shipway's own gateway."""
