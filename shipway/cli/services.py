@@ -41,14 +41,15 @@ def gateway(host: str = typer.Option(None, help="Bind address (default from sett
     exit_now(0)
 
 
-def console(port: int = typer.Option(None, help="Port (default from settings).")) -> None:
+def console(port: int = typer.Option(None, help="Port (default from settings)."),
+            host: str = typer.Option(None, help="Address to bind (default SHIPWAY_CONSOLE_HOST, 127.0.0.1).")) -> None:
     """Serve the Streamlit operator console."""
     import importlib.util
 
     app = Path(importlib.util.find_spec("console.app").origin)
     s = get_settings()
     code = subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port or s.console_port),
-                            "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"])
+                            "--server.headless", "true", "--server.address", host or s.console_host, "--browser.gatherUsageStats", "false"])
     exit_now(code)
 
 
