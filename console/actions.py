@@ -1,10 +1,11 @@
 """Operator actions from the console: submitting an agent, approval decisions, answers to interrupted
-runs and replays of webhook dead letters.
+runs, replays of webhook dead letters and signals to rollouts.
 
 Each call opens a Temporal client (``shipway.temporal.connect``) on a fresh event loop, because a
 Streamlit script run is synchronous and a Temporal client is bound to the loop it was created on.
 The actions themselves live in ``shipway.control``; decisions and answers return once the workflow
-has answered, a submission once its lifecycle workflow has started. Each is taken as an
+has answered, a submission once its lifecycle workflow has started, a rollout signal once Temporal
+has accepted it (the workflow acts on it afterwards). Each is taken as an
 :class:`~console.identity.Identity`, under its name, and only when its role allows it: the pages
 hide what a role may not do, and these functions refuse it again before anything is sent.
 """
@@ -114,3 +115,24 @@ def replay_dead_letters(identity: Identity, ids: list[int] | None = None) -> lis
 
     require(identity, REPLAY_ACTION)
     return with_client(action)
+
+
+DEPLOYMENT_ACTIONS = tuple(control.DEPLOYMENT_SIGNALS)  # promote, pause, resume, abort
+
+
+def signal_deployment(identity: Identity, name: str, version: int, action: str) -> None:
+    """Send ``action`` (one of :data:`DEPLOYMENT_ACTIONS`) to the rollout of ``name`` v``version``
+    as ``identity.name`` (the workflow records it as an audit event); returns once Temporal has
+    accepted the signal, not once the workflow has acted on it.
+
+    Raises:
+        console.identity.NotAllowed: the identity's role may not deploy (``version.deploy``).
+        ValueError: an unknown action.
+        shipway.control.ActionRefused: the rollout has ended.
+        temporalio.service.RPCError: the version has no rollout workflow.
+        RuntimeError: Temporal is unreachable.
+    """
+    require(identity, Action.VERSION_DEPLOY)
+    if action not in DEPLOYMENT_ACTIONS:
+        raise ValueError(f"unknown deployment action {action!r}; one of {', '.join(DEPLOYMENT_ACTIONS)}")
+    with_client(lambda client: control.signal_deployment(client, name, version, action, identity.name))

@@ -31,6 +31,7 @@ navigation = st.navigation(
         st.Page(PAGES / "create_agent.py", title="Create agent", icon=":material/add_circle:"),
         st.Page(PAGES / "approvals.py", title="Approvals", icon=":material/approval:"),
         st.Page(PAGES / "runs.py", title="Runs", icon=":material/play_circle:"),
+        st.Page(PAGES / "deployments.py", title="Deployments", icon=":material/alt_route:"),
     ]
 )
 navigation.run()

@@ -21,10 +21,12 @@ from sqlmodel import Session
 from activities.artifact_store import store_from_settings
 from shipway import queries
 from shipway.db.engine import sync_engine
-from shipway.db.models import Approval, Run, WebhookDelivery, utcnow
+from shipway.db.models import Approval, Deployment, DeploymentAnalysis, Run, WebhookDelivery, utcnow
 from shipway.settings import get_settings
 from shipway.version_diff import VersionDiff, diff_versions
-from workflows.statuses import ApprovalKind, RunStatus, WebhookOutcome
+from workflows.statuses import ApprovalKind, DeploymentState, RunStatus, WebhookOutcome
+from workflows.strategies import CUSTOM, steps_for
+from workflows.types import DeploymentStep, deployment_workflow_id
 
 # ``refused`` is only a workflow outcome: no runs row ever has it.
 RUN_STATUSES = tuple(s for s in RunStatus if s is not RunStatus.REFUSED)
@@ -314,3 +316,218 @@ def guard_stats_frame(agent: str | None = None) -> pd.DataFrame:
         rows = queries.guard_stats(s, agent)
     return pd.DataFrame([asdict(r) for r in rows],
                         columns=["agent", "stage", "verdict", "reason_code", "count", "p50_ms", "p95_ms"])
+
+
+# -- deployments -----------------------------------------------------------------------------------
+DEPLOYMENTS_LIMIT = 100  # rollouts listed on the Deployments page, newest first
+ACTIVE_STATES = (DeploymentState.IN_PROGRESS, DeploymentState.PAUSED)  # a rollout that still takes signals
+DEPLOYMENT_COLUMNS = ["agent", "version", "strategy", "target", "state", "weight_pct", "started", "finished", "detail",
+                      "workflow_id", "workflow"]
+CANARY_METRICS = ("error_rate", "p99_latency", "violation_rate", "cost_per_run")  # activities.canary_verdict's, in its order
+ANALYSIS_COLUMNS = ["analysis", "step", "weight_pct", "window_start", "analysed_at", "verdict", "canary_finished",
+                    "stable_finished", *CANARY_METRICS, "reasons"]
+METRIC_COLUMNS = ["analysis", "step", "weight_pct", "metric", "verdict", "canary", "stable", "threshold", "threshold_text",
+                  "p_value"]
+WEIGHT_COLUMNS = ["ts", "version", "role", "weight_pct", "event"]
+EVENT_COLUMNS = ["ts", "actor", "action", "detail"]
+# the rollout's own audit actions that change its traffic, besides ``deployment.weights``
+_ENDING_EVENTS = {f"deployment.{DeploymentState.SUCCEEDED}": "succeeded", f"deployment.{DeploymentState.ROLLED_BACK}": "rolled back",
+                  f"deployment.{DeploymentState.ABORTED}": "aborted"}
+
+
+def deployments_frame(limit: int = DEPLOYMENTS_LIMIT) -> pd.DataFrame:
+    """The newest ``limit`` rollouts, newest first.
+
+    Columns: ``agent, version, strategy, target, state, weight_pct`` (the new version's share of
+    traffic, percent), ``started, finished`` (None while running), ``detail`` (why it ended as it
+    did), ``workflow_id, workflow`` (Temporal Web UI URL).
+    """
+    settings = get_settings()
+    with session() as s:
+        rows = queries.deployments(s, limit=limit)
+    return pd.DataFrame(
+        [{"agent": d.agent_name, "version": d.version, "strategy": d.strategy, "target": d.target, "state": str(d.status),
+          "weight_pct": d.weight_pct, "started": d.created_at, "finished": d.finished_at, "detail": d.detail,
+          "workflow_id": d.workflow_id, "workflow": settings.workflow_url(d.workflow_id)} for d in rows],
+        columns=DEPLOYMENT_COLUMNS,
+    )
+
+
+@dataclass
+class RolloutStep:
+    """One step of a rollout: its number (1-based), the new version's weight (percent), its bake
+    time (seconds, before ``bake_time_scale``; None when the plan is unknown), where the rollout is
+    (``done``, ``current``, ``next: paused before it``, ``pending``, ``not reached``, or the ended
+    state where it stopped), when its weights were set, and its analyses with the last verdict."""
+
+    step: int
+    weight_pct: float
+    bake_s: float | None
+    status: str
+    reached_at: datetime | None = None
+    analyses: int = 0
+    last_verdict: str | None = None
+
+
+@dataclass
+class Rollout:
+    """One rollout with what the Deployments page shows of it: its ``deployments`` row, the stable
+    version it started from (from its ``deployment.started`` audit event), its steps, its weights
+    over time (from its ``deployment.weights`` audit events), its stored canary analyses (oldest
+    first) and its audit events (``deployment.*``, oldest first)."""
+
+    deployment: Deployment
+    stable_version: int | None
+    steps: list[RolloutStep]
+    weights: pd.DataFrame
+    analyses: list[DeploymentAnalysis]
+    events: pd.DataFrame
+    pending_pause: tuple[str, datetime] | None = None  # (actor, when): a pause sent while the step still bakes
+
+    @property
+    def active(self) -> bool:
+        """Whether the rollout still takes signals (in progress or paused)."""
+        return self.deployment.status in ACTIVE_STATES
+
+    @property
+    def workflow_url(self) -> str:
+        """Link to the rollout's workflow in the Temporal Web UI."""
+        return get_settings().workflow_url(self.deployment.workflow_id)
+
+
+def rollout(agent_name: str, version: int) -> Rollout | None:
+    """The rollout of ``agent_name`` v``version`` (its workflow is ``deploy:{name}:v{n}``), or None."""
+    wf_id = deployment_workflow_id(agent_name, version)
+    with session() as s:
+        d = next((d for d in queries.deployments(s, agent_name) if d.workflow_id == wf_id), None)
+        if d is None:
+            return None
+        events = queries.audit_events(s, f"agent:{agent_name}:v{version}", "deployment.")
+        analyses = queries.deployment_analyses(s, workflow_id=wf_id)
+        planned = _planned_steps(s, d)
+    started = next((e for e in events if e.action == "deployment.started"), None)
+    stable = started.detail.get("stable") if started else None
+    stable = int(stable) if isinstance(stable, int | str) and str(stable).isdigit() else None
+    reached = [e for e in events if e.action == "deployment.weights"]
+    return Rollout(deployment=d, stable_version=stable, steps=_steps(d, planned, reached, analyses),
+                   weights=weights_frame(events, d.version, stable), analyses=analyses,
+                   events=pd.DataFrame([{"ts": e.ts, "actor": e.actor, "action": e.action,
+                                         "detail": json.dumps(e.detail, sort_keys=True)} for e in events], columns=EVENT_COLUMNS),
+                   pending_pause=_pending_pause(d, events))
+
+
+def _planned_steps(s: Session, d: Deployment) -> list[DeploymentStep]:
+    """The steps of ``d``'s strategy (a ``Custom`` one's from its version's spec); [] when unknown."""
+    custom = None
+    if d.strategy == CUSTOM:
+        row = queries.agent_version(s, d.agent_name, d.version)
+        spec = (row.spec or {}) if row else {}
+        try:
+            custom = [DeploymentStep(float(x["weight_pct"]), float(x.get("bake_s", 0.0)))
+                      for x in (spec.get("deployment") or {}).get("steps") or ()] or None
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return []
+    try:
+        return steps_for(d.strategy, custom)
+    except ValueError:
+        return []
+
+
+def _steps(d: Deployment, planned: list[DeploymentStep], reached: list, analyses: list[DeploymentAnalysis]) -> list[RolloutStep]:
+    """Each step of ``d`` and where the rollout is, from its ``deployment.weights`` events (one per
+    step it reached, in order). Without a known plan, the steps it reached."""
+    if not planned:
+        planned = [DeploymentStep(float(e.detail.get("weights", {}).get(str(d.version), 0.0)), None) for e in reached]
+    n = len(reached)
+    state = DeploymentState(d.status)
+    steps = []
+    for i, p in enumerate(planned):
+        if state == DeploymentState.SUCCEEDED or i < n - 1 or (state == DeploymentState.PAUSED and i < n):
+            status = "done"
+        elif state == DeploymentState.PAUSED:
+            status = "next: paused before it" if i == n else "pending"
+        elif i == n - 1:
+            status = "current" if state == DeploymentState.IN_PROGRESS else f"ended here: {state}"
+        else:
+            status = "pending" if state == DeploymentState.IN_PROGRESS else "not reached"
+        own = [a for a in analyses if a.step_index == i]
+        steps.append(RolloutStep(step=i + 1, weight_pct=float(p.weight_pct), bake_s=p.bake_s, status=status,
+                                 reached_at=reached[i].ts if i < n else None, analyses=len(own),
+                                 last_verdict=own[-1].verdict if own else None))
+    return steps
+
+
+def _pending_pause(d: Deployment, events: list) -> tuple[str, datetime] | None:
+    """A pause signal not yet followed by a resume while the rollout is still in progress (the
+    workflow pauses before its next step)."""
+    if d.status != DeploymentState.IN_PROGRESS:
+        return None
+    last = next((e for e in reversed(events) if e.action in ("deployment.signal.pause", "deployment.signal.resume")), None)
+    return (last.actor, last.ts) if last is not None and last.action == "deployment.signal.pause" else None
+
+
+def weights_frame(events: list, version: int, stable: int | None) -> pd.DataFrame:
+    """The rollout's traffic weights over time, one row per version and change: each
+    ``deployment.weights`` event (``{"weights": {"<version>": pct}}``; a version it leaves out
+    gets 0), then its end (``deployment.succeeded``: all on the new version; ``rolled_back`` or
+    ``aborted``: all back on the stable version, or nothing served without one).
+
+    Columns: ``ts, version, role`` (``canary`` or ``stable``), ``weight_pct, event``.
+    """
+    changes: list[tuple[datetime, dict[str, float], str]] = []
+    step = 0
+    for e in events:
+        if e.action == "deployment.weights":
+            step += 1
+            weights = (e.detail or {}).get("weights") or {}
+            changes.append((e.ts, {str(k): float(v) for k, v in weights.items()}, f"step {step}"))
+        elif e.action in _ENDING_EVENTS:
+            ended = {str(version): 100.0} if e.action == "deployment.succeeded" else (
+                {str(stable): 100.0} if stable is not None else {})
+            changes.append((e.ts, ended, _ENDING_EVENTS[e.action]))
+    versions = [version] + ([stable] if stable is not None else [])
+    versions += sorted({int(k) for _, w, _ in changes for k in w if k.isdigit()} - set(versions))
+    return pd.DataFrame(
+        [{"ts": ts, "version": v, "role": "canary" if v == version else "stable", "weight_pct": w.get(str(v), 0.0),
+          "event": label} for ts, w, label in changes for v in versions],
+        columns=WEIGHT_COLUMNS,
+    )
+
+
+def analyses_frame(analyses: list[DeploymentAnalysis]) -> pd.DataFrame:
+    """One row per canary analysis, oldest first: its number, step (1-based), the canary's weight
+    (percent), window and time, the overall verdict, the finished runs of the canary and the stable
+    version, each metric's verdict, and the reasons of a breach (joined by "; ")."""
+    rows = []
+    for a in analyses:
+        verdicts = {m.get("metric"): m.get("verdict") for m in a.metrics or ()}
+        rows.append({"analysis": a.analysis_index, "step": a.step_index + 1, "weight_pct": a.weight_pct,
+                     "window_start": a.window_start, "analysed_at": a.analysed_at, "verdict": a.verdict,
+                     "canary_finished": (a.canary or {}).get("finished"),
+                     "stable_finished": (a.baseline or {}).get("finished") if a.baseline is not None else None,
+                     **{m: verdicts.get(m) for m in CANARY_METRICS}, "reasons": "; ".join(a.reasons or ())})
+    return pd.DataFrame(rows, columns=ANALYSIS_COLUMNS)
+
+
+def metric_frame(analyses: list[DeploymentAnalysis]) -> pd.DataFrame:
+    """Each metric of each analysis: the canary's and the stable version's values, the threshold
+    in words and as the number it amounts to (:func:`threshold_value`; None when it has none), the
+    metric's verdict and p-value. Rates are 0-1, latency milliseconds, cost US dollars."""
+    return pd.DataFrame(
+        [{"analysis": a.analysis_index, "step": a.step_index + 1, "weight_pct": a.weight_pct, "metric": m.get("metric"),
+          "verdict": m.get("verdict"), "canary": m.get("canary"), "stable": m.get("baseline"), "threshold": threshold_value(m),
+          "threshold_text": m.get("threshold", ""), "p_value": m.get("p_value")}
+         for a in analyses for m in a.metrics or ()],
+        columns=METRIC_COLUMNS,
+    )
+
+
+
+
+def threshold_value(metric: dict) -> float | None:
+    """The value a stored metric breaches above (its ``limit``: rates 0-1, latency ms, cost USD), or
+    None when it has none (cost without a paid stable version). Rate limits are those of a
+    significance test: the canary's observed rate may sit above them and still pass."""
+    limit = metric.get("limit")
+    return float(limit) if limit is not None else None
+    return None
