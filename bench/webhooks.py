@@ -1,10 +1,11 @@
 """What a Jira webhook delivery costs the gateway, by outcome, on this machine.
 
-Self-contained (no ``shipway up``, offline): stands up in a temp dir an embedded PostgreSQL
-(migrated), a Temporal dev server, the loopback Jira Cloud of ``tests/support/jira_loopback.py``,
-Shipway's real workers and the real gateway (uvicorn on a free port of 127.0.0.1), all in this
-process except PostgreSQL and Temporal. Submits one counting test agent version and waits until it
-awaits approval and its Jira issue is open, then sends ``POST /webhooks/jira`` deliveries over real
+Self-contained (no ``shipway up``, offline): stands up the stack of ``bench/local_stack.py`` (in a
+temp dir an embedded PostgreSQL (migrated), a Temporal dev server, Shipway's real workers and the
+real gateway on a free port of 127.0.0.1, all in this process except PostgreSQL and Temporal) with
+the loopback Jira Cloud of ``tests/support/jira_loopback.py``; an admin API key rides along in the
+HTTP client, which the signed webhook route ignores. Submits one counting test agent version and
+waits until it awaits approval and its Jira issue is open, then sends ``POST /webhooks/jira`` deliveries over real
 HTTP (httpx), in Jira's payload format with ``X-Hub-Signature`` and ``X-Atlassian-Webhook-Identifier``
 headers built beforehand, each kind separately:
 
@@ -38,19 +39,16 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
 from bench._common import pct
+from bench.local_stack import LocalStack, local_stack, until
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret"
 WRONG_SECRET = "not-the-bench-secret"
 MAPPED = {"acct-carol": "carol.approver@bank.example"}
@@ -172,25 +170,12 @@ def _failed(tally: Tally) -> str:
     return f", {len(tally.failures)} FAILED" if tally.failures else ""
 
 
-async def until(check: Callable, timeout_s: float) -> float | None:
-    """Seconds until ``await check()`` is true, or None after ``timeout_s``."""
-    t0 = time.perf_counter()
-    while not await check():
-        if time.perf_counter() - t0 > timeout_s:
-            return None
-        await asyncio.sleep(0.05)
-    return time.perf_counter() - t0
-
-
-async def bench(client, db, jira, n: int, n_concurrent: int, n_others: int) -> None:
-    import uvicorn
-
+async def bench(stack: LocalStack, jira, n: int, n_concurrent: int, n_others: int) -> None:
     from shipway import queries
-    from shipway.gateway.app import create_app
-    from shipway.stack.ports import free_port
     from tests.support.lifecycle import counting_spec, submit, wait_for_step
     from workflows.statuses import LifecycleStep
 
+    client, db = stack.client, stack.db
     t0 = time.perf_counter()
     name, version = await submit(client, db, counting_spec())
     st = await wait_for_step(client, name, version, LifecycleStep.APPROVAL)
@@ -205,25 +190,7 @@ async def bench(client, db, jira, n: int, n_concurrent: int, n_others: int) -> N
         raise SystemExit(f"{name} v{version}: no Jira issue after 120 s")
     key = await jira_key()
     print(f"  {name} v{version} awaiting approval, Jira issue {key}, {time.perf_counter() - t0:.1f} s after submit")
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
-                                     limits=httpx.Limits(max_connections=IN_FLIGHT + 5, max_keepalive_connections=IN_FLIGHT + 5)) as http:
-            async def healthy() -> bool:
-                try:
-                    return (await http.get("/healthz")).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            if await until(healthy, 60) is None:
-                raise SystemExit("the gateway did not answer /healthz within 60 s")
-            await _measure(http, db, jira, name, version, key, n, n_concurrent, n_others)
-    finally:
-        server.should_exit = True
-        await serving
+    await _measure(stack.http, db, jira, name, version, key, n, n_concurrent, n_others)
 
 
 async def _measure(http, db, jira, name: str, version: int, key: str, n: int, n_concurrent: int, n_others: int) -> None:
@@ -309,43 +276,19 @@ async def _measure(http, db, jira, name: str, version: int, key: str, n: int, n_
 
 async def main(n: int, n_concurrent: int, n_others: int) -> None:
     started = time.perf_counter()
-    agents = str(ROOT / "tests" / "agents")
-    sys.path.insert(0, agents)
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (agents, os.environ.get("PYTHONPATH", "")) if p)
-    from temporalio.testing import WorkflowEnvironment
-
-    from shipway.db.engine import Database
-    from shipway.db.migrate import upgrade
-    from shipway.settings import get_settings
-    from shipway.stack.ports import free_port
-    from shipway.stack.postgres import EmbeddedPostgres
-    from shipway.temporal import SEARCH_ATTRIBUTES
-    from tests.conftest import temporal_cli_path
     from tests.support.jira_loopback import LoopbackJira
-    from tests.support.workers import running_workers
 
     print(f"Jira webhooks through the gateway: {os.cpu_count()} cores, {platform.machine()}, {platform.system()} "
           f"{platform.release()}, Python {platform.python_version()}; {n} one at a time per kind, "
           f"{n_concurrent} signals and {n_others} of each other kind with {IN_FLIGHT} in flight")
-    with tempfile.TemporaryDirectory(prefix="shipway-bench-webhooks-") as tmp, LoopbackJira() as jira:
-        server = EmbeddedPostgres(Path(tmp) / "pg")
-        info = server.start(free_port(), pick_free_port=True)
-        env = await WorkflowEnvironment.start_local(
-            port=free_port(), dev_server_existing_path=temporal_cli_path(), search_attributes=SEARCH_ATTRIBUTES,
-            dev_server_extra_args=["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"])
-        try:
-            upgrade(info.url)
-            os.environ.update(DATABASE_URL=info.url, TEMPORAL_ADDRESS=env.client.service_client.config.target_host,
-                              SHIPWAY_STATE_DIR=str(Path(tmp) / "state"), SHIPWAY_JIRA_URL=jira.url, SHIPWAY_JIRA_EMAIL=jira.email,
-                              SHIPWAY_JIRA_API_TOKEN=jira.api_token, SHIPWAY_JIRA_PROJECT=jira.project,
-                              SHIPWAY_JIRA_WEBHOOK_SECRETS=json.dumps([SECRET]), SHIPWAY_JIRA_USERS=json.dumps(MAPPED))
-            get_settings.cache_clear()
-            print(f"  stack up (PostgreSQL, Temporal dev server, loopback Jira) in {time.perf_counter() - started:.1f} s")
-            async with running_workers(env.client) as client, Database.from_settings(pool_size=2) as db:
-                await bench(client, db, jira, n, n_concurrent, n_others)
-        finally:
-            await env.shutdown()
-            server.stop()
+    with LoopbackJira() as jira:
+        env = dict(SHIPWAY_JIRA_URL=jira.url, SHIPWAY_JIRA_EMAIL=jira.email, SHIPWAY_JIRA_API_TOKEN=jira.api_token,
+                   SHIPWAY_JIRA_PROJECT=jira.project, SHIPWAY_JIRA_WEBHOOK_SECRETS=json.dumps([SECRET]),
+                   SHIPWAY_JIRA_USERS=json.dumps(MAPPED))
+        async with local_stack(env, prefix="shipway-bench-webhooks-", max_connections=IN_FLIGHT + 5) as stack:
+            print(f"  stack up (PostgreSQL, Temporal dev server, loopback Jira) in {stack.up_s:.1f} s; "
+                  f"workers and gateway ready at {stack.ready_s:.1f} s")
+            await bench(stack, jira, n, n_concurrent, n_others)
     print(f"  done in {time.perf_counter() - started:.0f} s")
 
 
