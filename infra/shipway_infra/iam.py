@@ -28,6 +28,10 @@ WILDCARD_ACTIONS = {
     "ecr:GetAuthorizationToken": "ECR's token API is account-wide: it supports no resource-level permission",
     "elasticloadbalancing:DescribeRules": "ELB's Describe* actions support no resource-level permission",
     "elasticloadbalancing:DescribeTargetGroups": "ELB's Describe* actions support no resource-level permission",
+    "ecs:RegisterTaskDefinition": "ECS's RegisterTaskDefinition supports no resource-level permission",
+    "ecs:DescribeTaskDefinition": "ECS's DescribeTaskDefinition supports no resource-level permission",
+    "ecs:DeregisterTaskDefinition": "ECS's DeregisterTaskDefinition supports no resource-level permission",
+    "ecs:ListTaskDefinitions": "ECS's List* actions support no resource-level permission",
 }
 
 ECR_IMAGE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?/(?P<repo>[^:@]+)")
@@ -106,9 +110,32 @@ def traffic_policy(listener_arn: str) -> dict:
     ]}
 
 
+def version_services_policy(cluster_arn: str, execution_role_arn: str, task_role_arn: str) -> dict:
+    """Control worker policy for the ``aws`` target's version services (``prepare_version`` /
+    ``retire_version``): services of this cluster only, target groups of this account and region
+    (their names are the versions'), task definitions (no resource-level permission), and passing
+    exactly the two task roles to ECS tasks."""
+    arn = cluster_arn.split(":")
+    region, account, cluster = arn[3], arn[4], arn[5].split("/", 1)[1]
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "VersionServices", "Effect": "Allow",
+         "Action": ["ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService", "ecs:DescribeServices", "ecs:TagResource"],
+         "Resource": f"arn:aws:ecs:{region}:{account}:service/{cluster}/*"},
+        {"Sid": "VersionTaskDefinitions", "Effect": "Allow", "Resource": "*",
+         "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition",
+                    "ecs:ListTaskDefinitions"]},
+        {"Sid": "VersionTargetGroups", "Effect": "Allow",
+         "Action": ["elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup",
+                    "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:AddTags"],
+         "Resource": f"arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/*"},
+        {"Sid": "PassTaskRoles", "Effect": "Allow", "Action": "iam:PassRole", "Resource": [execution_role_arn, task_role_arn],
+         "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}},
+    ]}
+
+
 def create_roles(cfg: ShipwayConfig, secrets: dict[str, aws.secretsmanager.Secret],
                  log_groups: Sequence[aws.cloudwatch.LogGroup], bucket: aws.s3.Bucket, prefix: str,
-                 listener: aws.lb.Listener) -> TaskRoles:
+                 listener: aws.lb.Listener, cluster: aws.ecs.Cluster) -> TaskRoles:
     """Create the three roles with their inline policies (inline: they live and die with the role
     and nothing else can attach them)."""
     trust = json.dumps(assume_role_policy())
@@ -128,4 +155,7 @@ def create_roles(cfg: ShipwayConfig, secrets: dict[str, aws.secretsmanager.Secre
     aws.iam.RolePolicy(f"{cfg.name}-control-artifacts", role=control.id, policy=artifacts)
     aws.iam.RolePolicy(f"{cfg.name}-control-traffic", role=control.id,
                        policy=listener.arn.apply(lambda arn: json.dumps(traffic_policy(arn))))
+    aws.iam.RolePolicy(f"{cfg.name}-control-versions", role=control.id,
+                       policy=pulumi.Output.all(cluster.arn, execution.arn, task.arn).apply(
+                           lambda a: json.dumps(version_services_policy(*a))))
     return TaskRoles(execution=execution, task=task, control=control)

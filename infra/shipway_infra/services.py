@@ -85,9 +85,12 @@ def _task_definition(cfg: ShipwayConfig, process: str, cpu: int, memory: int, ex
 
 def create_services(cfg: ShipwayConfig, cluster: Cluster, roles: TaskRoles, lb: LoadBalancer,
                     secrets: Mapping[str, aws.secretsmanager.Secret], private_subnet_ids: list[pulumi.Input[str]],
-                    task_security_group: aws.ec2.SecurityGroup, artifact_store_url: pulumi.Input[str]) -> Services:
+                    task_security_group: aws.ec2.SecurityGroup, artifact_store_url: pulumi.Input[str],
+                    vpc_id: pulumi.Input[str]) -> Services:
     """Create a task definition and a service per process, and the ``migrate`` task definition
-    (run with ``aws ecs run-task`` before the first deployment and after each upgrade)."""
+    (run with ``aws ecs run-task`` before the first deployment and after each upgrade). The control
+    worker also gets ``SHIPWAY_AWS_ECS``: where the ``aws`` target runs each agent version's own
+    service (a copy of the gateway's task definition, in the private subnets)."""
     environment: dict[str, pulumi.Input[str]] = {
         **cfg.environment,
         "TEMPORAL_ADDRESS": cfg.temporal_address,
@@ -101,6 +104,11 @@ def create_services(cfg: ShipwayConfig, cluster: Cluster, roles: TaskRoles, lb: 
     services = {}
     for process, spec in cfg.services.items():
         env = {**environment, "STREAMLIT_SERVER_BASE_URL_PATH": CONSOLE_BASE_PATH} if process == CONSOLE else environment
+        if process == WORKER_CONTROL:
+            env = {**env, "SHIPWAY_AWS_ECS": pulumi.Output.json_dumps({
+                "cluster": cluster.cluster.name, "base_task_definition": f"{cfg.name}-{GATEWAY}", "container_name": GATEWAY,
+                "container_port": PORTS[GATEWAY], "vpc_id": vpc_id, "subnets": private_subnet_ids,
+                "security_groups": [task_security_group.id], "desired_count": cfg.services[GATEWAY].desired_count})}
         # only the control worker runs the deployment target's set_traffic activity
         task_role = roles.control if process == WORKER_CONTROL else roles.task
         task_definition = _task_definition(cfg, process, spec.cpu, spec.memory, roles.execution, task_role, env,

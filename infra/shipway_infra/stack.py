@@ -32,9 +32,9 @@ def build(cfg: ShipwayConfig) -> dict[str, pulumi.Input]:
     cluster = create_cluster(cfg)
     lb = create_load_balancer(cfg, network.vpc.id, network.public_subnet_ids, groups.alb)
     roles = create_roles(cfg, secrets, list(cluster.log_groups.values()), artifacts.bucket, artifacts.prefix,
-                         lb.listener)
+                         lb.listener, cluster.cluster)
     services = create_services(cfg, cluster, roles, lb, secrets, network.private_subnet_ids, groups.tasks,
-                               artifacts.store_url)
+                               artifacts.store_url, network.vpc.id)
     create_scaling(cfg, cluster.cluster, services.services, lb)
     monitoring = create_monitoring(cfg, cluster.cluster, services.services, lb, db.instance)
     return {

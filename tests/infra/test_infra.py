@@ -462,3 +462,17 @@ def test_load_config_requires_the_checkpoint_keys() -> None:
     config = {"aws:region": "eu-west-1", "shipway:image": IMAGE, "shipway:temporalAddress": "t:7233"}
     with pytest.raises(pulumi.ConfigMissingError, match="checkpointKeys"):
         run_program(lambda: build(load_config()), config)
+
+
+def test_the_control_worker_may_run_version_services_only_in_its_cluster(stack: BuiltStack) -> None:
+    statements = {s["Sid"]: s for s in policy_documents(stack)["shipway-test-control-versions"]["Statement"]}
+    assert statements["VersionServices"]["Resource"].endswith(":service/shipway-test/*")
+    assert statements["VersionTargetGroups"]["Resource"].startswith("arn:aws:elasticloadbalancing:eu-west-1:")
+    assert set(statements["PassTaskRoles"]["Resource"]) == {
+        "arn:aws:mock:eu-west-1:123456789012:role/shipway-test-execution", "arn:aws:mock:eu-west-1:123456789012:role/shipway-test-task"}
+    assert statements["PassTaskRoles"]["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    control = next(r for r in stack.of(TASK_DEF) if r.inputs["family"] == "shipway-test-worker-control")
+    [container] = json.loads(control.inputs["containerDefinitions"])
+    ecs = json.loads(next(e["value"] for e in container["environment"] if e["name"] == "SHIPWAY_AWS_ECS"))
+    assert (ecs["base_task_definition"], ecs["container_name"], ecs["container_port"]) == ("shipway-test-gateway", "gateway", 8080)
+    assert len(ecs["subnets"]) == 3 and len(ecs["security_groups"]) == 1
