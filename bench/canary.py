@@ -10,7 +10,7 @@ port of 127.0.0.1, an admin API key). Then:
 2. submits v2 with spec ``config: {fail_ratio: F}`` (a run fails, non-retryably, when
    ``(seq % 100) < F*100``) and ``deployment: Custom [{10 %, bake B}, {50 %, bake B}, {100 %}]`` with
    the default thresholds (``min_runs`` 20, error rate significantly > 5 % at alpha 0.05,
-   ``max_inconclusive`` 3, p99 <= 5 s and <= 1.5 x stable's). The bake is written in the spec as 300 s
+   ``max_inconclusive`` 3, p99 <= 5 s and <= 1.5 x stable's unless within 250 ms of it). The bake is written in the spec as 300 s
    and ``SHIPWAY_BAKE_TIME_SCALE`` (set before the submit) scales it to ``--bake-s`` of wall time;
 3. once v2 awaits approval, drives steady traffic through the gateway: ``POST
    /v1/agents/{name}/runs?wait=true`` with input ``{"log_path": os.devnull, "seq": n}``, ``n``
@@ -301,7 +301,7 @@ async def main(args) -> None:
           f"from {args.lead_s:g} s before the approval until {args.tail_s:g} s after the lifecycle settled; "
           f"bad version fail_ratio {args.fail_ratio:g}, bake {args.bake_s:g} s per step"
           + (f"; healthy version bake {args.healthy_bake_s:g} s" if args.healthy else "; no healthy run")
-          + "; default thresholds (min_runs 20, error rate > 5% at alpha 0.05, max_inconclusive 3, p99 <= 5 s and 1.5 x stable)")
+          + "; default thresholds (min_runs 20, error rate > 5% at alpha 0.05, max_inconclusive 3, p99 <= 5 s and 1.5 x stable unless within 250 ms of it)")
     async with local_stack(prefix="shipway-bench-canary-", max_connections=args.max_in_flight + 5) as stack:
         print(f"  stack up (PostgreSQL, Temporal dev server) in {stack.up_s:.1f} s; workers and gateway ready at {stack.ready_s:.1f} s")
         from tests.support.lifecycle import counting_spec, deploy
