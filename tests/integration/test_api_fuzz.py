@@ -16,15 +16,10 @@ seconds).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -39,7 +34,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from shipway.stack.ports import free_port
+from tests.support.gateways import gateway_processes
 from tests.support.keys import bearer, make_key
 from tests.support.lifecycle import deploy_counting
 
@@ -48,7 +43,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
               # so generation stays deterministic (the same requests on every run)
               pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")]
 
-REPO = Path(__file__).resolve().parents[2]
 # Hypothesis examples per operation and generation mode (positive: valid per the schema; negative:
 # not), besides the coverage cases: with a key, and in each pass without one (none, malformed, unknown).
 # About 3,200 requests, 30 s of the test's 45 s on two cores.
@@ -72,36 +66,6 @@ def no_local_constants(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(providers, "_get_local_constants", Constants)
     monkeypatch.setattr(providers, "CONSTANTS_CACHE", LRUCache(1024))
-
-
-@contextlib.asynccontextmanager
-async def _gateway(env: dict[str, str], log: Path) -> AsyncIterator[str]:
-    """A gateway process (uvicorn) with ``env`` on top of this process's environment; yields its
-    base URL once it answers ``/healthz`` (within 30 s); stops it on exit."""
-    port = free_port()
-    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "shipway.gateway.app:create_app",
-                                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                                cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient(timeout=2) as http:
-            while True:
-                assert proc.poll() is None, f"gateway exited: {log.read_text()[-2000:]}"
-                assert time.monotonic() < deadline, f"gateway not healthy in 30 s: {log.read_text()[-2000:]}"
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get(f"{url}/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _is_json(body: bytes | str | None) -> bool:
@@ -213,7 +177,7 @@ async def test_no_endpoint_answers_5xx_to_fuzzed_requests(settings_env, worker, 
     log_path = str(tmp_path / "fuzzed-runs.log")
     env = {"SHIPWAY_RATE_LIMITS": json.dumps({"admin": "100000/second"}),
            "SHIPWAY_RATE_LIMIT_PER_ADDRESS": "100000/second"}
-    async with _gateway(env, tmp_path / "gateway.log") as url, httpx.AsyncClient(base_url=url, timeout=60,
+    async with gateway_processes(1, env, tmp_path) as [url], httpx.AsyncClient(base_url=url, timeout=60,
                                                                                   headers=bearer(key)) as http:
         interrupted = (await http.post(f"/v1/agents/{agent}/runs?wait=true",
                                        json={"input": {"log_path": log_path, "ask": True}})).json()
@@ -238,7 +202,7 @@ async def test_no_endpoint_answers_5xx_to_fuzzed_requests(settings_env, worker, 
         for (label, status), n in sorted(STATUSES.items()):
             print(f"{label:40} {status} x{n}")
         print(f"fuzzed: keyed {keyed_s:.1f} s, all {time.monotonic() - started:.1f} s")
-    assert not failures, "\n\n".join(failures) + f"\n\ngateway log:\n{(tmp_path / 'gateway.log').read_text()[-5000:]}"
+    assert not failures, "\n\n".join(failures) + f"\n\ngateway log:\n{(tmp_path / 'gateway0.log').read_text()[-5000:]}"
 
 
 async def test_hostile_text_and_numbers_are_a_422_naming_the_field(worker, db, gateway, tmp_path):

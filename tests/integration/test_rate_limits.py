@@ -6,15 +6,9 @@ refusals, and two real gateway processes (uvicorn) sharing one per-key and one p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -27,12 +21,11 @@ from shipway.auth.roles import Role
 from shipway.gateway import rate_limit_storage
 from shipway.gateway.rate_limit import RateLimiter, Refusal
 from shipway.gateway.rate_limit_storage import PostgresStorage
-from shipway.stack.ports import free_port
+from tests.support.gateways import gateway_processes
 from tests.support.keys import bearer, make_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _key() -> str:
@@ -135,41 +128,6 @@ async def test_limiter_refuses_past_the_limit_and_flags_the_first_refusal(settin
         await limiter.close()
 
 
-@contextlib.asynccontextmanager
-async def _gateways(count: int, env: dict[str, str], logs: Path) -> AsyncIterator[list[str]]:
-    """``count`` gateway processes (uvicorn) with ``env`` on top of this process's environment;
-    yields their base URLs once each answers ``/healthz`` (within 30 s); stops them on exit."""
-    procs: list[tuple[subprocess.Popen, str, Path]] = []
-    try:
-        for i in range(count):
-            port, log = free_port(), logs / f"gateway{i}.log"
-            with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-                proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "shipway.gateway.app:create_app",
-                                         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                                        cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
-            procs.append((proc, f"http://127.0.0.1:{port}", log))
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient(timeout=2) as http:
-            for proc, url, log in procs:
-                while True:
-                    assert proc.poll() is None, f"gateway exited: {log.read_text()[-2000:]}"
-                    assert time.monotonic() < deadline, f"gateway not healthy in 30 s: {log.read_text()[-2000:]}"
-                    with contextlib.suppress(httpx.TransportError):
-                        if (await http.get(f"{url}/healthz")).status_code == 200:
-                            break
-                    await asyncio.sleep(0.2)
-        yield [url for _, url, _ in procs]
-    finally:
-        for proc, _, _ in procs:
-            proc.terminate()
-        for proc, _, _ in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def _ratelimit_events(pg_url: str, actor_like: str, limit: str) -> int:
     with psycopg.connect(pg_url) as conn:
         return conn.execute("SELECT count(*) FROM audit_events WHERE action = 'ratelimit.hit' AND actor LIKE %s "
@@ -187,7 +145,7 @@ async def test_a_burst_past_the_key_limit_gets_429_across_two_gateway_processes(
     token = await make_key(role="viewer", name=f"burst-{uuid.uuid4().hex[:6]}")
     prefix = keys.parse(token)[0]
     env = {"SHIPWAY_RATE_LIMITS": json.dumps({"viewer": "5/minute", "admin": "200/second"})}
-    async with _gateways(2, env, tmp_path) as urls, httpx.AsyncClient(timeout=10) as http:
+    async with gateway_processes(2, env, tmp_path) as urls, httpx.AsyncClient(timeout=10) as http:
         answers = [await http.get(f"{urls[i % 2]}/v1/agents", headers=bearer(token)) for i in range(7)]
     # each process saw at most 4 requests, so only a shared counter refuses the 6th
     assert [r.status_code for r in answers[:5]] == [200] * 5, [r.text for r in answers]
@@ -198,7 +156,7 @@ async def test_a_burst_past_the_key_limit_gets_429_across_two_gateway_processes(
 
 
 async def test_a_burst_past_the_address_limit_gets_429_without_a_key(settings_env, pg_url, tmp_path):
-    async with _gateways(2, {"SHIPWAY_RATE_LIMIT_PER_ADDRESS": "4/minute"}, tmp_path) as urls, \
+    async with gateway_processes(2, {"SHIPWAY_RATE_LIMIT_PER_ADDRESS": "4/minute"}, tmp_path) as urls, \
             httpx.AsyncClient(timeout=10) as http:
         answers = [await http.get(f"{urls[i % 2]}/v1/agents") for i in range(6)]
     assert [r.status_code for r in answers[:4]] == [401] * 4, [r.text for r in answers]
