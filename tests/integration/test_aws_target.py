@@ -16,13 +16,11 @@ import math
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from activities.targets.aws_alb import AlbWeights, TargetError, alb_weights, target_group_name
-from shipway.stack.ports import free_port
+from tests.support.moto_alb import REGION, moto_alb
 
 AGENT = "support-triage"
-REGION = "us-east-1"
 _priorities = itertools.count(10)
 
 
@@ -31,26 +29,13 @@ def aws():
     """A moto server on a free loopback port with a VPC (two subnets), an internal ALB, an HTTP
     listener and the target groups of versions 1 and 2; a dict of the elbv2 client, the listener
     ARN and ``{version: target group ARN}``."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    kw = {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": REGION, "aws_access_key_id": "test",
-          "aws_secret_access_key": "test"}
-    ec2, elbv2 = boto3.client("ec2", **kw), boto3.client("elbv2", **kw)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
-               for cidr, az in (("10.0.1.0/24", f"{REGION}a"), ("10.0.2.0/24", f"{REGION}b"))]
-    alb = elbv2.create_load_balancer(Name="shipway", Subnets=subnets, Scheme="internal",
-                                     Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
-    listener = elbv2.create_listener(
-        LoadBalancerArn=alb, Protocol="HTTP", Port=80,
-        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
-    )["Listeners"][0]["ListenerArn"]
-    # ECS services with awsvpc networking register task IPs, hence target type ip
-    groups = {v: elbv2.create_target_group(Name=target_group_name(AGENT, v), Protocol="HTTP", Port=8000, VpcId=vpc,
-                                           TargetType="ip")["TargetGroups"][0]["TargetGroupArn"] for v in (1, 2)}
-    yield {"client": elbv2, "listener": listener, "groups": groups, "vpc": vpc, "subnets": subnets, "kw": kw}
-    server.stop()
+    with moto_alb() as stand_in:
+        elbv2, vpc = stand_in.client("elbv2"), stand_in.vpc
+        # ECS services with awsvpc networking register task IPs, hence target type ip
+        groups = {v: elbv2.create_target_group(Name=target_group_name(AGENT, v), Protocol="HTTP", Port=8000, VpcId=vpc,
+                                               TargetType="ip")["TargetGroups"][0]["TargetGroupArn"] for v in (1, 2)}
+        yield {"client": elbv2, "listener": stand_in.listener, "groups": groups, "vpc": vpc, "subnets": stand_in.subnets,
+               "kw": stand_in.kw}
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import itertools
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from activities.targets.aws_alb import AlbWeights, AwsTarget, TargetError, target_group_name
 from activities.targets.aws_ecs import (
@@ -26,9 +24,8 @@ from activities.targets.aws_ecs import (
     service_name,
     task_family,
 )
-from shipway.stack.ports import free_port
+from tests.support.moto_alb import REGION, MotoAlb, moto_alb
 
-REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CLUSTER = "shipway"
 BASE_FAMILY = "shipway-gateway"
@@ -49,22 +46,15 @@ def aws():
     """A moto server on a free loopback port with a VPC (two private subnets, a task security
     group), an internal ALB with an HTTP listener and the gateway's target group, an ECS cluster and
     the gateway's task definition (awsvpc, Fargate, one container with environment and a secret)."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    kw = {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": REGION, "aws_access_key_id": "test",
-          "aws_secret_access_key": "test"}
-    ec2, elbv2, ecs = boto3.client("ec2", **kw), boto3.client("elbv2", **kw), boto3.client("ecs", **kw)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
-               for cidr, az in (("10.0.1.0/24", f"{REGION}a"), ("10.0.2.0/24", f"{REGION}b"))]
+    with moto_alb() as stand_in:
+        yield _with_ecs(stand_in)
+
+
+def _with_ecs(stand_in: MotoAlb) -> dict:
+    """The stand-in plus a task security group, the gateway's target group, the cluster and the base task definition."""
+    ec2, elbv2, ecs = stand_in.client("ec2"), stand_in.client("elbv2"), stand_in.client("ecs")
+    vpc, subnets, listener = stand_in.vpc, stand_in.subnets, stand_in.listener
     sg = ec2.create_security_group(GroupName="shipway-tasks", Description="tasks", VpcId=vpc)["GroupId"]
-    alb = elbv2.create_load_balancer(Name="shipway", Subnets=subnets, Scheme="internal",
-                                     Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
-    listener = elbv2.create_listener(
-        LoadBalancerArn=alb, Protocol="HTTP", Port=80,
-        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
-    )["Listeners"][0]["ListenerArn"]
     gateway_group = elbv2.create_target_group(Name="shipway-gw", Protocol="HTTP", Port=PORT, VpcId=vpc,
                                               TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
     ecs.create_cluster(clusterName=CLUSTER)
@@ -85,9 +75,8 @@ def aws():
     )["taskDefinition"]
     config = EcsVersionConfig(cluster=CLUSTER, base_task_definition=BASE_FAMILY, container_name=CONTAINER,
                               container_port=PORT, vpc_id=vpc, subnets=subnets, security_groups=[sg])
-    yield {"ec2": ec2, "elbv2": elbv2, "ecs": ecs, "vpc": vpc, "subnets": subnets, "sg": sg, "listener": listener,
-           "gateway_group": gateway_group, "base": base, "config": config}
-    server.stop()
+    return {"ec2": ec2, "elbv2": elbv2, "ecs": ecs, "vpc": vpc, "subnets": subnets, "sg": sg, "listener": listener,
+            "gateway_group": gateway_group, "base": base, "config": config}
 
 
 @pytest.fixture
