@@ -41,12 +41,23 @@ def _enough(m: VersionMetrics | None, t: CanaryThresholds, finished: bool = True
     return m is not None and (m.finished if finished else m.runs) >= t.min_runs
 
 
+def _missing_runs(canary: VersionMetrics, baseline: VersionMetrics | None, t: CanaryThresholds,
+                  value: float | None) -> str | None:
+    """Why a metric of finished runs cannot be judged yet (the canary's ``value`` is unmeasured or
+    either side has fewer than ``min_runs`` finished runs), or None when it can."""
+    if not _enough(canary, t) or value is None:
+        return f"needs {t.min_runs} finished runs, has {canary.finished}"
+    if baseline is not None and not _enough(baseline, t):
+        return f"the stable version needs {t.min_runs} finished runs, has {baseline.finished}"
+    return None
+
+
 def error_rate(canary: VersionMetrics, t: CanaryThresholds) -> MetricVerdict:
     """The error-rate verdict (see the module docstring)."""
     threshold = f"significantly > {t.max_error_rate:.1%} (alpha {t.alpha})"
-    if not _enough(canary, t):
-        return MetricVerdict("error_rate", CanaryVerdict.INCONCLUSIVE, canary.error_rate, None,
-                             f"{threshold}; needs {t.min_runs} finished runs, has {canary.finished}", limit=t.max_error_rate)
+    if why := _missing_runs(canary, None, t, canary.error_rate):
+        return MetricVerdict("error_rate", CanaryVerdict.INCONCLUSIVE, canary.error_rate, None, f"{threshold}; {why}",
+                             limit=t.max_error_rate)
     p = binomtest(canary.failed, canary.finished, t.max_error_rate, alternative="greater").pvalue
     verdict = CanaryVerdict.BREACH if p < t.alpha else CanaryVerdict.PASS
     return MetricVerdict("error_rate", verdict, canary.error_rate, None, threshold, p, t.max_error_rate)
@@ -76,13 +87,8 @@ def p99_latency(canary: VersionMetrics, baseline: VersionMetrics | None, t: Cana
     threshold = f"> {t.max_p99_ms:.0f} ms" + (f" or > {t.max_p99_ratio:g} x stable {baseline.p99_ms:.0f} ms"
                                               f" (and {t.min_p99_excess_ms:.0f} ms over it)" if relative else "")
     base = baseline.p99_ms if baseline else None
-    if not _enough(canary, t) or canary.p99_ms is None:
-        return MetricVerdict("p99_latency", CanaryVerdict.INCONCLUSIVE, canary.p99_ms, base,
-                             f"{threshold}; needs {t.min_runs} finished runs, has {canary.finished}", limit=limit)
-    if baseline is not None and not _enough(baseline, t):
-        return MetricVerdict("p99_latency", CanaryVerdict.INCONCLUSIVE, canary.p99_ms, base,
-                             f"{threshold}; the stable version needs {t.min_runs} finished runs, has {baseline.finished}",
-                             limit=limit)
+    if why := _missing_runs(canary, baseline, t, canary.p99_ms):
+        return MetricVerdict("p99_latency", CanaryVerdict.INCONCLUSIVE, canary.p99_ms, base, f"{threshold}; {why}", limit=limit)
     verdict = CanaryVerdict.BREACH if canary.p99_ms > limit else CanaryVerdict.PASS
     return MetricVerdict("p99_latency", verdict, canary.p99_ms, base, threshold, limit=limit)
 
@@ -92,12 +98,8 @@ def cost_per_run(canary: VersionMetrics, baseline: VersionMetrics | None, t: Can
     base = baseline.cost_per_run_usd if baseline else None
     threshold = f"> {t.max_cost_ratio:g} x stable" + (f" ${base:.4f}" if base is not None else "")
     limit = t.max_cost_ratio * base if base else None
-    if not _enough(canary, t) or canary.cost_per_run_usd is None:
-        return MetricVerdict("cost_per_run", CanaryVerdict.INCONCLUSIVE, canary.cost_per_run_usd, base,
-                             f"{threshold}; needs {t.min_runs} finished runs, has {canary.finished}", limit=limit)
-    if baseline is not None and not _enough(baseline, t):
-        return MetricVerdict("cost_per_run", CanaryVerdict.INCONCLUSIVE, canary.cost_per_run_usd, base,
-                             f"{threshold}; the stable version needs {t.min_runs} finished runs, has {baseline.finished}",
+    if why := _missing_runs(canary, baseline, t, canary.cost_per_run_usd):
+        return MetricVerdict("cost_per_run", CanaryVerdict.INCONCLUSIVE, canary.cost_per_run_usd, base, f"{threshold}; {why}",
                              limit=limit)
     if not base:
         return MetricVerdict("cost_per_run", CanaryVerdict.NOT_JUDGED, canary.cost_per_run_usd, base,
