@@ -11,18 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text, update
+from sqlalchemy import text
 from sqlmodel import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shipway.db.engine import Database
-from shipway.db.models import WebhookDelivery, utcnow
+from shipway.db.models import DELIVERY_TAKEN, WebhookDelivery, utcnow
 from workflows.statuses import WebhookOutcome
-
-
-# The predicate of the partial unique index uq_webhook_deliveries_identifier (migration 0009).
-UNIQUE_DELIVERY = "signature_valid AND outcome <> 'duplicate' AND identifier IS NOT NULL"
 
 
 async def record(db: Database, **fields) -> int:
@@ -44,7 +40,7 @@ async def claim(db: Database, **fields) -> int | None:
         stmt = (insert(WebhookDelivery).values(**WebhookDelivery(**fields).model_dump(exclude={"id"}))
                 # the predicate as literal SQL: a bound 'duplicate' in a generic prepared plan (psycopg prepares
                 # after 5 runs) no longer matches the partial index, and PostgreSQL refuses the ON CONFLICT
-                .on_conflict_do_nothing(index_elements=["source", "identifier"], index_where=text(UNIQUE_DELIVERY))
+                .on_conflict_do_nothing(index_elements=["source", "identifier"], index_where=text(DELIVERY_TAKEN))
                 .returning(WebhookDelivery.id))
         new_id = (await s.execute(stmt)).scalar_one_or_none()
         await s.commit()

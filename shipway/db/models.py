@@ -290,6 +290,11 @@ class ApprovalRequest(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+# The deliveries a (source, identifier) may be taken by once: the predicate of the partial unique
+# index, which an ON CONFLICT must repeat to the letter (activities.webhook_deliveries.claim).
+DELIVERY_TAKEN = "signature_valid AND outcome <> 'duplicate' AND identifier IS NOT NULL"
+
+
 class WebhookDelivery(SQLModel, table=True):
     """One webhook delivery as it arrived, whatever became of it (:class:`WebhookOutcome`):
     headers of interest, whether its signature verified, the decision it carried and the workflow it
@@ -302,8 +307,7 @@ class WebhookDelivery(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("outcome IN ({})".format(", ".join(f"'{o.value}'" for o in WebhookOutcome)),
                         name="ck_webhook_deliveries_outcome"),
-        Index("uq_webhook_deliveries_identifier", "source", "identifier", unique=True,
-              postgresql_where="signature_valid AND outcome <> 'duplicate' AND identifier IS NOT NULL"),
+        Index("uq_webhook_deliveries_identifier", "source", "identifier", unique=True, postgresql_where=DELIVERY_TAKEN),
         Index("ix_webhook_deliveries_dead_letters", "received_at", postgresql_where="outcome = 'dead_letter'"),
     )
     id: int | None = Field(default=None, primary_key=True)
