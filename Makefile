@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install up down status bench model-review clean
+.PHONY: demo test install sysdeps up down status bench model-review clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,17 @@ demo: $(STAMP)
 	$(BIN)/shipway up
 	$(BIN)/shipway demo
 
-test: $(STAMP)
+# Debian packages the tests use: promtool/prometheus (alert rules, a real scrape) and chromium (console browser test)
+SYSDEPS := prometheus:promtool chromium:chromium
+sysdeps:
+	@missing=""; for dep in $(SYSDEPS); do command -v $${dep#*:} >/dev/null || missing="$$missing $${dep%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  echo "installing Debian packages:$$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q -rs -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp tests
 
 up: $(STAMP)

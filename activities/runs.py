@@ -13,6 +13,7 @@ from temporalio import activity
 
 from shipway.db.engine import Database
 from shipway.db.models import AgentVersion, Run, Thread, utcnow
+from shipway.metrics import observe_run
 from workflows.statuses import RunStatus
 from workflows.types import RECORD_RUN, START_RUN, RunRecord, RunRecordResult, RunStart, RunStartResult
 
@@ -70,6 +71,7 @@ class RunActivities:
             run = await s.get(Run, rec.run_id)
             if run is None:
                 raise LookupError(f"run {rec.run_id} is not recorded")
+            ended = run.status in _UNFINISHED and rec.status not in _UNFINISHED  # not on a retried attempt's second write
             run.status, run.output, run.interrupt, run.error = rec.status, rec.output, rec.interrupt, rec.error
             run.wait_ms, run.tokens_in, run.tokens_out, run.cost_usd = rec.wait_ms, rec.tokens_in, rec.tokens_out, rec.cost_usd
             if rec.status not in _UNFINISHED:
@@ -79,4 +81,6 @@ class RunActivities:
                              .values(active_run_id=None, updated_at=utcnow()))
             s.add(run)
             await s.commit()
+        if ended:
+            observe_run(run.agent_name, run.version, rec.status, rec.latency_ms)
         return RunRecordResult(status=rec.status)

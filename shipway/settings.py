@@ -115,6 +115,25 @@ class Settings(BaseSettings):
     jira_webhook_secrets: list[str] = Field(default_factory=list, description="Secrets of the Jira admin webhook (JSON list); "
                                             "any of them verifies a delivery, so a secret can be rotated without downtime.")
     webhook_max_body_bytes: int = Field(default=512 * 1024, description="Largest webhook body the gateway accepts, bytes (413 above).")
+    worker_metrics_port: int | None = Field(default=None, description="Port a worker serves Prometheus /metrics on (its own "
+                                            "metrics); unset = not served. `shipway up` picks a free one.")
+    metrics_host: str = Field(default="127.0.0.1", description="Address a worker's /metrics and the Temporal SDK's metrics "
+                              "endpoint bind (0.0.0.0 for a scraper on another host; they take no key: keep them on the "
+                              "scraper's network).")
+    temporal_metrics_port: int | None = Field(default=None, description="Port of the Temporal SDK runtime's Prometheus endpoint "
+                                              "in a worker (the SDK's own metrics); unset = off.")
+    langsmith_api_key: str | None = Field(default=None, validation_alias=AliasChoices("LANGSMITH_API_KEY", "SHIPWAY_LANGSMITH_API_KEY"),
+                                          description="LangSmith API key; set = every agent run is traced to LangSmith.")
+    langsmith_endpoint: str = Field(default="https://api.smith.langchain.com",
+                                    validation_alias=AliasChoices("LANGSMITH_ENDPOINT", "SHIPWAY_LANGSMITH_ENDPOINT"),
+                                    description="LangSmith API base URL (EU: https://eu.api.smith.langchain.com).")
+    langsmith_project: str = Field(default="shipway", validation_alias=AliasChoices("LANGSMITH_PROJECT", "SHIPWAY_LANGSMITH_PROJECT"),
+                                   description="LangSmith project (tracing session) runs are traced into.")
+    cost_rollup_every_s: float = Field(default=300.0, gt=0, description="Interval of the cost-rollup schedule, seconds.")
+    retention_days: int = Field(default=30, ge=1, description="Default checkpoint retention of finished threads, days "
+                                "(an agent's spec may set its own `retention_days`).")
+    retention_every_s: float = Field(default=3600.0, gt=0, description="Interval of the checkpoint-retention schedule, seconds.")
+    retention_batch_size: int = Field(default=500, ge=1, description="Most threads pruned per retention transaction.")
 
     @property
     def resolved_artifact_cache_dir(self) -> Path:

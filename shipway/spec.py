@@ -87,7 +87,9 @@ class AgentSpec(BaseModel):
     ``source``, a submitted project), ``model`` (``provider:model`` or null), ``system_prompt``,
     ``tools``, ``data_classification``, ``deployment``, ``guard`` (the run guards' PII policy and the
     agent's topics, :mod:`shipway.guard_policy`), ``config`` (passed to a template's ``build_graph``),
-    ``tenant`` (the one tenant whose keys may see and run it; unset: a shared agent every tenant may run).
+    ``tenant`` (the one tenant whose keys may see and run it; unset: a shared agent every tenant may run),
+    the budgets ``max_cost_usd`` (per run), ``daily_budget_usd`` and ``daily_budget_hard_stop`` (per agent and
+    UTC day), and ``retention_days`` (how long a finished thread's older checkpoints are kept).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -104,6 +106,13 @@ class AgentSpec(BaseModel):
     guard: GuardSpec = Field(default_factory=GuardSpec)
     config: dict[str, Any] = Field(default_factory=dict)
     tenant: str | None = Field(default=None, min_length=1, max_length=100)
+    max_cost_usd: float | None = Field(default=None, gt=0, description="Per-run budget, US dollars: a run that reaches it "
+                                       "stops at the next node boundary with status budget_exceeded.")
+    daily_budget_usd: float | None = Field(default=None, gt=0, description="Per-agent budget per UTC day, US dollars: an "
+                                           "alert event at 80% and 100%.")
+    daily_budget_hard_stop: bool = Field(default=False, description="Refuse new runs (429) once the daily budget is spent.")
+    retention_days: int | None = Field(default=None, ge=1, le=3650, description="Days a finished thread's older "
+                                       "checkpoints are kept; unset = SHIPWAY_RETENTION_DAYS (30).")
 
     @field_validator("name")
     @classmethod

@@ -32,6 +32,7 @@ from shipway import queries
 from shipway.db.engine import Database
 from shipway.db.models import GuardResult, utcnow
 from shipway.guard_policy import GuardPolicy, PiiAction, effective_policy
+from shipway.metrics import observe_guard_block
 from workflows.types import GUARD_INPUT, VERIFY_OUTPUT, GuardInput, GuardVerdict, OutputCheck, OutputVerdict
 
 # A string of fewer words cannot carry an instruction (codes, amounts, names, enumerated values).
@@ -102,6 +103,9 @@ class GuardActivities:
                 reason_code=reason_code, detail=detail, findings=findings or {},
                 latency_ms=round((time.perf_counter() - started) * 1000, 3), created_at=utcnow()).on_conflict_do_nothing())
             await s.commit()
+        if verdict in ("blocked", "withheld"):
+            # an output has no rail: its reason code (a fixed set) names what withheld it
+            observe_guard_block(inp.agent_name, stage, rail or reason_code.lower())
 
     @activity.defn(name=GUARD_INPUT)
     async def guard_input(self, inp: GuardInput) -> GuardVerdict:

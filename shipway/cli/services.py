@@ -14,12 +14,14 @@ from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, get_settings
 
 def worker(queue: list[str] = typer.Option([CONTROL_TASK_QUEUE, AGENTS_TASK_QUEUE], help="Task queue(s) to poll; repeat the option.")) -> None:
     """Run a Temporal worker for Shipway's workflows and activities until interrupted."""
-    from shipway.temporal import connect
+    from shipway.temporal import connect, prometheus_runtime
     from shipway.worker import build_workers
 
     async def main() -> None:
-        client = await connect()
-        typer.echo(f"[worker] polling {', '.join(queue)} on {get_settings().resolved_temporal_address()}")
+        s = get_settings()
+        # the SDK's own metrics (its runtime's Prometheus endpoint), when a port is configured
+        client = await connect(runtime=prometheus_runtime(s.temporal_metrics_port, s.metrics_host) if s.temporal_metrics_port else None)
+        typer.echo(f"[worker] polling {', '.join(queue)} on {s.resolved_temporal_address()}")
         await build_workers(client, queue).run()
 
     try:

@@ -2,7 +2,7 @@
 (``deps.py``), one error shape (``errors.py``).
 
 Routes: ``POST /v1/agents/{name}/runs``, ``GET /v1/runs/{id}``, ``POST /v1/runs/{id}/resume``,
-``GET /v1/agents``, ``GET /v1/agents/{name}``, ``POST /webhooks/jira``, ``GET /healthz``, ``GET /metrics``. The OpenAPI
+``GET /v1/agents``, ``GET /v1/agents/search``, ``GET /v1/agents/{name}``, ``POST /webhooks/jira``, ``GET /healthz``, ``GET /metrics``. The OpenAPI
 document at ``/openapi.json`` (``/docs``) declares every response, and its components hold the
 input schema of each built-in agent.
 """
@@ -23,6 +23,8 @@ from shipway.gateway.versions import VersionCache
 from shipway.gateway.body_limit import BodyLimitMiddleware
 from shipway.gateway.rate_limit import RateLimiter
 from shipway.gateway.security_headers import SecurityHeadersMiddleware
+from shipway.gateway.request_metrics import RequestMetricsMiddleware
+from shipway.metrics import POOLS, sqlalchemy_pool_stats
 from shipway.gateway.routers import agents, health, runs, webhooks
 from shipway.settings import Settings, get_settings
 from shipway.temporal import connect
@@ -72,9 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = Database(settings.resolved_database_url(), role=settings.gateway_db_role or None)
         app.state.versions = VersionCache(app.state.db)
         app.state.limiter = RateLimiter.from_settings(settings)
+        untrack_pool = POOLS.track("gateway", sqlalchemy_pool_stats(app.state.db.engine))
         try:
             yield
         finally:
+            untrack_pool()
             await app.state.limiter.close()
             await app.state.db.dispose()
 
@@ -88,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type"], max_age=600)
     # outermost, so every response gets them, the limiters' and the error handlers' included
     app.add_middleware(SecurityHeadersMiddleware)
+    # around even that one (it only observes), so that every answer, 413s and 500s included, is counted
+    app.add_middleware(RequestMetricsMiddleware)
     app.add_exception_handler(errors.ApiError, errors.api_error)
     app.add_exception_handler(RequestValidationError, errors.invalid_request)
     app.add_exception_handler(HTTPException, errors.http_error)

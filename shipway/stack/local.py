@@ -21,7 +21,7 @@ from pathlib import Path
 
 from shipway.settings import CONTROL_TASK_QUEUE, Settings
 from shipway.stack import health, processes
-from shipway.stack.ports import choose_port
+from shipway.stack.ports import choose_port, free_port
 from shipway.stack.postgres import EmbeddedPostgres
 from shipway.stack.temporal_server import TemporalDevServer
 
@@ -214,6 +214,9 @@ class LocalStack:
                 env[value] = str(port)
         if "gateway_url" in record:
             env["SHIPWAY_GATEWAY_URL"] = record["gateway_url"]
+        for key, value in (("metrics_port", "SHIPWAY_WORKER_METRICS_PORT"), ("temporal_metrics_port", "SHIPWAY_TEMPORAL_METRICS_PORT")):
+            if port := record.get("worker", {}).get(key):
+                env[value] = str(port)
         return env
 
     def _up_service(self, name: str, record: dict, pick_free_ports: bool, timeout_s: float) -> None:
@@ -229,6 +232,11 @@ class LocalStack:
             host = self.settings.gateway_host if name == "gateway" else "127.0.0.1"
             entry.update(port=port, url=f"http://{host}:{port}")
             record[f"{name}_url"] = entry["url"]
+        if name == "worker":
+            # its own /metrics and its Temporal SDK's, on free ports unless configured
+            taken = self._ports_in_use(record, except_for=name)
+            entry["metrics_port"] = self.settings.worker_metrics_port or free_port(avoid=taken)
+            entry["temporal_metrics_port"] = self.settings.temporal_metrics_port or free_port(avoid=taken | {entry["metrics_port"]})
         record[name] = entry
         log = self.logs / f"{name}.log"
         pid = processes.spawn([*shipway_command(), name], log, pid_file, env=self._child_env(record))
@@ -248,13 +256,17 @@ class LocalStack:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
             why = f"exited with code {exit_code[0]}" if exit_code else f"did not become healthy within {timeout_s:.0f}s"
             raise RuntimeError(f"`shipway {name}` {why}; end of {log}:\n{tail}")
-        self._done(name, t0, f"ok ({entry.get('url', 'polling ' + CONTROL_TASK_QUEUE)}, pid {pid})")
+        where = entry.get("url") or (f"polling {CONTROL_TASK_QUEUE}, metrics http://127.0.0.1:{entry['metrics_port']}/metrics, "
+                                     f"SDK metrics http://127.0.0.1:{entry['temporal_metrics_port']}/metrics")
+        self._done(name, t0, f"ok ({where}, pid {pid})")
 
     @staticmethod
     def _ports_in_use(record: dict, except_for: str | None = None) -> set[int]:
         # a component's own port from an earlier, failed start is not "in use" by another
         ports = {record.get(k, {}).get("port") for k in ("postgres", "temporal", "gateway", "console") if k != except_for}
         ports.add(record.get("temporal", {}).get("ui_port"))
+        if except_for != "worker":
+            ports |= {record.get("worker", {}).get(k) for k in ("metrics_port", "temporal_metrics_port")}
         return {p for p in ports if p}
 
     def _service_healthy(self, name: str, record: dict) -> health.Probe:
