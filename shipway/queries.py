@@ -10,13 +10,15 @@ milliseconds, costs US dollars.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import func, text
+from sqlalchemy import func, or_, text
 from sqlmodel import Session, col, select
 
 from shipway.db.models import (
     ApprovalRequest,
+    BudgetAlert,
+    CostRollup,
     DeploymentAnalysis,
     WebhookDelivery,
     ApiKey,
@@ -26,12 +28,14 @@ from shipway.db.models import (
     AuditEvent,
     Deployment,
     GuardResult,
+    LlmUsage,
     ModelPrice,
     Run,
     Thread,
     TrafficWeight,
 )
-from workflows.statuses import RunStatus, VersionStatus, WebhookOutcome
+from shipway.pricing import price_table
+from workflows.statuses import DeploymentState, RunStatus, VersionStatus, WebhookOutcome
 from workflows.types import VersionMetrics
 
 
@@ -190,11 +194,12 @@ def run_stats(s: Session, agent: str | None = None, status: str | None = None, t
 
 
 def version_metrics(s: Session, name: str, version: int, since: datetime) -> VersionMetrics:
-    """Metrics of one version's runs started since ``since``: finished (succeeded or failed) and
-    failed counts, error rate (0-1), p99 latency (ms) and mean cost per run (USD) of the finished
-    ones; runs that ended (finished, blocked or withheld) and guardrail violations among them
-    (blocked or withheld by the run guards) with their rate (0-1)."""
-    finished = col(Run.status).in_((RunStatus.SUCCEEDED, RunStatus.FAILED))
+    """Metrics of one version's runs started since ``since``: finished (succeeded, failed, or
+    budget_exceeded: a budget stop is not a failure of the code, and its cost counts) and failed
+    counts, error rate (0-1), p99 latency (ms) and mean cost per run (USD) of the finished ones;
+    runs that ended (finished, blocked or withheld) and guardrail violations among them (blocked or
+    withheld by the run guards) with their rate (0-1)."""
+    finished = col(Run.status).in_((RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.BUDGET_EXCEEDED))
     violated = col(Run.status).in_((RunStatus.BLOCKED, RunStatus.WITHHELD))
     row = s.exec(
         select(func.count().filter(finished), func.count().filter(Run.status == RunStatus.FAILED),
@@ -211,8 +216,10 @@ def version_metrics(s: Session, name: str, version: int, since: datetime) -> Ver
 
 
 def model_prices(s: Session) -> dict[str, tuple[float, float]]:
-    """``{model: (input, output US dollars per million tokens)}`` from the ``model_prices`` table."""
-    return {r.model: (r.input_usd_per_mtok, r.output_usd_per_mtok) for r in s.exec(select(ModelPrice)).all()}
+    """``{model: (input, output US dollars per million tokens)}`` of the US-dollar prices in effect
+    today (UTC) in the ``model_prices`` table (a price in another currency prices nothing)."""
+    today = datetime.now(timezone.utc).date()
+    return price_table(price_rows(s, today), today)
 
 
 # -- run guards ------------------------------------------------------------------------------------
@@ -316,3 +323,201 @@ def deployment_analyses(s: Session, workflow_id: str | None = None, agent: str |
     if agent is not None:
         query = query.where(DeploymentAnalysis.agent_name == agent)
     return list(s.exec(query).all())
+
+
+# == console observability (issue 13: Overview, Runs filters, Costs) ===============================
+# Reads of the console's Overview, Runs and Costs pages: runs filtered by version and start time,
+# per-minute counts, costliest runs, agents by status, rollouts to watch, LLM cost per graph node.
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs: of one agent, version, status and/or tenant, started in ``[since, until)`` (UTC);
+    every field optional (None: any)."""
+
+    agent: str | None = None
+    version: int | None = None
+    status: str | None = None
+    tenant: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> list:
+        """The SQL conditions on :class:`Run` this filter amounts to."""
+        where = []
+        for column, value in ((Run.agent_name, self.agent), (Run.version, self.version), (Run.status, self.status),
+                              (Run.tenant, self.tenant)):
+            if value is not None:
+                where.append(column == value)
+        if self.since is not None:
+            where.append(col(Run.started_at) >= self.since)
+        if self.until is not None:
+            where.append(col(Run.started_at) < self.until)
+        return where
+
+
+def filtered_runs(s: Session, f: RunFilter, limit: int = 500, costliest: bool = False) -> list[Run]:
+    """Up to ``limit`` runs matching ``f``: the newest first, or the costliest first (then newest)."""
+    order = (col(Run.cost_usd).desc(), col(Run.started_at).desc()) if costliest else (col(Run.started_at).desc(),)
+    return list(s.exec(select(Run).where(*f.conditions()).order_by(*order).limit(limit)).all())
+
+
+def filtered_run_stats(s: Session, f: RunFilter) -> RunStats:
+    """:class:`RunStats` over every run matching ``f``, computed in SQL."""
+    where = f.conditions()
+    total = s.exec(select(func.count(), func.coalesce(func.sum(Run.cost_usd), 0.0), func.avg(Run.latency_ms),
+                          func.percentile_cont(0.95).within_group(Run.latency_ms)).where(*where)).one()
+    by_status = {st: int(n) for st, n in s.exec(select(Run.status, func.count()).where(*where).group_by(Run.status)).all()}
+    return RunStats(runs=int(total[0]), by_status=by_status, cost_usd=float(total[1]),
+                    mean_latency_ms=float(total[2]) if total[2] is not None else None,
+                    p95_latency_ms=float(total[3]) if total[3] is not None else None)
+
+
+def runs_per_minute(s: Session, f: RunFilter) -> dict[datetime, int]:
+    """Runs matching ``f`` counted per minute they started in: ``{minute (UTC, truncated): count}``;
+    minutes without runs are left out."""
+    minute = func.date_trunc("minute", Run.started_at)
+    return {m: int(n) for m, n in s.exec(select(minute, func.count()).where(*f.conditions()).group_by(minute)).all()}
+
+
+def run_versions(s: Session, agent: str | None = None) -> list[int]:
+    """The versions that have runs (of ``agent``), newest first."""
+    query = select(Run.version).distinct().order_by(col(Run.version).desc())
+    if agent:
+        query = query.where(Run.agent_name == agent)
+    return list(s.exec(query).all())
+
+
+def run_tenants(s: Session) -> list[str]:
+    """The tenants that have runs, sorted."""
+    return list(s.exec(select(Run.tenant).distinct().order_by(Run.tenant)).all())
+
+
+def agent_status_counts(s: Session) -> dict[str, int]:
+    """``{status: agents}`` by ``agents.status`` (the live version's status, else the newest version's)."""
+    return {str(st): int(n) for st, n in s.exec(select(Agent.status, func.count()).group_by(Agent.status).order_by(Agent.status)).all()}
+
+
+def rollouts_to_watch(s: Session, ended_since: datetime) -> list[Deployment]:
+    """Rollouts still running (in progress or paused) and those that ended since ``ended_since``
+    rolled back or failed, newest first."""
+    active = col(Deployment.status).in_((DeploymentState.IN_PROGRESS, DeploymentState.PAUSED))
+    failing = col(Deployment.status).in_((DeploymentState.ROLLED_BACK, DeploymentState.FAILED)) & \
+        (col(Deployment.finished_at) >= ended_since)
+    return list(s.exec(select(Deployment).where(active | failing).order_by(col(Deployment.created_at).desc())).all())
+
+
+@dataclass(frozen=True)
+class NodeCost:
+    """LLM calls one graph node of a run made: how many, their tokens and cost (US dollars);
+    ``node`` is ``""`` for calls recorded without one."""
+
+    node: str
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+
+
+def node_costs(s: Session, run_id: str) -> list[NodeCost]:
+    """:class:`NodeCost` per node of ``run_id`` (from ``llm_usage``), costliest first."""
+    node = func.coalesce(LlmUsage.node, "")
+    rows = s.exec(select(node, func.count(), func.sum(LlmUsage.tokens_in), func.sum(LlmUsage.tokens_out), func.sum(LlmUsage.cost_usd))
+                  .where(LlmUsage.run_id == run_id).group_by(node).order_by(func.sum(LlmUsage.cost_usd).desc(), node)).all()
+    return [NodeCost(n, int(c), int(ti or 0), int(to or 0), float(cost or 0.0)) for n, c, ti, to, cost in rows]
+# == end console observability =====================================================================
+
+
+# == cost governance (issue 13: price table, cost rollups, daily budgets) ==========================
+def price_rows(s: Session, at: date | None = None) -> list[ModelPrice]:
+    """Rows of the price table by model and start date: all of them, or those in effect on day ``at``."""
+    query = select(ModelPrice).order_by(ModelPrice.model, col(ModelPrice.effective_from))
+    if at is not None:
+        query = query.where(ModelPrice.effective_from <= at,
+                            or_(col(ModelPrice.effective_to).is_(None), col(ModelPrice.effective_to) >= at))
+    return list(s.exec(query).all())
+
+
+def cost_rollups(s: Session, since: date, until: date | None = None, agent: str | None = None) -> list[CostRollup]:
+    """Cost rollup rows of the UTC days ``since`` to ``until`` (inclusive; None: no end), optionally of
+    one agent, by day, agent, version, tenant and model."""
+    query = select(CostRollup).where(CostRollup.day >= since).order_by(
+        CostRollup.day, CostRollup.agent_name, CostRollup.version, CostRollup.tenant, CostRollup.model)
+    if until is not None:
+        query = query.where(CostRollup.day <= until)
+    if agent is not None:
+        query = query.where(CostRollup.agent_name == agent)
+    return list(s.exec(query).all())
+
+
+def utc_midnight(day: date) -> datetime:
+    """The start of UTC ``day`` (daily budgets and rollups count UTC days)."""
+    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+
+def daily_budgets(s: Session, agent: str | None = None) -> dict[str, tuple[float, bool]]:
+    """``{agent: (daily budget in US dollars, hard stop)}`` of the agents whose live version's spec sets
+    ``daily_budget_usd`` (``daily_budget_hard_stop`` absent counts as False)."""
+    spec = col(AgentVersion.spec)
+    budget, hard_stop = spec["daily_budget_usd"].as_float(), spec["daily_budget_hard_stop"].as_boolean()
+    query = (select(Agent.name, budget, hard_stop)
+             .join(AgentVersion, (AgentVersion.agent_name == Agent.name) & (AgentVersion.version == Agent.live_version))
+             .where(budget.is_not(None)))
+    if agent is not None:
+        query = query.where(Agent.name == agent)
+    return {name: (float(b), bool(h)) for name, b, h in s.exec(query).all()}
+
+
+def agent_spend(s: Session, since: datetime, until: datetime | None = None) -> dict[str, float]:
+    """``{agent: summed runs.cost_usd}`` (US dollars) of the runs started in ``[since, until)`` that the
+    session's role sees (every tenant's for the workers' and console's roles)."""
+    query = select(Run.agent_name, func.sum(Run.cost_usd)).where(col(Run.started_at) >= since).group_by(Run.agent_name)
+    if until is not None:
+        query = query.where(col(Run.started_at) < until)
+    return {name: float(total or 0.0) for name, total in s.exec(query).all()}
+
+
+@dataclass(frozen=True)
+class BudgetUse:
+    """An agent's daily budget on one UTC day: budget and spend (US dollars, runs started that day,
+    every tenant), ``ratio`` = spent / budget, whether the budget stops new runs, and the alert
+    thresholds (percent: 80, 100) already crossed that day."""
+
+    agent: str
+    budget_usd: float
+    spent_usd: float
+    ratio: float
+    hard_stop: bool
+    alerts: list[int]
+
+
+def budget_usage(s: Session, day: date | None = None) -> list[BudgetUse]:
+    """:class:`BudgetUse` of every agent with a daily budget, on ``day`` (default: today, UTC), by agent."""
+    day = day or datetime.now(timezone.utc).date()
+    spent = agent_spend(s, utc_midnight(day), utc_midnight(day + timedelta(days=1)))
+    alerts: dict[str, list[int]] = {}
+    for a in s.exec(select(BudgetAlert).where(BudgetAlert.day == day).order_by(BudgetAlert.threshold_pct)).all():
+        alerts.setdefault(a.agent_name, []).append(a.threshold_pct)
+    return [BudgetUse(name, budget, spent.get(name, 0.0), spent.get(name, 0.0) / budget, hard_stop, alerts.get(name, []))
+            for name, (budget, hard_stop) in sorted(daily_budgets(s).items())]
+
+
+@dataclass(frozen=True)
+class DailyBudgetState:
+    """What the gateway's hard stop needs of one agent: its daily budget and spend since midnight (US dollars)."""
+
+    budget_usd: float
+    hard_stop: bool
+    spent_usd: float
+
+
+def daily_budget_state(s: Session, agent: str, since: datetime) -> DailyBudgetState | None:
+    """The agent's daily budget (its live version's spec) and its spend on runs started since ``since``
+    across every tenant, or None when it has no daily budget. The spend comes from the SQL function
+    ``shipway_agent_spend_since`` (migration 0011): the gateway's role sees only its own tenant's runs,
+    the function sums every tenant's for an agent the caller may see (0 otherwise); it is computed only
+    for a budget with a hard stop."""
+    budget = daily_budgets(s, agent).get(agent)
+    if budget is None:
+        return None
+    spent = s.exec(select(func.shipway_agent_spend_since(agent, since))).one() if budget[1] else 0.0
+    return DailyBudgetState(budget_usd=budget[0], hard_stop=budget[1], spent_usd=float(spent))
+# == end cost governance ===========================================================================

@@ -29,21 +29,29 @@ from activities.graph_runner import GraphActivities
 from activities.guards.pii import PiiGuard
 from activities.guards.rails import RailsGuard
 from activities.guards.run_guards import GuardActivities
+from activities.retention import RetentionActivities  # checkpoint retention
+from activities.cost_rollups import CostRollupActivities  # cost governance
 from activities.runs import RunActivities
 from activities.scaffold import BuildActivities
+from activities.tracing import Tracing
 from activities.traffic import TrafficActivities
 from activities.version_services import VersionServiceActivities
 from shipway.checkpoint_crypto import encrypted_serde
 from shipway.db.engine import Database
+from shipway.metrics import POOLS, poll_task_queue_backlog, psycopg_pool_stats, serve_metrics, sqlalchemy_pool_stats
 from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, Settings, get_settings
 from shipway.schedules import ensure_schedules
 from workflows.agent_run import AgentRunWorkflow
 from workflows.audit_verification import AuditVerificationWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.lifecycle import AgentLifecycleWorkflow
+from workflows.retention import CheckpointRetentionWorkflow  # checkpoint retention
+from workflows.cost_rollup import CostRollupWorkflow  # cost governance
 
 QUEUES = (CONTROL_TASK_QUEUE, AGENTS_TASK_QUEUE)
 CONTROL_WORKFLOWS = [AgentLifecycleWorkflow, DeploymentWorkflow, AuditVerificationWorkflow]
+CONTROL_WORKFLOWS.append(CheckpointRetentionWorkflow)  # checkpoint retention
+CONTROL_WORKFLOWS.append(CostRollupWorkflow)  # cost governance
 AGENT_WORKFLOWS = [AgentRunWorkflow]
 # Pure dataclass/constant modules are shared with the sandbox instead of re-imported for every
 # workflow run (measured: re-importing them was ~10% of the worker's CPU under load).
@@ -73,7 +81,9 @@ class ShipwayWorkers:
         self.store = store_from_settings(settings)
         self.build = BuildActivities(self.store, settings.build_test_timeout_s)
         artifacts = ArtifactCache(settings.resolved_artifact_cache_dir, self.store.get)
-        self.graphs = GraphActivities(self.db, artifacts, settings.llm, serde=encrypted_serde(settings))
+        # LangSmith tracing of agent runs when LANGSMITH_API_KEY is set (one client per worker)
+        tracing = Tracing.from_settings(settings) if AGENTS_TASK_QUEUE in queues else None
+        self.graphs = GraphActivities(self.db, artifacts, settings.llm, serde=encrypted_serde(settings), tracing=tracing)
         self.guards = GuardActivities(self.db, PiiGuard(), RailsGuard(llm=settings.llm), artifacts) if AGENTS_TASK_QUEUE in queues else None
         audit, runs = AuditActivities(self.db), RunActivities(self.db)
         by_queue = {
@@ -92,6 +102,9 @@ class ShipwayWorkers:
             for queue in queues
         ]
         self._tasks: list[asyncio.Task] = []
+        # -- metrics: pool gauges now; the /metrics server and the backlog poller when the workers start
+        self._metrics_stops = [POOLS.track("worker", sqlalchemy_pool_stats(self.db.engine)),
+                               POOLS.track("checkpointer", psycopg_pool_stats(self.graphs._pool))]
 
     def _control_activities(self, audit: AuditActivities) -> list:
         catalog = CatalogActivities(self.db, embed)
@@ -104,16 +117,26 @@ class ShipwayWorkers:
             audit.record_audit, TrafficActivities.from_settings(self.db, self.settings).set_traffic, DeploymentActivities(self.db).record_deployment,
             CanaryActivities(self.db).analyze_canary, audit.verify_audit_chain, requests.open_request, requests.note,
             versions.prepare_version, versions.retire_version,
+            RetentionActivities.from_settings(self.db, self.settings).prune_checkpoints,  # checkpoint retention
+            CostRollupActivities(self.db).rollup_costs,  # cost governance
         ]
 
     async def _schedules(self) -> None:
         if CONTROL_TASK_QUEUE in self.queues:
-            await ensure_schedules(self.client)
+            await ensure_schedules(self.client, self.settings)
+
+    def _serve_metrics(self) -> None:
+        """Serve ``/metrics`` on ``worker_metrics_port`` (when set) and keep the task-queue backlog gauges fresh."""
+        if self.settings.worker_metrics_port:
+            self._metrics_stops.append(serve_metrics(self.settings.worker_metrics_port, self.settings.metrics_host))
+            poller = asyncio.create_task(poll_task_queue_backlog(self.client, self.queues))
+            self._metrics_stops.append(poller.cancel)
 
     async def run(self) -> None:
         """Create Shipway's schedules if missing (control queue), poll until cancelled (SIGINT/SIGTERM),
         then release the resources."""
         await self._schedules()
+        self._serve_metrics()
         try:
             await asyncio.gather(*(w.run() for w in self.workers))
         finally:
@@ -121,6 +144,7 @@ class ShipwayWorkers:
 
     async def __aenter__(self) -> ShipwayWorkers:
         await self._schedules()
+        self._serve_metrics()
         self._tasks = [asyncio.create_task(w.run()) for w in self.workers]
         return self
 
@@ -131,7 +155,10 @@ class ShipwayWorkers:
         await self.close()
 
     async def close(self) -> None:
-        """Close the graph activity's checkpointer pool and the database pool."""
+        """Stop the metrics server and backlog poller, close the graph activity's checkpointer pool and the database pool."""
+        for stop in self._metrics_stops:
+            stop()
+        self._metrics_stops = []
         await self.graphs.close()
         await self.db.dispose()
 

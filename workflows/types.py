@@ -339,6 +339,7 @@ class RunInput:
     context: dict[str, Any] | None = None  # the graph's runtime context (its context_schema)
     configurable: dict[str, Any] = field(default_factory=dict)  # the caller's config["configurable"]
     started_by: str = ""  # id of the API key that started it (a caller key reads and resumes only its own runs)
+    max_cost_usd: float | None = None  # the version's per-run budget (spec max_cost_usd), US dollars
 
 
 @dataclass
@@ -751,6 +752,10 @@ class GraphStepInput:
     resume: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
     configurable: dict[str, Any] = field(default_factory=dict)
+    tenant: str = "default"
+    workflow_id: str = ""
+    budget_usd: float | None = None  # what is left of the run's max_cost_usd, US dollars; None = no budget
+    spent_usd: float = 0.0  # the run's LLM cost before this step as the workflow counted it (budget across retries)
 
 
 @dataclass
@@ -765,6 +770,16 @@ class GraphStepResult:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    # -- run budgets: the run's LLM totals in llm_usage after this step (every step and attempt,
+    # failed ones too); None when they did not move (a first attempt without LLM calls) or from an older worker
+    run_tokens_in: int | None = None
+    run_tokens_out: int | None = None
+    run_cost_usd: float | None = None
+
+
+# A failed graph activity carries the run's LLM totals (as in GraphStepResult.run_*) in its
+# ApplicationError details as {RUN_USAGE_DETAIL: {"tokens_in", "tokens_out", "cost_usd"}}.
+RUN_USAGE_DETAIL = "run_llm_usage"
 
 
 @dataclass
@@ -833,3 +848,142 @@ class RunRecordResult:
     """The status now on the row."""
 
     status: RunStatus
+
+
+# == Checkpoint retention (CheckpointRetentionWorkflow, prune_checkpoints) ============================
+RETENTION_WORKFLOW = "CheckpointRetentionWorkflow"
+# The Temporal Schedule that starts CheckpointRetentionWorkflow every settings.retention_every_s (on shipway-control).
+RETENTION_SCHEDULE = "checkpoint-retention"
+QUERY_RETENTION_PROGRESS = "progress"
+PRUNE_CHECKPOINTS = "prune_checkpoints"  # shipway-control
+
+
+@dataclass
+class AgentRetention:
+    """What pruning deleted (in a dry run: would delete) from one agent's threads: threads pruned and
+    rows of ``checkpoints``, ``checkpoint_writes`` and ``checkpoint_blobs``; with the agent's retention
+    (days) and the cutoff (ISO 8601, UTC) its threads' last activity was older than."""
+
+    agent_name: str
+    retention_days: int
+    cutoff: str
+    threads: int = 0
+    checkpoints: int = 0
+    writes: int = 0
+    blobs: int = 0
+
+
+@dataclass
+class PruneBatchInput:
+    """One retention batch: at most ``batch_size`` (None: the setting) finished threads whose id sorts
+    after ``after_thread_id`` and whose last activity is older than ``as_of`` (ISO 8601) minus their
+    agent's retention in days (``older_than_days`` overrides every agent's); only ``agent_name``'s
+    threads when set. ``dry_run``: the same statements, rolled back."""
+
+    as_of: str
+    after_thread_id: str = ""
+    agent_name: str | None = None
+    older_than_days: int | None = None
+    batch_size: int | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class PruneBatchResult:
+    """The batch's counts by agent, and the last thread id it took: the next batch's cursor, None
+    when no thread after the cursor was left to prune."""
+
+    agents: list[AgentRetention]
+    last_thread_id: str | None
+
+
+@dataclass
+class RetentionReport:
+    """A retention pass so far: batches that pruned threads, and by agent (sorted by name) what they deleted."""
+
+    batches: int = 0
+    agents: list[AgentRetention] = field(default_factory=list)
+
+    def add(self, batch: PruneBatchResult) -> None:
+        """Count one batch that took threads into the report (pure: also used by the workflow)."""
+        self.batches += 1
+        by_name = {a.agent_name: a for a in self.agents}
+        for a in batch.agents:
+            if (total := by_name.get(a.agent_name)) is None:
+                by_name[a.agent_name] = AgentRetention(a.agent_name, a.retention_days, a.cutoff)
+                total = by_name[a.agent_name]
+            total.threads += a.threads
+            total.checkpoints += a.checkpoints
+            total.writes += a.writes
+            total.blobs += a.blobs
+        self.agents = sorted(by_name.values(), key=lambda a: a.agent_name)
+
+    def total(self, what: str) -> int:
+        """Sum over agents of ``what``: ``threads``, ``checkpoints``, ``writes`` or ``blobs``."""
+        return sum(getattr(a, what) for a in self.agents)
+
+
+@dataclass
+class RetentionInput:
+    """A retention pass over every agent's finished threads (only ``agent_name``'s when set);
+    ``older_than_days`` overrides each agent's retention; ``batch_size`` threads per transaction (None:
+    the setting); at most ``max_batches`` batches per workflow run, then it continues as new carrying
+    ``as_of`` (the pass's reference time, ISO 8601; empty: the workflow's start), ``after_thread_id``
+    (the cursor) and ``report``."""
+
+    agent_name: str | None = None
+    older_than_days: int | None = None
+    batch_size: int | None = None
+    max_batches: int = 200
+    as_of: str = ""
+    after_thread_id: str = ""
+    report: RetentionReport | None = None
+# == end of checkpoint retention ==================================================================
+
+
+# == Cost governance (CostRollupWorkflow, rollup_costs) ===========================================
+COST_ROLLUP_WORKFLOW = "CostRollupWorkflow"
+# The Temporal Schedule that starts CostRollupWorkflow every settings.cost_rollup_every_s (on shipway-control).
+COST_ROLLUP_SCHEDULE = "cost-rollup"
+ROLLUP_COSTS = "rollup_costs"  # shipway-control
+
+
+@dataclass
+class CostRollupRequest:
+    """One cost rollup: recompute the ``days`` UTC days up to today (2: yesterday and today) from the
+    recorded LLM calls and runs, then evaluate today's daily budgets."""
+
+    days: int = 2
+
+
+@dataclass
+class CostRollupInput:
+    """Recompute the rollups of the UTC days ``since`` to ``until`` (ISO dates, inclusive) and evaluate
+    the daily budgets of ``budget_day`` (ISO date) as ``actor`` (in the alerts' audit events)."""
+
+    since: str
+    until: str
+    budget_day: str
+    actor: str = "shipway"
+
+
+@dataclass
+class BudgetAlertFired:
+    """An agent's spend reached ``threshold_pct`` (80, 100) of its daily budget (US dollars) on ``day``."""
+
+    agent_name: str
+    day: str
+    threshold_pct: int
+    spent_usd: float
+    budget_usd: float
+
+
+@dataclass
+class CostRollupResult:
+    """Rollup rows written for the days, agents with a daily budget evaluated, and the alerts that
+    fired for the first time (an alert fires once per agent, day and threshold)."""
+
+    rollup_rows: int
+    budgets: int
+    alerts: list[BudgetAlertFired] = field(default_factory=list)
+# == end of cost governance =======================================================================

@@ -11,3 +11,16 @@ app = typer.Typer(help="Shipway: governed LangGraph agents on Temporal.", no_arg
 
 for _module in (stack, services, agents, deploy, runs, guard, audit, keys, checkpoint_keys, webhooks, demo):
     _module.register(app)
+
+# -- checkpoint retention: `shipway retention run` --
+from shipway.cli import retention  # noqa: E402
+
+retention.register(app)
+# -- end checkpoint retention --
+
+# -- cost governance: `shipway prices list|set`, `shipway costs rollup|show` --
+from shipway.cli import costs, prices  # noqa: E402
+
+prices.register(app)
+costs.register(app)
+# -- end cost governance --

@@ -7,19 +7,25 @@ are created separately by ``AsyncPostgresSaver.setup()``.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Computed  # agent search (0013)
+from sqlalchemy.dialects.postgresql import TSVECTOR  # agent search (0013)
 from sqlmodel import AutoString, Field, SQLModel
 
 from workflows.statuses import DeploymentState, RunStatus, VersionStatus, WebhookOutcome
 
 EMBEDDING_DIM = 384
+# agents.search_tsv (migration 0013): name weighs most, then description, then template; English stemming
+AGENT_SEARCH_TSV = ("setweight(to_tsvector('english'::regconfig, coalesce(name, '')), 'A') || "
+                    "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'B') || "
+                    "setweight(to_tsvector('english'::regconfig, coalesce(template, '')), 'C')")
 
 
 def utcnow() -> datetime:
@@ -50,6 +56,22 @@ class Agent(SQLModel, table=True):
     live_version: int | None = None
     tenant: str | None = Field(default=None, max_length=100)  # None: shared, every tenant may run it
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    # -- agent search (migration 0013; read by shipway/search.py) ------------------------------------
+    # the live version's status, else the newest version's: kept by activities/catalog.py
+    status: VersionStatus = Field(default=VersionStatus.SUBMITTED, sa_type=AutoString,
+                                  sa_column_kwargs={"server_default": VersionStatus.SUBMITTED.value})
+    # the description's embedding, written by the index step
+    embedding: list[float] | None = Field(default=None, sa_column=Column(Vector(EMBEDDING_DIM), nullable=True))
+    search_tsv: str | None = Field(default=None, sa_column=Column(TSVECTOR, Computed(AGENT_SEARCH_TSV, persisted=True)))
+    # -- end agent search ------------------------------------------------------------------------------
+
+
+# -- agent search (migration 0013) -------------------------------------------------------------------
+Agent.__table__.append_constraint(status_check(VersionStatus, "agents"))
+Index("ix_agents_embedding_hnsw", Agent.__table__.c.embedding, postgresql_using="hnsw",
+      postgresql_with={"m": 16, "ef_construction": 128}, postgresql_ops={"embedding": "vector_cosine_ops"})
+Index("ix_agents_search_tsv", Agent.__table__.c.search_tsv, postgresql_using="gin")
+# -- end agent search ------------------------------------------------------------------------------------
 
 
 class AgentVersion(SQLModel, table=True):
@@ -212,7 +234,8 @@ class GuardResult(SQLModel, table=True):
 
 
 class LlmUsage(SQLModel, table=True):
-    """Token usage of one LLM call inside a run, priced from :class:`ModelPrice`."""
+    """Token usage of one LLM call inside a run, priced from :class:`ModelPrice`; ``node`` is the
+    LangGraph node that made it (None for calls outside a node, and rows from before migration 0012)."""
 
     __tablename__ = "llm_usage"
     id: int | None = Field(default=None, primary_key=True)
@@ -221,16 +244,30 @@ class LlmUsage(SQLModel, table=True):
     tokens_in: int
     tokens_out: int
     cost_usd: float
+    node: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class ModelPrice(SQLModel, table=True):
-    """Price of a model in US dollars per million tokens (provider list prices)."""
+    """Price of a model per million input and output tokens, in ``currency`` (an ISO 4217 code; the
+    column names predate it: Shipway prices calls in USD), in effect from ``effective_from`` to
+    ``effective_to`` (days, inclusive; None = open). ``source`` and ``source_date`` say where and when
+    the price was read (None for rows older than migration 0011). No two ranges of a model overlap
+    (exclusion constraint). Written only by :mod:`shipway.price_book` (the seed and an admin's edits)."""
 
     __tablename__ = "model_prices"
+    __table_args__ = (CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_model_prices_currency"),
+                      CheckConstraint("effective_to IS NULL OR effective_to >= effective_from", name="ck_model_prices_range"))
     model: str = Field(primary_key=True)
+    effective_from: date = Field(primary_key=True)
+    effective_to: date | None = None
     input_usd_per_mtok: float
     output_usd_per_mtok: float
+    currency: str = Field(default="USD", max_length=3, sa_column_kwargs={"server_default": "USD"})
+    source: str | None = None
+    source_date: date | None = None
+    updated_by: str = ""
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class AuditEvent(SQLModel, table=True):
@@ -355,3 +392,48 @@ class DeploymentAnalysis(SQLModel, table=True):
     metrics: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     canary: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     baseline: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+
+
+# -- cost governance (issue 13): cost rollups, daily budget alerts, indexes of their range scans ---------
+class CostRollup(SQLModel, table=True):
+    """Cost of one UTC ``day``, agent, version, tenant and model: ``runs`` (distinct runs with a call of
+    that model that day; a run using two models counts in both), ``calls``, tokens, cost (``currency``,
+    always USD: LLM calls are priced in USD). Model ``-`` holds the runs started that day that made no
+    LLM call. Days follow the call's time (a run's start for model ``-``). Recomputed by the
+    cost-rollup schedule; written only by :mod:`activities.cost_rollups`."""
+
+    __tablename__ = "cost_rollups"
+    __table_args__ = (Index("ix_cost_rollups_agent_name_day", "agent_name", "day"),)
+    day: date = Field(primary_key=True)
+    agent_name: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    tenant: str = Field(primary_key=True)
+    model: str = Field(primary_key=True)
+    runs: int = 0
+    calls: int = 0
+    tokens_in: int = Field(default=0, sa_type=BigInteger)
+    tokens_out: int = Field(default=0, sa_type=BigInteger)
+    cost_usd: float = 0.0
+    currency: str = Field(default="USD", max_length=3, sa_column_kwargs={"server_default": "USD"})
+    refreshed_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class BudgetAlert(SQLModel, table=True):
+    """An agent's spend on a UTC ``day`` reached ``threshold_pct`` (80 or 100) of its daily budget
+    (spec ``daily_budget_usd``): spent and budget in USD when it fired. Once per agent, day and
+    threshold. Written only by :mod:`activities.cost_rollups`."""
+
+    __tablename__ = "budget_alerts"
+    __table_args__ = (CheckConstraint("threshold_pct IN (80, 100)", name="ck_budget_alerts_threshold_pct"),)
+    agent_name: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    threshold_pct: int = Field(primary_key=True)
+    spent_usd: float
+    budget_usd: float
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+# an agent's spend since midnight (daily budgets) and the LLM calls of a day range (rollups)
+Index("ix_runs_agent_name_started_at", Run.__table__.c.agent_name, Run.__table__.c.started_at)
+Index("ix_llm_usage_created_at", LlmUsage.__table__.c.created_at)
+# -- end cost governance ------------------------------------------------------------------------------

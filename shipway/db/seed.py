@@ -1,30 +1,36 @@
-"""Reference data ``shipway migrate`` writes: the list prices of LLM models (``model_prices``).
+"""Reference data ``shipway migrate`` writes: the list prices of LLM models (``model_prices``), from
+``shipway/model_prices.yaml`` through :func:`shipway.price_book.seed_prices`.
 
-It is the only writer of that table besides an operator's own SQL: missing models are added,
-existing rows (an operator's negotiated prices) are never overwritten.
+A price is added only where its model has no price over any of the same days: an admin's prices (or
+ones seeded before) are never overwritten.
 """
 
 from __future__ import annotations
 
-import psycopg
+from sqlalchemy import create_engine, pool
+from sqlmodel import Session
 
-from shipway.pricing import DEFAULT_PRICES
+from shipway.db.engine import sqlalchemy_url
+from shipway.price_book import seed_prices
+from shipway.pricing import FILE_PRICES
 
 
 def seed_model_prices(database_url: str) -> int:
-    """Insert the list prices (US dollars per million tokens) for models the table lacks.
+    """Insert the price file's prices (per million tokens, with dates, currency and source) that the
+    table lacks.
 
     Returns:
         How many rows were added.
 
     Raises:
-        psycopg.OperationalError: the database cannot be reached.
+        sqlalchemy.exc.OperationalError: the database cannot be reached.
     """
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        added = 0
-        for model, (inp, out) in DEFAULT_PRICES.items():
-            cur = conn.execute(
-                "INSERT INTO model_prices (model, input_usd_per_mtok, output_usd_per_mtok) VALUES (%s, %s, %s) "
-                "ON CONFLICT (model) DO NOTHING", (model, inp, out))
-            added += cur.rowcount
+    # a short-lived engine: migrate runs once per process start, a pool would outlive it
+    engine = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
+    try:
+        with Session(engine) as s:
+            added = seed_prices(s, FILE_PRICES)
+            s.commit()
+    finally:
+        engine.dispose()
     return added

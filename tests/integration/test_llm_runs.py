@@ -29,7 +29,7 @@ async def test_llm_tokens_and_cost_are_recorded_on_the_run(worker, db, monkeypat
 
     # runs are priced from the model_prices table (seeded by migrate); an operator's price wins
     async with db.session() as s:
-        price = await s.get(ModelPrice, "gpt-4o-mini")
+        price = (await s.exec(select(ModelPrice).where(ModelPrice.model == "gpt-4o-mini", ModelPrice.effective_to.is_(None)))).first()
         assert price is not None, "migrate did not seed model prices"
         price.input_usd_per_mtok, price.output_usd_per_mtok = 1000.0, 2000.0
         s.add(price)

@@ -13,7 +13,8 @@ keep guarding in-flight workflows; commit the new files next to them. Runs with 
 and with approvals mirrored to a loopback Jira (``jira-approvals``): two approvers for restricted
 data, refused repeats and unmapped accounts, a rejection that needs a reason; and rollouts under
 ``canary-evidence`` (bake times scaled by 0.005): an inconclusive canary failing safe, a failing one
-breaching on its error rate.
+breaching on its error rate; and under ``run-budget``, a run whose LLM cost reaches its budget;
+and a checkpoint-retention pass in batches of one thread that continues as new; and a cost rollup.
 """
 
 from __future__ import annotations
@@ -129,6 +130,14 @@ async def _scenarios(client, db) -> None:
     assert result.status == RunStatus.WITHHELD, result
     await _record(client.get_workflow_handle(run_workflow_id(withheld_id)), "run_guard_output_withheld")
 
+    # -- run budgets (run-budget): node b's LLM call reaches the run's budget; the run stops before node c
+    budget_spec = counting_spec(config={"llm_tokens": 1000}, max_cost_usd=1e-6)
+    b_name, b_version = await deploy(client, db, budget_spec)
+    budget_id, result = await control.start_run(client, b_name, b_version, {"log_path": os.devnull}, wait=True,
+                                                max_cost_usd=budget_spec["max_cost_usd"])
+    assert result.status == RunStatus.BUDGET_EXCEEDED, result
+    await _record(client.get_workflow_handle(run_workflow_id(budget_id)), "run_budget_exceeded")
+
     # 6. approvals under the jira-approvals patch, mirrored to the loopback Jira: restricted data needs two
     # approvers (a repeat and an unmapped Jira account refused), then superseded; a reasonless rejection
     # refused, then a rejection with a reason
@@ -191,6 +200,42 @@ async def _scenarios(client, db) -> None:
                                          task_queue="shipway-control", result_type=AuditChainReport)
     assert (await handle.result()).intact
     await _record(handle, "audit_verification_intact")
+
+    await _retention_scenario(client, db)  # checkpoint retention
+    await _cost_rollup_scenario(client)  # cost governance
+
+
+# -- checkpoint retention ------------------------------------------------------------------------
+async def _retention_scenario(client, db) -> None:
+    """A retention pass over a live agent's finished threads (idle for 0 days) in batches of one
+    thread, two batches per workflow run: the first run continues as new, the last completes."""
+    from shipway import control
+    from tests.support.lifecycle import counting_spec, deploy
+    from workflows.types import RETENTION_WORKFLOW, RetentionInput, RetentionReport
+
+    name, version = await deploy(client, db, counting_spec())
+    for _ in range(3):
+        await control.start_run(client, name, version, {"log_path": os.devnull}, wait=True)
+    handle = await client.start_workflow(
+        RETENTION_WORKFLOW, RetentionInput(agent_name=name, older_than_days=0, batch_size=1, max_batches=2),
+        id="checkpoint-retention-replay", task_queue="shipway-control", result_type=RetentionReport)
+    report = await handle.result()
+    assert report.batches == 3 and report.total("checkpoints") > 0, report
+    await _record(client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id), "retention_batches_continued_as_new")
+    await _record(client.get_workflow_handle(handle.id), "retention_pass_completed")
+# -- end checkpoint retention --------------------------------------------------------------------
+
+
+# -- cost governance -----------------------------------------------------------------------------
+async def _cost_rollup_scenario(client) -> None:
+    """One cost rollup of yesterday and today (the runs above) with the daily budgets evaluated."""
+    from workflows.types import COST_ROLLUP_WORKFLOW, CostRollupRequest, CostRollupResult
+
+    handle = await client.start_workflow(COST_ROLLUP_WORKFLOW, CostRollupRequest(), id="cost-rollup-replay",
+                                         task_queue="shipway-control", result_type=CostRollupResult)
+    assert (await handle.result()).rollup_rows > 0
+    await _record(handle, "cost_rollup_today_and_yesterday")
+# -- end cost governance -------------------------------------------------------------------------
 
 
 async def main() -> None:

@@ -16,6 +16,7 @@ from shipway.auth.roles import Action, allows
 from shipway.db.engine import Database
 from shipway.db.models import GuardResult, Run
 from shipway.gateway.auth import refuse_tenant, require
+from shipway.gateway.budgets import refuse_over_daily_budget  # cost governance
 from shipway.gateway.deps import get_client, get_db, get_settings, get_versions
 from shipway.gateway.errors import RESPONSES, ApiError
 from shipway.gateway.metrics import RESUMES, RUN_WAIT_SECONDS, RUNS_SETTLED, RUNS_STARTED
@@ -88,6 +89,7 @@ async def start_run(name: LookupText, body: RunRequest, request: Request, db: An
     and ``config.configurable`` reach the graph as its runtime context and configuration; a
     ``thread_id`` that belongs to another agent or tenant, or that another unfinished run holds, is
     refused with 409. The run belongs to the key's tenant; a body naming another tenant gets 403.
+    An agent whose daily budget is spent and stops runs (spec ``daily_budget_hard_stop``) gets 429.
     """
     started = time.perf_counter()
     if body.tenant is not None and body.tenant != principal.tenant:
@@ -99,10 +101,11 @@ async def start_run(name: LookupText, body: RunRequest, request: Request, db: An
         raise ApiError(404, str(exc)) from exc
     if errors := served.input_errors(body.input):
         raise ApiError(422, "invalid input for agent", errors)
+    await refuse_over_daily_budget(db, name, principal)  # cost governance: the daily budget's hard stop (429)
     try:
         run_id, _ = await control.start_run(client, name, version, body.input, thread_id=body.thread_id, tenant=principal.tenant,
                                             context=body.context, configurable=body.config.configurable if body.config else None,
-                                            wait=False, started_by=principal.key_id)
+                                            wait=False, started_by=principal.key_id, max_cost_usd=served.max_cost_usd)
     except control.ActionRefused as exc:
         raise ApiError(409, "thread not available", exc.reason) from exc
     RUNS_STARTED.labels(name, str(version)).inc()
