@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ from langgraph.types import Command
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
+from sqlalchemy import func
+from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -32,14 +35,16 @@ from activities.artifact_format import IntegrityError
 from activities.artifact_loader import ArtifactCache
 from activities.artifact_store import ArtifactNotFound
 from activities.llm_usage import UsageCollector
+from activities.tracing import StepTrace, Tracing
 from shipway import queries
 from shipway.checkpoint_crypto import EncryptedAsyncPostgresSaver, encrypted_serde
 from shipway.db.engine import Database, role_options
 from shipway.db.models import LlmUsage
+from shipway.metrics import observe_llm_call, observe_queue_wait
 from shipway.pricing import DEFAULT_PRICES, price_usd
 from shipway.settings import get_settings
 from workflows.statuses import GraphStepStatus
-from workflows.types import RUN_GRAPH, GraphStepInput, GraphStepResult
+from workflows.types import RUN_GRAPH, RUN_USAGE_DETAIL, GraphStepInput, GraphStepResult
 
 # Compiled graphs kept per worker: a canary and its stable version of every agent fit many times over.
 MAX_COMPILED_GRAPHS = 64
@@ -108,6 +113,50 @@ def _fields(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
+@dataclass(frozen=True)
+class _Budget:
+    """What one attempt of a graph step may spend on LLM calls (USD; at most 0: nothing) and the
+    prices it counts with ({model: (input, output USD per million tokens)})."""
+
+    left_usd: float
+    prices: dict[str, tuple[float, float]]
+
+    def reached(self, usage: UsageCollector) -> bool:
+        """Whether the calls recorded so far cost ``left_usd`` or more (a model without a price counts 0)."""
+        return sum(_cost(c.model, c.tokens_in, c.tokens_out, self.prices) for c in usage.snapshot()) >= self.left_usd
+
+
+def _cost(model: str, tokens_in: int, tokens_out: int, prices: dict[str, tuple[float, float]]) -> float:
+    try:
+        return price_usd(model, tokens_in, tokens_out, prices)
+    except KeyError:
+        return 0.0  # _record_usage warns about the missing price
+
+
+def _partial_output(c: CompiledVersion, values: dict) -> dict:
+    """The output of a graph stopped part-way: the agent's own output function where it copes with a
+    partial state, else the JSON-safe state values."""
+    try:
+        return c.output(values)
+    except Exception:  # agent code, written for a finished state: any error means it does not cope
+        activity.logger.info("output of %s does not build from a partial state; returning the state values",
+                             c.artifact_sha256[:12])
+        return json.loads(json.dumps(values, default=str))
+
+
+def _failure(exc: Exception, run_usage: tuple[int, int, float]) -> ApplicationError:
+    """``exc`` of a failed graph step as the workflow sees it, carrying the run's LLM totals in its
+    details: a failed validation is ``InvalidInput`` (non-retryable); an ApplicationError keeps its
+    type, retry behaviour and details; any other error its class name (retried)."""
+    detail = {RUN_USAGE_DETAIL: {"tokens_in": run_usage[0], "tokens_out": run_usage[1], "cost_usd": run_usage[2]}}
+    if isinstance(exc, ApplicationError):
+        return ApplicationError(exc.message, detail, *exc.details, type=exc.type, non_retryable=exc.non_retryable,
+                                next_retry_delay=exc.next_retry_delay, category=exc.category)
+    if isinstance(exc, (ValueError, ValidationError)):
+        return ApplicationError(f"{type(exc).__name__}: {exc}", detail, type="InvalidInput", non_retryable=True)
+    return ApplicationError(str(exc), detail, type=type(exc).__name__)
+
+
 class GraphActivities:
     """The graph activity and what it owns: the checkpointer's connection pool, the compiled graphs
     of the versions this worker has run (LRU, at most :data:`MAX_COMPILED_GRAPHS`), the unpacked
@@ -121,14 +170,16 @@ class GraphActivities:
         pool_size: most connections the checkpointer may hold.
         serde: how checkpoints are serialized and encrypted at rest; default
             :func:`shipway.checkpoint_crypto.encrypted_serde` of the current settings.
+        tracing: LangSmith tracing of each graph step (:class:`activities.tracing.Tracing`); default off.
 
     Raises:
         shipway.checkpoint_crypto.CheckpointKeyError: the configured checkpoint keys do not parse.
     """
 
     def __init__(self, db: Database, artifacts: ArtifactCache, default_model: str | None = None, pool_size: int = 30,
-                 serde: EncryptedSerializer | None = None) -> None:
+                 serde: EncryptedSerializer | None = None, tracing: Tracing | None = None) -> None:
         self.db = db
+        self.tracing = tracing or Tracing()  # LangSmith tracing of graph steps; off by default
         self._serde = serde or encrypted_serde(get_settings())
         self.artifacts = artifacts
         self.default_model = default_model
@@ -141,7 +192,8 @@ class GraphActivities:
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:
-        """Close the checkpointer's connection pool."""
+        """Close the checkpointer's connection pool and the LangSmith client (after a bounded flush)."""
+        await self.tracing.close()
         if self._opened:
             await self._pool.close()
 
@@ -201,8 +253,8 @@ class GraphActivities:
             self._prices["prices"] = prices
         return prices
 
-    async def _record_usage(self, run_id: str, usage: UsageCollector) -> tuple[int, int, float]:
-        """Write one ``llm_usage`` row per LLM call; returns (tokens in, tokens out, cost USD)."""
+    async def _record_usage(self, run_id: str, usage: UsageCollector, agent: str) -> tuple[int, int, float]:
+        """Write one ``llm_usage`` row per LLM call (and count it in ``agent``'s LLM metrics); returns (tokens in, tokens out, cost USD)."""
         if not usage.calls:
             return 0, 0, 0.0
         prices = await self._price_table()
@@ -213,29 +265,67 @@ class GraphActivities:
             except KeyError:
                 activity.logger.warning("no price for model %s; its cost is recorded as 0", c.model)
                 cost = 0.0
-            rows.append(LlmUsage(run_id=run_id, model=c.model, tokens_in=c.tokens_in, tokens_out=c.tokens_out, cost_usd=cost))
+            rows.append(LlmUsage(run_id=run_id, model=c.model, tokens_in=c.tokens_in, tokens_out=c.tokens_out, cost_usd=cost,
+                                node=c.node))
         async with self.db.session() as session:
             session.add_all(rows)
             await session.commit()
+        for r in rows:
+            observe_llm_call(agent, r.model, r.tokens_in, r.tokens_out, r.cost_usd)
         return sum(r.tokens_in for r in rows), sum(r.tokens_out for r in rows), sum(r.cost_usd for r in rows)
+
+    async def _run_usage(self, run_id: str) -> tuple[int, int, float]:
+        """The run's LLM totals in ``llm_usage`` (every step and attempt): (tokens in, tokens out, cost USD)."""
+        totals = select(func.coalesce(func.sum(LlmUsage.tokens_in), 0), func.coalesce(func.sum(LlmUsage.tokens_out), 0),
+                        func.coalesce(func.sum(LlmUsage.cost_usd), 0.0)).where(LlmUsage.run_id == run_id)
+        async with self.db.session() as session:
+            row = (await session.exec(totals)).one()
+        return int(row[0]), int(row[1]), float(row[2])
+
+    async def _budget(self, inp: GraphStepInput) -> _Budget | None:
+        """What this attempt may spend of the run's budget (None: no budget). A retried attempt also
+        counts what its earlier attempts spent (their calls are in ``llm_usage`` even when they failed)."""
+        if inp.budget_usd is None:
+            return None
+        left = inp.budget_usd
+        if activity.info().attempt > 1:
+            left -= max((await self._run_usage(inp.run_id))[2] - inp.spent_usd, 0.0)
+        return _Budget(left, await self._price_table())
+
+    def _trace(self, inp: GraphStepInput, c: CompiledVersion) -> StepTrace:
+        """This graph step's LangSmith tracer and root run id (:mod:`activities.tracing`; empty when off)."""
+        info = activity.info()
+        return self.tracing.step(run_id=inp.run_id, agent=inp.agent_name, version=inp.version, tenant=inp.tenant,
+                                 artifact_sha256=c.artifact_sha256, workflow_id=inp.workflow_id or info.workflow_id,
+                                 activity_id=info.activity_id, attempt=info.attempt, first_step=inp.resume is None)
 
     @activity.defn(name=RUN_GRAPH)
     async def run_graph(self, inp: GraphStepInput) -> GraphStepResult:
-        """Run (or resume) the graph on the run's thread until it ends or hits ``interrupt()``.
+        """Run (or resume) the graph on the run's thread until it ends or hits ``interrupt()``, or, with
+        a budget (``budget_usd``), until the LLM cost reaches it at a node boundary: the graph stops
+        there and its thread keeps the state so far (the node's checkpoint is written). Every LLM call
+        made is written to ``llm_usage`` with its node, also when a node raises.
 
         Returns:
-            ``completed`` with the output, or ``interrupted`` with the interrupt's request; the nodes
-            executed; tokens and cost (USD) of their LLM calls.
+            ``completed`` with the output; ``interrupted`` with the interrupt's request;
+            ``budget_exceeded`` with the output built from the state so far (the agent's output
+            function, or the JSON-safe state values where that fails on a partial state); the nodes
+            executed; tokens and cost (USD) of this attempt's LLM calls, and the run's totals
+            (``run_*``: every step and attempt so far; None when a first attempt made no call).
 
         Raises:
             ApplicationError (non-retryable, ``InvalidInput``): the run input or resume value fails
                 the agent's validation; the message names the field.
+            ApplicationError: a node failed: its type and message (non-retryable if the node's own
+                ApplicationError was), with the run's LLM totals in its details (``RUN_USAGE_DETAIL``).
         """
+        observe_queue_wait(inp.agent_name, activity.info())
         c = await self.compiled(inp.agent_name, inp.version)
         usage = UsageCollector()
         # the caller's configurable first: the thread, run and model are the platform's to set
         configurable = {**inp.configurable, "thread_id": inp.thread_id, "model": c.model, "run_id": inp.run_id}
-        config = {"configurable": configurable, "callbacks": [usage]}
+        trace = self._trace(inp, c)
+        config = {"configurable": configurable, "callbacks": [usage, *trace.callbacks], **trace.config()}
         state = await c.graph.aget_state(config)
         if inp.resume is not None and state.interrupts:
             payload = Command(resume=inp.resume)
@@ -247,28 +337,44 @@ class GraphActivities:
             raise ApplicationError("nothing to run: no input, and no pending interrupt to resume", type="InvalidInput",
                                    non_retryable=True)
 
+        budget = await self._budget(inp)
         nodes: list[str] = []
         interrupt = None
+        stopped = budget is not None and budget.reached(usage)  # earlier attempts spent it all: run nothing
         beat = asyncio.create_task(_keep_heartbeating(lambda: {"node": nodes[-1] if nodes else None, "nodes": len(nodes)}))
         try:
-            async for chunk in c.graph.astream(payload, config, context=inp.context, stream_mode="updates"):
-                for node, update in chunk.items():
-                    if node == "__interrupt__":
-                        interrupt = update[0].value if update else None
-                    else:
-                        nodes.append(node)
-                        activity.heartbeat({"node": node, "nodes": len(nodes)})
-        except (ValueError, ValidationError) as exc:
-            raise ApplicationError(f"{type(exc).__name__}: {exc}", type="InvalidInput", non_retryable=True) from exc
+            if not stopped:
+                # closing the stream on a budget stop lets LangGraph write the last node's checkpoint
+                async with aclosing(c.graph.astream(payload, config, context=inp.context, stream_mode="updates")) as stream:
+                    async for chunk in stream:
+                        for node, update in chunk.items():
+                            if node == "__interrupt__":
+                                interrupt = update[0].value if update else None
+                            else:
+                                nodes.append(node)
+                                activity.heartbeat({"node": node, "nodes": len(nodes)})
+                        if budget is not None and budget.reached(usage):
+                            stopped = True
+                            break
+        except BaseException as exc:
+            await self._record_usage(inp.run_id, usage, inp.agent_name)
+            if not isinstance(exc, Exception):  # cancelled: the calls are recorded, the cancellation goes on
+                raise
+            raise _failure(exc, await self._run_usage(inp.run_id)) from exc
         finally:
             beat.cancel()
-        tokens_in, tokens_out, cost = await self._record_usage(inp.run_id, usage)
+            await self.tracing.flush()  # before the activity returns, so no span is lost
+        tokens_in, tokens_out, cost = await self._record_usage(inp.run_id, usage, inp.agent_name)
+        spent = dict(nodes=nodes, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
+        if usage.calls or activity.info().attempt > 1:  # else the run's totals did not move: spare the query
+            spent.update(zip(("run_tokens_in", "run_tokens_out", "run_cost_usd"), await self._run_usage(inp.run_id)))
+        final = await c.graph.aget_state(config)
+        # a budget reached by the graph's last node stops nothing: the run completed
+        if stopped and (not nodes or final.next or final.interrupts):
+            return GraphStepResult(status=GraphStepStatus.BUDGET_EXCEEDED, output=_partial_output(c, final.values), **spent)
         if interrupt is None:
-            final = await c.graph.aget_state(config)
             if not final.interrupts:
-                return GraphStepResult(status=GraphStepStatus.COMPLETED, output=c.output(final.values), nodes=nodes,
-                                       tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
+                return GraphStepResult(status=GraphStepStatus.COMPLETED, output=c.output(final.values), **spent)
             interrupt = final.interrupts[0].value
         return GraphStepResult(status=GraphStepStatus.INTERRUPTED,
-                               interrupt=interrupt if isinstance(interrupt, dict) else {"value": interrupt},
-                               nodes=nodes, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
+                               interrupt=interrupt if isinstance(interrupt, dict) else {"value": interrupt}, **spent)

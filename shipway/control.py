@@ -220,13 +220,15 @@ async def pick_version(db: Database, agent_name: str, rng: random.Random | None 
 
 
 def run_start(agent_name: str, version: int, run_input: dict, thread_id: str | None = None, tenant: str = "default",
-              context: dict | None = None, configurable: dict | None = None, started_by: str = "") -> tuple[str, RunInput, dict]:
-    """A new run's id, its workflow input and the workflow start options (id, task queue, search attributes)."""
+              context: dict | None = None, configurable: dict | None = None, started_by: str = "",
+              max_cost_usd: float | None = None) -> tuple[str, RunInput, dict]:
+    """A new run's id, its workflow input and the workflow start options (id, task queue, search attributes);
+    ``max_cost_usd`` is the version's per-run budget (US dollars, None: none)."""
     settings = get_settings()
     run_id = str(uuid.uuid4())
     inp = RunInput(run_id=run_id, agent_name=agent_name, version=version, thread_id=thread_id or run_id, input=run_input,
                    tenant=tenant, heartbeat_timeout_s=settings.graph_heartbeat_timeout_s, resume_timeout_s=settings.resume_timeout_s,
-                   context=context, configurable=configurable or {}, started_by=started_by)
+                   context=context, configurable=configurable or {}, started_by=started_by, max_cost_usd=max_cost_usd)
     options = dict(id=run_workflow_id(run_id), task_queue=AGENTS_TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                    search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, agent_name),
                                                             SearchAttributePair(SA_TENANT, tenant)]))
@@ -235,16 +237,18 @@ def run_start(agent_name: str, version: int, run_input: dict, thread_id: str | N
 
 async def start_run(client: Client, agent_name: str, version: int, run_input: dict, *, thread_id: str | None = None,
                     tenant: str = "default", context: dict | None = None, configurable: dict | None = None,
-                    wait: bool = False, started_by: str = "") -> tuple[str, RunResult | None]:
+                    wait: bool = False, started_by: str = "", max_cost_usd: float | None = None) -> tuple[str, RunResult | None]:
     """Start an ``AgentRunWorkflow`` of ``version`` and wait, in one update-with-start call, until it
     has claimed its thread (``wait=False``; the result is None) or has settled (``wait=True``:
     interrupted, succeeded or failed). ``context`` and ``configurable`` reach the graph;
-    ``started_by`` is the id of the API key that started it.
+    ``started_by`` is the id of the API key that started it; ``max_cost_usd`` the version's per-run budget
+    (US dollars: the run stops ``budget_exceeded`` once its LLM cost reaches it; None: no budget).
 
     Raises:
         ActionRefused: the thread belongs to another agent or tenant, or another run holds it.
     """
-    run_id, inp, options = run_start(agent_name, version, run_input, thread_id, tenant, context, configurable, started_by)
+    run_id, inp, options = run_start(agent_name, version, run_input, thread_id, tenant, context, configurable, started_by,
+                                     max_cost_usd)
     operation = WithStartWorkflowOperation(RUN_WORKFLOW, inp, **options)
     if wait:
         result = await client.execute_update_with_start_workflow(UPDATE_RUN_SETTLED, start_workflow_operation=operation,

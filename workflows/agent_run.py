@@ -6,11 +6,16 @@ activity; when the graph hits ``interrupt()``, wait for a human's ``resume`` sig
 ``resume_run`` update (until a deadline), audit and guard the answer, and execute again with
 ``Command(resume=...)``; verify the output (PII leaks, the agent's own compliance checks: a failed
 check ends ``withheld``, without the output); record status, latency, tokens and cost on the run.
+
+With a per-run budget (``max_cost_usd``, under the ``run-budget`` patch) each graph step gets what is
+left of it; a step that reaches it stops at a node boundary and the run ends ``budget_exceeded`` with
+the state so far as output, verified like any output (a withheld one is not released). The run's
+tokens and cost are the totals the graph activity recorded in ``llm_usage``, failed steps included.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -25,6 +30,7 @@ from workflows.types import (
     RECORD_AUDIT,
     RECORD_RUN,
     RUN_GRAPH,
+    RUN_USAGE_DETAIL,
     RUN_WORKFLOW,
     SIGNAL_RESUME_RUN,
     START_RUN,
@@ -54,6 +60,7 @@ _LOCAL = dict(start_to_close_timeout=timedelta(seconds=30))
 # Guards are local activities too; the first call of a worker loads the rails' model.
 _GUARD = dict(start_to_close_timeout=timedelta(seconds=60))
 _GUARDS_PATCH = "run-guards-v1"
+_BUDGET_PATCH = "run-budget"
 # Failures of the graph activity that another attempt cannot fix.
 _NOT_RETRIED = ["InvalidInput", "UnknownAgentVersion", "ArtifactIntegrity", "UnknownArtifact"]
 
@@ -89,6 +96,8 @@ class AgentRunWorkflow:
         self._result = RunResult(run_id=inp.run_id, status=RunStatus.RUNNING)
         # runs started before the guards existed replay without them
         guarded = workflow.patched(_GUARDS_PATCH)
+        # runs started before run budgets: no budget, and tokens and cost added up per step
+        self._budgeted = workflow.patched(_BUDGET_PATCH)
         verdict = await self._guard("input", inp.input) if guarded else None
         run_input = verdict.value if verdict is not None else inp.input
         self._accepted = await workflow.execute_local_activity(START_RUN, RunStart(
@@ -106,8 +115,7 @@ class AgentRunWorkflow:
                                                          "detail": verdict.detail})
             await self._record(RunStatus.BLOCKED, usage, waited, error=message, latency=workflow.now() - started)
             return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.BLOCKED, error=message))
-        step = GraphStepInput(run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version,
-                              thread_id=inp.thread_id, input=run_input, context=inp.context, configurable=inp.configurable)
+        step = self._step(usage, input=run_input)
         answers = 0
         while True:
             try:
@@ -120,15 +128,26 @@ class AgentRunWorkflow:
                 )
             except ActivityError as err:
                 message = str(err.cause) if err.cause else str(err)
+                if self._budgeted and (spent := _run_usage(err.cause)) is not None:
+                    usage = spent  # the calls of the failed step count too
                 if isinstance(err.cause, ApplicationError) and err.cause.type == "ArtifactIntegrity":
                     await self._audit("shipway", "artifact.integrity_failed",
                                       {"agent": inp.agent_name, "version": inp.version, "error": message})
                 await self._record(RunStatus.FAILED, usage, waited, error=message, latency=workflow.now() - started - waited)
                 await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.FAILED, error=message))
                 raise ApplicationError(message, type="RunFailed", non_retryable=True) from err
-            usage = [usage[0] + res.tokens_in, usage[1] + res.tokens_out, usage[2] + res.cost_usd]
+            if self._budgeted and res.run_cost_usd is not None:
+                usage = [res.run_tokens_in or 0, res.run_tokens_out or 0, res.run_cost_usd]
+            else:
+                usage = [usage[0] + res.tokens_in, usage[1] + res.tokens_out, usage[2] + res.cost_usd]
             if res.status == GraphStepStatus.COMPLETED:
                 break
+            if res.status == GraphStepStatus.BUDGET_EXCEEDED:
+                return await self._budget_exceeded(res.output, res.nodes, usage, waited, started)
+            if self._spent(usage):
+                # an interrupt reached with the budget spent (a worker without budget checks ran the
+                # step): no human is asked for an answer the run could not use
+                return await self._budget_exceeded(None, res.nodes, usage, waited, started)
             interrupt = res.interrupt
             deadline = workflow.now() + timedelta(seconds=inp.resume_timeout_s)
             value = None
@@ -159,8 +178,7 @@ class AgentRunWorkflow:
                 value = checked.value
             await self._record(RunStatus.RUNNING, usage, waited)
             self._result = RunResult(run_id=inp.run_id, status=RunStatus.RUNNING)
-            step = GraphStepInput(run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version,
-                                  thread_id=inp.thread_id, resume=value, context=inp.context, configurable=inp.configurable)
+            step = self._step(usage, resume=value)
         output = res.output
         if guarded:
             checked_output = await workflow.execute_local_activity(VERIFY_OUTPUT, OutputCheck(
@@ -175,6 +193,41 @@ class AgentRunWorkflow:
             output = checked_output.output
         await self._record(RunStatus.SUCCEEDED, usage, waited, output=output, latency=workflow.now() - started - waited)
         return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.SUCCEEDED, output=output))
+
+    def _step(self, usage: list, *, input: dict | None = None, resume: dict | None = None) -> GraphStepInput:
+        """The next graph step: the run's ``input`` or a ``resume`` answer, with what is left of the budget."""
+        inp = self._inp
+        budget = inp.max_cost_usd - usage[2] if self._budgeted and inp.max_cost_usd is not None else None
+        return GraphStepInput(run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version, thread_id=inp.thread_id,
+                              input=input, resume=resume, context=inp.context, configurable=inp.configurable,
+                              tenant=inp.tenant, workflow_id=workflow.info().workflow_id, budget_usd=budget,
+                              spent_usd=usage[2])
+
+    def _spent(self, usage: list) -> bool:
+        """Whether the run's cost has reached its budget."""
+        return self._budgeted and self._inp.max_cost_usd is not None and usage[2] >= self._inp.max_cost_usd
+
+    async def _budget_exceeded(self, output: dict | None, nodes: list[str], usage: list, waited: timedelta,
+                               started: datetime) -> RunResult:
+        """End the run ``budget_exceeded``: the state so far (``output``) is verified like a final output
+        and released only if it passes; the error names the budget, the cost reached and the last node."""
+        inp = self._inp
+        message = (f"run budget reached: {usage[2]:.6f} USD spent of max_cost_usd {inp.max_cost_usd:g} USD"
+                   + (f", stopped after node {nodes[-1]!r}" if nodes else ""))
+        withheld = None
+        if output is not None:
+            checked = await workflow.execute_local_activity(VERIFY_OUTPUT, OutputCheck(
+                run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version, output=output, run_input=inp.input),
+                result_type=OutputVerdict, **_GUARD)
+            if checked.withheld:
+                withheld = f"{checked.reason_code}: {checked.detail}"
+                message += f"; output withheld ({withheld})"
+            output = None if checked.withheld else checked.output
+        await self._audit("shipway", "run.budget_exceeded", {"max_cost_usd": inp.max_cost_usd, "cost_usd": usage[2],
+                                                            "nodes": nodes, "output_withheld": withheld})
+        await self._record(RunStatus.BUDGET_EXCEEDED, usage, waited, output=output, error=message,
+                           latency=workflow.now() - started - waited)
+        return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.BUDGET_EXCEEDED, output=output, error=message))
 
     async def _guard(self, stage: str, value: dict) -> GuardVerdict:
         return await workflow.execute_local_activity(GUARD_INPUT, GuardInput(
@@ -266,3 +319,15 @@ class AgentRunWorkflow:
 
 def _ms(delta: timedelta) -> float:
     return round(delta.total_seconds() * 1000.0, 3)
+
+
+def _run_usage(failure: BaseException | None) -> list | None:
+    """The run's LLM totals ``[tokens in, tokens out, cost USD]`` a failed graph step carries in its
+    ApplicationError details, or None (a failure from before the step ran, or from an older worker)."""
+    if not isinstance(failure, ApplicationError):
+        return None
+    for detail in failure.details:
+        if isinstance(detail, dict) and isinstance(detail.get(RUN_USAGE_DETAIL), dict):
+            spent = detail[RUN_USAGE_DETAIL]
+            return [int(spent["tokens_in"]), int(spent["tokens_out"]), float(spent["cost_usd"])]
+    return None

@@ -100,7 +100,9 @@ DEPLOYMENT_TRANSITIONS: dict[DeploymentState, frozenset[DeploymentState]] = {
 
 class RunStatus(StrEnum):
     """Status of an agent run (``runs.status``). ``blocked``: the input guard stopped it before any
-    node ran; ``withheld``: it finished but its output failed verification and was not released.
+    node ran; ``withheld``: it finished but its output failed verification and was not released;
+    ``budget_exceeded``: its LLM cost reached the spec's ``max_cost_usd`` and it stopped at the next
+    node boundary, with the state it had so far as output (once that passed verification).
     ``refused`` is only a workflow outcome: the run never started (its thread belongs to another
     agent or tenant, or another run holds it), so no ``runs`` row exists."""
 
@@ -111,6 +113,7 @@ class RunStatus(StrEnum):
     BLOCKED = "blocked"
     WITHHELD = "withheld"
     REFUSED = "refused"
+    BUDGET_EXCEEDED = "budget_exceeded"
 
     @property
     def settled(self) -> bool:
@@ -120,13 +123,14 @@ class RunStatus(StrEnum):
 
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.RUNNING: frozenset({RunStatus.INTERRUPTED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.BLOCKED,
-                                  RunStatus.WITHHELD, RunStatus.REFUSED}),
+                                  RunStatus.WITHHELD, RunStatus.REFUSED, RunStatus.BUDGET_EXCEEDED}),
     RunStatus.INTERRUPTED: frozenset({RunStatus.RUNNING, RunStatus.FAILED}),
     RunStatus.SUCCEEDED: frozenset(),
     RunStatus.FAILED: frozenset(),
     RunStatus.BLOCKED: frozenset(),
     RunStatus.WITHHELD: frozenset(),
     RunStatus.REFUSED: frozenset(),
+    RunStatus.BUDGET_EXCEEDED: frozenset(),
 }
 
 
@@ -180,7 +184,9 @@ class WebhookOutcome(StrEnum):
 
 
 class GraphStepStatus(StrEnum):
-    """How one execution of the graph activity ended."""
+    """How one execution of the graph activity ended. ``budget_exceeded``: the run's LLM cost reached
+    its budget at a node boundary and the graph was stopped there (its thread keeps the state so far)."""
 
     COMPLETED = "completed"
     INTERRUPTED = "interrupted"
+    BUDGET_EXCEEDED = "budget_exceeded"

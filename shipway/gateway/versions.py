@@ -1,7 +1,7 @@
 """What the gateway knows of the versions it serves: each one's run input JSON Schema, read from its
-artifact manifest once (LRU-bounded). The gateway never imports agent code: validating input against
-the schema is enough to answer 422 naming the field; the worker validates again with the artifact's
-own model before running it."""
+artifact manifest once (LRU-bounded), and its per-run budget from its spec. The gateway never
+imports agent code: validating input against the schema is enough to answer 422 naming the field;
+the worker validates again with the artifact's own model before running it."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ class UnknownVersion(LookupError):
 
 @dataclass(frozen=True)
 class ServedVersion:
-    """A version's input schema (``None`` for a version built before artifacts carried one)."""
+    """A version's input schema (``None`` for a version built before artifacts carried one) and its
+    per-run budget (the spec's ``max_cost_usd``, US dollars; None: none)."""
 
     input_schema: dict | None
     validator: Draft202012Validator | None
+    max_cost_usd: float | None = None
 
     def input_errors(self, value: dict) -> list[dict]:
         """Where ``value`` breaks the input schema, each as ``{"loc": ["body", "input", ...], "msg"}``;
@@ -55,7 +57,7 @@ class VersionCache:
     async def get(self, name: str, version: int, tenant: str | None = None) -> ServedVersion:
         """The served view of one version, read as ``tenant`` (row-level security) when not cached.
         Callers first check that the agent is visible to the tenant (its traffic or its row): the
-        cache holds input schemas, which are the same for every tenant.
+        cache holds input schemas and budgets, which are the same for every tenant.
 
         Raises:
             UnknownVersion: no such version in the catalog.
@@ -67,7 +69,7 @@ class VersionCache:
         if row is None:
             raise UnknownVersion(f"agent {name} v{version} is not in the catalog")
         schema = (row.manifest or {}).get("input_schema") or None
-        served = ServedVersion(schema, Draft202012Validator(schema) if schema else None)
+        served = ServedVersion(schema, Draft202012Validator(schema) if schema else None, (row.spec or {}).get("max_cost_usd"))
         async with self._lock:
             self._cache[key] = served
         return served

@@ -1,11 +1,16 @@
-"""UsageCollector reads token usage from both places LangChain providers report it."""
+"""UsageCollector reads token usage from both places LangChain providers report it, and the graph
+node of each call."""
 
 from __future__ import annotations
 
 import uuid
+from typing import TypedDict
 
-from langchain_core.messages import AIMessage
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
 
 from activities.llm_usage import UsageCollector
 
@@ -45,3 +50,45 @@ def test_failed_call_records_nothing():
     usage.on_chat_model_start({}, [[]], run_id=run_id, invocation_params={"model": "gpt-4o"})
     usage.on_llm_error(RuntimeError("rate limited"), run_id=run_id)
     assert usage.calls == [] and usage.cost_usd() == 0
+
+
+def _fake_chat(tokens: int) -> GenericFakeChatModel:
+    reply = AIMessage("ok", usage_metadata={"input_tokens": tokens, "output_tokens": tokens, "total_tokens": 2 * tokens},
+                      response_metadata={"model_name": "gpt-4o-mini"})
+    return GenericFakeChatModel(messages=iter([reply]))
+
+
+def test_each_call_records_the_graph_node_that_made_it():
+    """LangGraph puts ``langgraph_node`` in the metadata of calls made with a node's config; a call
+    outside any node has none."""
+
+    class State(TypedDict, total=False):
+        n: int
+
+    def node(tokens: int):
+        def run(state: State, config: RunnableConfig) -> dict:
+            _fake_chat(tokens).invoke([HumanMessage("hi")], config)
+            return {"n": state.get("n", 0) + 1}
+        return run
+
+    g = StateGraph(State)
+    g.add_node("plan", node(3))
+    g.add_node("write", node(5))
+    g.add_edge(START, "plan")
+    g.add_edge("plan", "write")
+    g.add_edge("write", END)
+    usage = UsageCollector()
+    g.compile().invoke({}, {"callbacks": [usage]})
+    _fake_chat(7).invoke([HumanMessage("outside")], {"callbacks": [usage]})
+    assert [(c.node, c.tokens_in) for c in usage.snapshot()] == [("plan", 3), ("write", 5), (None, 7)]
+
+
+def test_completion_models_record_their_node_and_requested_model_too():
+    usage = UsageCollector()
+    run_id = uuid.uuid4()
+    usage.on_llm_start({}, ["prompt"], run_id=run_id, metadata={"langgraph_node": "summarise"},
+                       invocation_params={"model_name": "gpt-3.5-turbo-instruct"})
+    usage.on_llm_end(LLMResult(generations=[[]], llm_output={"token_usage": {"prompt_tokens": 4, "completion_tokens": 2}}),
+                     run_id=run_id)
+    (call,) = usage.snapshot()
+    assert (call.model, call.node, call.tokens_in, call.tokens_out) == ("gpt-3.5-turbo-instruct", "summarise", 4, 2)
