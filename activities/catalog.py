@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,6 +47,25 @@ async def _version(session: AsyncSession, name: str, version: int) -> AgentVersi
         raise ApplicationError(f"agent version {name} v{version} is not in the catalog", type="UnknownAgentVersion",
                                non_retryable=True)
     return row
+
+
+# -- agent search: agents.status (migration 0013) ---------------------------------------------------
+_AGENT_STATUS = text("""
+UPDATE agents a SET status = coalesce(
+  (SELECT v.status FROM agent_versions v WHERE v.agent_name = a.name AND v.version = a.live_version),
+  (SELECT v.status FROM agent_versions v WHERE v.agent_name = a.name ORDER BY v.version DESC LIMIT 1), a.status)
+WHERE a.name = :name""")
+
+
+async def _refresh_agent_status(session: AsyncSession, name: str) -> None:
+    """Set ``agents.status`` to the live version's status, else the newest version's (what search
+    filters by), after this session's version changes."""
+    await session.flush()
+    # lock the row first: the UPDATE's own statement then starts after a concurrent writer of the same
+    # agent committed, and sees its version change (in one statement it would read an older snapshot)
+    await session.exec(select(Agent.name).where(Agent.name == name).with_for_update())
+    await session.exec(_AGENT_STATUS, params={"name": name})
+# -- end agent search -------------------------------------------------------------------------------
 
 
 def code_of(spec: dict) -> str:
@@ -94,6 +114,7 @@ class CatalogActivities:
             if exists is None:
                 session.add(AgentVersion(agent_name=inp.name, version=inp.version, spec=inp.spec, status=VersionStatus.SUBMITTED,
                                          submitted_by=inp.submitted_by, workflow_id=inp.workflow_id))
+            await _refresh_agent_status(session, inp.name)
             await session.commit()
         return RegisterVersionResult(created=exists is None)
 
@@ -129,17 +150,21 @@ class CatalogActivities:
             if inp.artifact_sha256:
                 row.artifact_sha256, row.manifest = inp.artifact_sha256, inp.manifest
             session.add(row)
+            await _refresh_agent_status(session, inp.name)
             await session.commit()
         return SetVersionStatusResult(previous=previous, status=inp.status)
 
     @activity.defn(name=INDEX_AGENT)
     async def index_agent(self, inp: IndexInput) -> IndexResult:
-        """Embed ``inp.text`` (the description) into the version's search vector."""
+        """Embed ``inp.text`` (the description) into the version's search vector and the agent's
+        (``agents.embedding``, which agent search ranks by)."""
         [vec] = await asyncio.to_thread(self.embed, [inp.text])
         async with self.db.session() as session:
             row = await _version(session, inp.name, inp.version)
             row.embedding = vec
-            session.add(row)
+            agent = await session.get(Agent, inp.name)
+            agent.embedding = vec
+            session.add_all([row, agent])
             await session.commit()
         return IndexResult(dimensions=len(vec))
 
@@ -166,5 +191,6 @@ class CatalogActivities:
                     AgentVersion.version != inp.version))).all():
                 old.status, old.status_detail, old.updated_at = VersionStatus.SUPERSEDED, f"superseded by v{inp.version}", utcnow()
                 session.add(old)
+            await _refresh_agent_status(session, inp.name)
             await session.commit()
         return SetLiveVersionResult(previous=previous if previous != inp.version else None)

@@ -173,6 +173,44 @@ def diff(name: str, old: int = typer.Argument(..., help="The older version."), n
     exit_now(0)
 
 
+# -- agent search (issue 13) ---------------------------------------------------------------------------
+@agent_app.command("search")
+def search(query: str = typer.Argument(..., help="Words and meaning to look for (at most 500 characters)."),
+           status: str = typer.Option(None, "--status", help="Only agents in this status (live, awaiting_approval, failed, ...)."),
+           owner: str = typer.Option(None, "--owner", help="Only agents of this owner."),
+           template: str = typer.Option(None, "--template", help="Only agents of this template (or project:<graph>)."),
+           limit: int = typer.Option(10, "--limit", min=1, max=50, help="How many agents, 1-50."),
+           as_json: bool = typer.Option(False, "--json", help="Print the gateway's JSON instead of a table.")) -> None:
+    """Search the agents your key's tenant may run, through the gateway (``GET /v1/agents/search``):
+    hybrid ranking of description meaning and words. Exit 1 when the gateway refuses or is unreachable."""
+    import httpx
+
+    settings = get_settings()
+    url = settings.resolved_gateway_url() + "/v1/agents/search"
+    params = {key: value for key, value in (("q", query), ("status", status), ("owner", owner), ("template", template),
+                                            ("limit", limit)) if value is not None}
+    try:
+        resp = httpx.get(url, params=params, headers=settings.auth_headers(), timeout=120)
+    except httpx.HTTPError as exc:
+        typer.echo(f"gateway not reachable at {url}: {exc} (is `shipway up` running?)", err=True)
+        exit_now(1)
+    if not resp.is_success:
+        typer.echo(f"search refused: HTTP {resp.status_code} {resp.text}", err=True)
+        exit_now(1)
+    hits = resp.json()
+    if as_json:
+        typer.echo(json.dumps(hits, indent=2))
+        exit_now(0)
+    if not hits:
+        typer.echo("no agents found")
+    for i, hit in enumerate(hits, start=1):
+        found = " + ".join(f"{leg} #{hit[f'{leg}_rank']}" for leg in ("vector", "text") if hit[f"{leg}_rank"] is not None)
+        typer.echo(f"{i:2}. {hit['name']}  score={hit['score']:.4f} ({found})  status={hit['status']}  owner={hit['owner']}  "
+                   f"template={hit['template']}  tenant={hit['tenant'] or 'shared'}\n    {hit['description']}")
+    exit_now(0)
+# -- end agent search ---------------------------------------------------------------------------------------
+
+
 def register(app: typer.Typer) -> None:
     """Add ``shipway agent ...``."""
     app.add_typer(agent_app, name="agent")

@@ -4,9 +4,11 @@ exist (row-level security hides it: every read names the key's tenant)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator, StringConstraints
 
 from shipway import queries
 from shipway.auth.keys import Principal
@@ -15,8 +17,10 @@ from shipway.db.engine import Database
 from shipway.gateway.auth import require
 from shipway.gateway.deps import get_db, get_versions
 from shipway.gateway.errors import RESPONSES, ApiError
-from shipway.gateway.schemas import AgentView, LookupText, TrafficShare
+from shipway.gateway.schemas import AgentView, LookupText, TrafficShare, storable
 from shipway.gateway.versions import UnknownVersion, VersionCache
+from shipway.search import MAX_QUERY_CHARS, AgentHit, embed_query, search_agents
+from workflows.statuses import VersionStatus
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses={k: RESPONSES[k] for k in (401, 403, 429)})
 Reader = Annotated[Principal, Depends(require(Action.AGENT_READ))]
@@ -47,6 +51,35 @@ async def list_agents(db: Annotated[Database, Depends(get_db)], versions: Annota
     views = [await _view(db, versions, a.name, False, principal.tenant)
              for a in await db.read(queries.agents, as_tenant=principal.tenant)]
     return [v for v in views if v is not None]
+
+
+# -- agent search (issue 13); declared before /{name}, which would otherwise take "search" for a name ------
+SearchText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS),
+                       AfterValidator(storable)]
+
+
+@router.get("/search", response_model=list[AgentHit], responses={422: RESPONSES[422]})
+async def search(q: Annotated[SearchText, Query(description=f"What to look for, 1-{MAX_QUERY_CHARS} characters: words "
+                                                          "(all must match for the text leg; \"phrases\", or, -word) "
+                                                          "and meaning (the description's embedding).")],
+                 db: Annotated[Database, Depends(get_db)], principal: Reader,
+                 status: Annotated[VersionStatus | None, Query(description="The agent's status: its live version's, "
+                                                                           "else its newest version's.")] = None,
+                 owner: Annotated[LookupText | None, Query(max_length=200)] = None,
+                 template: Annotated[LookupText | None, Query(max_length=200)] = None,
+                 limit: Annotated[int, Query(ge=1, le=50)] = 10) -> list[AgentHit]:
+    """Agents the key's tenant may run (shared and its own, any status), best first by hybrid
+    search: nearest description embeddings and full-text matches fused by reciprocal rank
+    (``score``; ``vector_rank``/``text_rank`` say which list found each, None when absent).
+
+    The query's embedding is computed here, in a thread (the model loads on the first search, a few
+    seconds)."""
+    embedding = await asyncio.to_thread(embed_query, q)
+    # the tenant filter repeats what row-level security enforces, so a gateway configured without
+    # a tenant-scoped role (gateway_db_role empty) still answers only the tenant's agents
+    return await db.read(search_agents, q, embedding, status=status, owner=owner, template=template, tenant=principal.tenant,
+                         limit=limit, as_tenant=principal.tenant)
+# -- end agent search ----------------------------------------------------------------------------------------
 
 
 @router.get("/{name}", response_model=AgentView, responses={404: RESPONSES[404]})
