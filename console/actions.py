@@ -1,5 +1,6 @@
 """Operator actions from the console: submitting an agent, approval decisions, answers to interrupted
-runs, replays of webhook dead letters and signals to rollouts.
+runs, replays of webhook dead letters and signals to rollouts; and the queries that follow the long
+operations they start (:func:`follow`, for :mod:`console.progress`).
 
 Each call opens a Temporal client (``shipway.temporal.connect``) on a fresh event loop, because a
 Streamlit script run is synchronous and a Temporal client is bound to the loop it was created on.
@@ -13,10 +14,12 @@ hide what a role may not do, and these functions refuse it again before anything
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from console.identity import Identity, require
 from shipway import control, jira_webhooks
@@ -24,8 +27,8 @@ from shipway.auth.roles import Action
 from shipway.db.engine import Database
 from shipway.settings import get_settings
 from shipway.temporal import connect
-from workflows.statuses import ApprovalChannel, ApprovalKind, WebhookOutcome
-from workflows.types import ApprovalOutcome, ResumeAck
+from workflows.statuses import ApprovalChannel, ApprovalKind, LifecycleStep, WebhookOutcome
+from workflows.types import ApprovalOutcome, DeploymentProgress, LifecycleStatus, ResumeAck
 
 T = TypeVar("T")
 
@@ -136,3 +139,47 @@ def signal_deployment(identity: Identity, name: str, version: int, action: str) 
     if action not in DEPLOYMENT_ACTIONS:
         raise ValueError(f"unknown deployment action {action!r}; one of {', '.join(DEPLOYMENT_ACTIONS)}")
     with_client(lambda client: control.signal_deployment(client, name, version, action, identity.name))
+
+
+# -- following long operations (console.progress) ---------------------------------------------------
+def follow(query: Callable[[Client], Awaitable[T]], on_value: Callable[[T], bool], timeout_s: float, poll_s: float) -> T:
+    """Run ``query(client)`` every ``poll_s`` seconds on one client, handing each result to
+    ``on_value``, until ``on_value`` returns True or ``timeout_s`` seconds have passed; returns the
+    last result. Reads only, so no role is required.
+
+    Raises:
+        RuntimeError: Temporal is unreachable.
+        temporalio.service.RPCError: the query failed (e.g. no such workflow).
+    """
+
+    async def action(client: Client) -> T:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            value = await query(client)
+            if on_value(value) or time.monotonic() >= deadline:
+                return value
+            await asyncio.sleep(poll_s)
+
+    return with_client(action)
+
+
+async def lifecycle_and_rollout(client: Client, name: str, version: int) -> tuple[LifecycleStatus, DeploymentProgress | None]:
+    """The ``status`` query of ``name`` v``version``'s lifecycle and, once it is deploying, the
+    ``progress`` query of its rollout (None before, or while the rollout has not started)."""
+    status = await control.lifecycle_status(client, name, version)
+    if status.step != LifecycleStep.DEPLOY:
+        return status, None
+    try:
+        return status, await control.deployment_progress(client, name, version)
+    except RPCError:  # the child workflow is not started yet
+        return status, None
+
+
+def rollout_progress(name: str, version: int) -> DeploymentProgress:
+    """The ``progress`` query of ``name`` v``version``'s rollout.
+
+    Raises:
+        RuntimeError: Temporal is unreachable.
+        temporalio.service.RPCError: the version has no rollout workflow.
+    """
+    return with_client(lambda client: control.deployment_progress(client, name, version))

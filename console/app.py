@@ -27,11 +27,14 @@ with st.sidebar:
 
 navigation = st.navigation(
     [
-        st.Page(PAGES / "agents.py", title="Agents", icon=":material/smart_toy:", default=True),
+        st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page(PAGES / "agents.py", title="Agents", icon=":material/smart_toy:"),
+        st.Page(PAGES / "search.py", title="Search", icon=":material/search:"),
         st.Page(PAGES / "create_agent.py", title="Create agent", icon=":material/add_circle:"),
         st.Page(PAGES / "approvals.py", title="Approvals", icon=":material/approval:"),
         st.Page(PAGES / "runs.py", title="Runs", icon=":material/play_circle:"),
         st.Page(PAGES / "deployments.py", title="Deployments", icon=":material/alt_route:"),
+        st.Page(PAGES / "costs.py", title="Costs", icon=":material/payments:"),
     ]
 )
 navigation.run()

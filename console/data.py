@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import psycopg
@@ -22,6 +23,8 @@ from activities.artifact_store import store_from_settings
 from shipway import queries
 from shipway.db.engine import sync_engine
 from shipway.db.models import Approval, Deployment, DeploymentAnalysis, Run, WebhookDelivery, utcnow
+from shipway.queries import RunFilter
+from shipway.search import search_agents
 from shipway.settings import get_settings
 from shipway.version_diff import VersionDiff, diff_versions
 from workflows.statuses import ApprovalKind, DeploymentState, RunStatus, WebhookOutcome
@@ -265,29 +268,46 @@ def agent_names() -> list[str]:
         return queries.agent_names(s)
 
 
-def runs_frame(agent: str | None = None, status: str | None = None, limit: int = RUNS_TABLE_LIMIT,
-               tenant: str | None = None) -> pd.DataFrame:
-    """The newest ``limit`` runs, optionally of one agent, status and/or tenant.
+RUN_COLUMNS = ["run_id", "agent", "version", "status", "latency_ms", "cost_usd", "tokens_in", "tokens_out", "tenant",
+               "started_at", "workflow"]
 
-    Columns: ``run_id, agent, version, status, latency_ms, cost_usd, tokens_in, tokens_out,
-    tenant, started_at, workflow`` (Temporal Web UI URL).
-    """
+
+def _run_rows(rows: list[Run]) -> pd.DataFrame:
     settings = get_settings()
-    with session() as s:
-        rows = queries.runs(s, agent, status, limit, tenant=tenant)
     return pd.DataFrame(
         [{"run_id": r.id, "agent": r.agent_name, "version": r.version, "status": r.status, "latency_ms": r.latency_ms,
           "cost_usd": r.cost_usd, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out, "tenant": r.tenant,
           "started_at": r.started_at, "workflow": settings.workflow_url(r.workflow_id)} for r in rows],
-        columns=["run_id", "agent", "version", "status", "latency_ms", "cost_usd", "tokens_in", "tokens_out", "tenant",
-                 "started_at", "workflow"],
+        columns=RUN_COLUMNS,
     )
 
 
-def run_stats(agent: str | None = None, status: str | None = None, tenant: str | None = None) -> queries.RunStats:
-    """Totals over every run of ``agent`` / ``status`` / ``tenant`` (all optional), computed by the database."""
+def runs_frame(f: RunFilter = RunFilter(), limit: int = RUNS_TABLE_LIMIT) -> pd.DataFrame:
+    """The newest ``limit`` runs matching ``f``.
+
+    Columns: ``run_id, agent, version, status, latency_ms, cost_usd, tokens_in, tokens_out,
+    tenant, started_at, workflow`` (Temporal Web UI URL).
+    """
     with session() as s:
-        return queries.run_stats(s, agent, status, tenant)
+        return _run_rows(queries.filtered_runs(s, f, limit))
+
+
+def run_stats(f: RunFilter = RunFilter()) -> queries.RunStats:
+    """Totals over every run matching ``f``, computed by the database."""
+    with session() as s:
+        return queries.filtered_run_stats(s, f)
+
+
+def run_versions(agent: str | None = None) -> list[int]:
+    """The versions (of ``agent``) that have runs, newest first."""
+    with session() as s:
+        return queries.run_versions(s, agent)
+
+
+def run_tenants() -> list[str]:
+    """The tenants that have runs, sorted."""
+    with session() as s:
+        return queries.run_tenants(s)
 
 
 def get_run(run_id: str, tenant: str | None = None) -> Run | None:
@@ -522,12 +542,215 @@ def metric_frame(analyses: list[DeploymentAnalysis]) -> pd.DataFrame:
     )
 
 
-
-
 def threshold_value(metric: dict) -> float | None:
     """The value a stored metric breaches above (its ``limit``: rates 0-1, latency ms, cost USD), or
     None when it has none (cost without a paid stable version). Rate limits are those of a
     significance test: the canary's observed rate may sit above them and still pass."""
     limit = metric.get("limit")
     return float(limit) if limit is not None else None
-    return None
+
+
+# == observability (issue 13): Overview, Costs, a run's node costs and trace, Search ===============
+# Time ranges the Overview links to and the Runs page filters by (``?since=`` in its URL).
+TIME_RANGES: dict[str, tuple[str, timedelta | None]] = {
+    "all": ("all time", None),
+    "1h": ("last hour", timedelta(hours=1)),
+    "24h": ("last 24 hours", timedelta(days=1)),
+    "7d": ("last 7 days", timedelta(days=7)),
+    "30d": ("last 30 days", timedelta(days=30)),
+}
+BUDGET_BADGES = ((1.0, "100%"), (0.8, "80%"))  # share of a daily budget spent -> badge, highest first
+PER_MINUTE_WINDOW = 60  # minutes of the Overview's runs-per-minute chart
+COSTLIEST_RUNS = 20
+TRACE_LINK_TIMEOUT_S = 3.0
+_trace_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="trace-link")
+
+
+def range_start(key: str, now: datetime | None = None) -> datetime | None:
+    """When the time range ``key`` (one of :data:`TIME_RANGES`) starts, before ``now`` (UTC); None for ``all``.
+
+    Raises:
+        KeyError: an unknown key.
+    """
+    span = TIME_RANGES[key][1]
+    return None if span is None else (now or utcnow()) - span
+
+
+def day_start(now: datetime | None = None) -> datetime:
+    """Midnight UTC of ``now``'s day (default today): where "today" starts for costs and budgets."""
+    return (now or utcnow()).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class Overview:
+    """What the Overview page shows, for one tenant's runs (None: every tenant).
+
+    ``hour`` / ``day``: totals of the runs started in the last hour / 24 hours; ``per_minute``:
+    runs started per minute over the last :data:`PER_MINUTE_WINDOW` minutes (columns ``minute,
+    runs``, every minute listed); ``cost_today_usd``: cost of the runs started since midnight UTC;
+    ``agents_by_status``: ``{status: agents}`` (:func:`shipway.queries.agent_status_counts`);
+    ``awaiting_approval``: versions waiting for an approver; ``rollouts``: rollouts in progress,
+    paused, or rolled back / failed in the last 24 hours (:data:`DEPLOYMENT_COLUMNS`);
+    ``budgets``: today's budget use of each agent with a daily budget (:func:`budget_frame`).
+    """
+
+    hour: queries.RunStats
+    day: queries.RunStats
+    per_minute: pd.DataFrame
+    cost_today_usd: float
+    agents_by_status: dict[str, int]
+    awaiting_approval: int
+    rollouts: pd.DataFrame
+    budgets: pd.DataFrame
+
+    @property
+    def active_rollouts(self) -> int:
+        """Rollouts in progress or paused."""
+        return int(self.rollouts["state"].isin([str(s) for s in ACTIVE_STATES]).sum())
+
+    @property
+    def failing_rollouts(self) -> int:
+        """Rollouts rolled back or failed in the last 24 hours."""
+        return len(self.rollouts) - self.active_rollouts
+
+    @property
+    def budgets_alerting(self) -> int:
+        """Agents that have spent at least 80% of today's budget."""
+        return int((self.budgets["badge"] != "").sum())
+
+
+def overview(tenant: str | None = None, now: datetime | None = None) -> Overview:
+    """The Overview's numbers at ``now`` (default: the current time), for ``tenant``'s runs."""
+    now = now or utcnow()
+    minute = now.replace(second=0, microsecond=0)
+    first = minute - timedelta(minutes=PER_MINUTE_WINDOW - 1)
+    settings = get_settings()
+    with session() as s:
+        hour = queries.filtered_run_stats(s, RunFilter(tenant=tenant, since=now - timedelta(hours=1)))
+        day = queries.filtered_run_stats(s, RunFilter(tenant=tenant, since=now - timedelta(days=1)))
+        counts = queries.runs_per_minute(s, RunFilter(tenant=tenant, since=first))
+        today = queries.filtered_run_stats(s, RunFilter(tenant=tenant, since=day_start(now)))
+        by_status = queries.agent_status_counts(s)
+        awaiting = len(queries.versions_awaiting_approval(s))
+        rollouts = queries.rollouts_to_watch(s, now - timedelta(days=1))
+        budgets = queries.budget_usage(s, day_start(now).date())
+    minutes = [first + timedelta(minutes=i) for i in range(PER_MINUTE_WINDOW)]
+    return Overview(
+        hour=hour, day=day, cost_today_usd=today.cost_usd, agents_by_status=by_status,
+        awaiting_approval=awaiting, budgets=_budget_rows(budgets),
+        per_minute=pd.DataFrame({"minute": minutes, "runs": [counts.get(m, 0) for m in minutes]}),
+        rollouts=pd.DataFrame(
+            [{"agent": d.agent_name, "version": d.version, "strategy": d.strategy, "target": d.target, "state": str(d.status),
+              "weight_pct": d.weight_pct, "started": d.created_at, "finished": d.finished_at, "detail": d.detail,
+              "workflow_id": d.workflow_id, "workflow": settings.workflow_url(d.workflow_id)} for d in rollouts],
+            columns=DEPLOYMENT_COLUMNS),
+    )
+
+
+def budget_badge(ratio: float) -> str:
+    """``"100%"`` once a daily budget is spent, ``"80%"`` from 80% of it, ``""`` below."""
+    return next((badge for floor, badge in BUDGET_BADGES if ratio >= floor), "")
+
+
+BUDGET_COLUMNS = ["agent", "budget_usd", "spent_usd", "used_pct", "badge", "hard_stop"]
+
+
+def _budget_rows(uses: list) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"agent": u.agent, "budget_usd": u.budget_usd, "spent_usd": u.spent_usd, "used_pct": 100.0 * u.ratio,
+          "badge": budget_badge(u.ratio), "hard_stop": u.hard_stop} for u in sorted(uses, key=lambda u: -u.ratio)],
+        columns=BUDGET_COLUMNS)
+
+
+def budget_frame(day: date | None = None) -> pd.DataFrame:
+    """Each agent's daily budget and its use on ``day`` (default today, UTC), most used first.
+
+    Columns: ``agent, budget_usd, spent_usd`` (US dollars), ``used_pct`` (percent of the budget),
+    ``badge`` (:func:`budget_badge`), ``hard_stop`` (whether runs are refused once it is spent).
+    Source: :func:`shipway.queries.budget_usage`.
+    """
+    with session() as s:
+        return _budget_rows(queries.budget_usage(s, day))
+
+
+COST_COLUMNS = ["day", "agent", "version", "tenant", "model", "runs", "calls", "tokens_in", "tokens_out", "cost_usd"]
+
+
+def cost_frame(since: date, until: date | None = None, agent: str | None = None, tenant: str | None = None) -> pd.DataFrame:
+    """Daily cost rollups from ``since`` (to ``until``, inclusive; default today), of one agent
+    and/or tenant: one row per day, agent, version, tenant and model (:data:`COST_COLUMNS`, cost in
+    the rollup's ``currency``, US dollars). Source: :func:`shipway.queries.cost_rollups`, written by
+    the cost-rollup schedule (today's row lags by up to its interval)."""
+    with session() as s:
+        rows = queries.cost_rollups(s, since, until, agent)
+    return pd.DataFrame(
+        [{"day": r.day, "agent": r.agent_name, "version": r.version, "tenant": r.tenant, "model": r.model, "runs": r.runs,
+          "calls": r.calls, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out, "cost_usd": r.cost_usd}
+         for r in rows if tenant is None or r.tenant == tenant],
+        columns=COST_COLUMNS)
+
+
+def costliest_runs_frame(f: RunFilter, limit: int = COSTLIEST_RUNS) -> pd.DataFrame:
+    """The ``limit`` costliest runs matching ``f``, costliest first (columns as :func:`runs_frame`)."""
+    with session() as s:
+        return _run_rows(queries.filtered_runs(s, f, limit, costliest=True))
+
+
+PRICE_COLUMNS = ["model", "input_usd_per_mtok", "output_usd_per_mtok", "currency", "effective_from", "effective_to", "source",
+                 "source_date"]
+
+
+def prices_frame(at: date | None = None) -> pd.DataFrame:
+    """The model prices in force on ``at`` (default today): US dollars per million input / output
+    tokens, since when, until when, and where the price comes from. Source: :func:`shipway.queries.price_rows`."""
+    with session() as s:
+        rows = queries.price_rows(s, at)
+    return pd.DataFrame([{c: getattr(p, c) for c in PRICE_COLUMNS} for p in rows], columns=PRICE_COLUMNS)
+
+
+NODE_COST_COLUMNS = ["node", "calls", "tokens_in", "tokens_out", "cost_usd"]
+
+
+def node_cost_frame(run_id: str) -> pd.DataFrame:
+    """The LLM calls of each graph node of a run: ``node, calls, tokens_in, tokens_out, cost_usd``
+    (US dollars), costliest first. Source: ``llm_usage`` (:func:`shipway.queries.node_costs`)."""
+    with session() as s:
+        rows = queries.node_costs(s, run_id)
+    return pd.DataFrame([asdict(r) for r in rows], columns=NODE_COST_COLUMNS)
+
+
+def trace_link(run_id: str, timeout_s: float = TRACE_LINK_TIMEOUT_S) -> str | None:
+    """The run's LangSmith trace URL, or None: LangSmith is not configured, the run has no trace,
+    or the lookup failed or took longer than ``timeout_s`` seconds (a page never waits on LangSmith longer)."""
+    if not get_settings().langsmith_api_key:
+        return None
+    from activities.tracing import trace_url  # only with LangSmith configured
+
+    try:
+        return _trace_pool.submit(trace_url, run_id).result(timeout=timeout_s)
+    except Exception:  # noqa: BLE001 - any failure of the lookup only costs the link
+        return None
+
+
+SEARCH_COLUMNS = ["name", "score", "status", "live_version", "owner", "template", "tenant", "description", "vector_rank",
+                  "text_rank"]
+
+
+def search_frame(text: str, embedding: list[float] | None, status: str | None = None, owner: str | None = None,
+                 template: str | None = None, tenant: str | None = None, limit: int = 10) -> pd.DataFrame:
+    """Agents matching ``text`` by hybrid search (vector similarity of ``embedding``, the text's
+    384-float embedding, fused with full-text rank; ``embedding`` None: full text only), best first,
+    optionally of one status, owner, template and/or tenant (shared agents and its own):
+    :data:`SEARCH_COLUMNS` (``score`` the fused score, the ranks 1-based or None when that side did
+    not find the agent). Source: :func:`shipway.search.search_agents`."""
+    with session() as s:
+        hits = search_agents(s, text, embedding, status=status, owner=owner, tenant=tenant, template=template, limit=limit)
+    return pd.DataFrame([{c: getattr(h, c) for c in SEARCH_COLUMNS} for h in hits], columns=SEARCH_COLUMNS)
+
+
+def search_options() -> dict[str, list[str]]:
+    """Values the Search page's filters offer: ``{"owner": [...], "template": [...]}``, sorted."""
+    with session() as s:
+        agents = queries.agents(s)
+    return {"owner": sorted({a.owner for a in agents}), "template": sorted({a.template for a in agents})}
+# == end observability =============================================================================

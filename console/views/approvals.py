@@ -4,8 +4,9 @@ Each pending card shows how long the version has waited, its Jira issue (and a w
 unreachable), the approvals so far of the ones it needs (two different approvers for restricted
 data), the spec guard's findings, the diff against the previous built version, the attempts the
 workflow refused and, to a role that may approve (``version.approve``), the decision form; the
-lifecycle workflow itself answers each decision. Dead letters (verified deliveries whose workflow
-could not be signalled) are listed with Replay buttons for a role that may deploy
+lifecycle workflow itself answers each decision, and an approval that starts the rollout is followed
+until the version is live or ended (:mod:`console.progress`). Dead letters (verified deliveries
+whose workflow could not be signalled) are listed with Replay buttons for a role that may deploy
 (:data:`console.actions.REPLAY_ACTION`)."""
 
 from datetime import timedelta
@@ -18,15 +19,18 @@ from temporalio.service import RPCError
 from activities.artifact_format import ArtifactError
 from console import actions, data
 from console.identity import Identity, current_identity
+from console.progress import follow_lifecycle, settled
 from console.ui import role_notice, run_page
 from shipway.auth.roles import Action
 from shipway.control import ActionRefused
 from shipway.db.models import WebhookDelivery
 from shipway.settings import get_settings
 from workflows.statuses import ApprovalKind, WebhookOutcome
+from workflows.types import deployment_workflow_id
 
 FLASH_KEY = "approval_flash"
 REPLAY_FLASH_KEY = "replay_flash"
+FOLLOW_KEY = "approval_follow"  # (agent, version) whose rollout an approval just started
 FINDING_COLUMNS = ["field", "entity", "start", "end", "score"]
 DEAD_LETTER_COLUMNS = ["id", "received", "issue", "decision", "Jira account -> approver", "attempts", "detail"]
 FLASH = {"success": st.success, "warning": st.warning, "error": st.error}
@@ -63,6 +67,7 @@ def _decide(decision: ApprovalKind, p: data.PendingApproval, identity: Identity,
         then = f"approval {outcome.approvals} of {outcome.required} recorded: a second, different approver is needed"
     else:
         then = "the rollout starts"
+        st.session_state[FOLLOW_KEY] = (p.agent, p.version)
     return "success", f"{what} accepted: {then}."
 
 
@@ -197,6 +202,19 @@ def _dead_letters(identity: Identity) -> None:
         st.rerun()
 
 
+def _follow_rollout() -> None:
+    """After an approval that starts a rollout: follow the lifecycle until the version is live or
+    ended, then (if the rollout still bakes) link to it on the Deployments page."""
+    follow = st.session_state.pop(FOLLOW_KEY, None)
+    if follow is None:
+        return
+    agent, version = follow
+    last = follow_lifecycle(agent, version, settled)
+    if last is not None and not settled(last):
+        st.page_link("views/deployments.py", label=f"Deployments: the rollout of {agent} v{version}", icon=":material/alt_route:",
+                     query_params={"deployment": deployment_workflow_id(agent, version)})
+
+
 def body() -> None:
     """The Approvals page: one card per version awaiting approval (with its decision form when the
     role may approve), then the webhook dead letters."""
@@ -207,6 +225,7 @@ def body() -> None:
     if not identity.may(Action.VERSION_APPROVE):
         role_notice(identity, Action.VERSION_APPROVE, "approve or reject versions")
     _show_flash(FLASH_KEY)
+    _follow_rollout()
     pending = data.pending_approvals()
     if not pending:
         st.info("No agent versions are waiting for approval.")

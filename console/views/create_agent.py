@@ -1,6 +1,7 @@
 """Create agent page: a five-step wizard (identity, behaviour, data and risk, rollout, review) that
 builds an agent spec from a built-in template or an uploaded LangGraph project and starts its
-lifecycle as the console's identity. The spec building and the checks of each step live in
+lifecycle as the console's identity, then follows the lifecycle until the version waits for an
+approver (:mod:`console.progress`). The spec building and the checks of each step live in
 :mod:`console.wizard`; this page renders them and keeps the step and the form in the session. A role
 that may not submit versions (``version.submit``) can fill in and review the form, but gets no Submit."""
 
@@ -19,6 +20,7 @@ from activities.langgraph_project import ProjectError
 from activities.spec_guard import GUARDED_FIELDS
 from console import actions, data, wizard
 from console.identity import Identity, current_identity
+from console.progress import built, follow_lifecycle
 from console.ui import role_notice, run_page
 from shipway.auth.roles import Action
 from shipway.settings import get_settings
@@ -209,12 +211,16 @@ def _reset() -> None:
 
 
 def _submitted(name: str, version: int, workflow_id: str, operator: str) -> None:
+    """The submission, and its lifecycle followed until the version is built and waits for an approver."""
     st.success(f"Submitted {name} v{version} as {operator}. Its lifecycle validates, guards and builds it, then waits for approval.")
     st.markdown(f"[Open the lifecycle workflow `{workflow_id}` in the Temporal UI]({get_settings().workflow_url(workflow_id)})")
+    progress = st.container()
     st.page_link("views/approvals.py", label="Approvals: approve or reject it once it is built", icon=":material/approval:")
     if st.button("Create another agent", key="wizard_again"):
         _reset()
         st.rerun()
+    with progress:  # after the button, so a click on it never waits for the lifecycle
+        follow_lifecycle(name, version, built, link=False)
 
 
 def body() -> None:

@@ -3,10 +3,12 @@ traffic weights over time (from its ``deployment.weights`` audit events), its ca
 row each, breaches and inconclusive ones called out with their reasons, and a chart per metric of
 the canary against the stable version and the threshold) and its audit events.
 
-While a rollout is in progress or paused, a role that may deploy (``version.deploy``: admin,
-operator) gets Promote / Pause / Resume / Abort buttons; each sends the signal to the rollout's
-workflow, which records it under the operator's name and acts on it (a pause takes effect before
-the next step). Other roles see the page read-only, with a notice saying why."""
+While a rollout is in progress or paused, its progress bar follows the workflow's ``progress``
+query (refreshed every few seconds, :mod:`console.progress`), and a role that may deploy
+(``version.deploy``: admin, operator) gets Promote / Pause / Resume / Abort buttons; each sends the
+signal to the rollout's workflow, which records it under the operator's name and acts on it (a
+pause takes effect before the next step). Other roles see the page read-only, with a notice saying
+why."""
 
 from datetime import datetime
 
@@ -17,6 +19,7 @@ from temporalio.service import RPCError
 
 from console import actions, data
 from console.identity import Identity, NotAllowed, current_identity
+from console.progress import rollout_progress
 from console.ui import role_notice, run_page
 from shipway.auth.roles import Action
 from shipway.control import ActionRefused
@@ -261,6 +264,8 @@ def _detail(rollouts: pd.DataFrame, identity: Identity) -> None:
         return
     st.subheader(f"{r.deployment.agent_name} v{r.deployment.version}")
     _state(r)
+    if r.active:
+        rollout_progress(r.deployment.agent_name, r.deployment.version, sum(s.status == "done" for s in r.steps), len(r.steps))
     _controls(r, identity)
     _steps(r)
     _weights(r)

@@ -48,7 +48,7 @@ def _seed_versions(seed, console_env, tmp_path) -> None:
 
 def test_compare_versions_shows_the_spec_diff_and_each_changed_file(app, seed, console_env, tmp_path):
     _seed_versions(seed, console_env, tmp_path)
-    at = app()
+    at = app("views/agents.py")
     assert at.selectbox(key="diff_agent").value == NAME
 
     # the newest two by default; v3 is not built yet
@@ -81,6 +81,6 @@ def test_compare_versions_shows_the_spec_diff_and_each_changed_file(app, seed, c
 def test_an_agent_with_one_version_has_nothing_to_compare(app, seed):
     seed(Agent(name=NAME, owner=OWNER, template="langgraph", description=SPEC["description"]))
     seed(AgentVersion(agent_name=NAME, version=1, spec=SPEC, status=VersionStatus.VALIDATING, workflow_id=f"agent:{NAME}:v1"))
-    at = app()
+    at = app("views/agents.py")
     assert f"{NAME} has only one version: nothing to compare yet." in [i.value for i in at.info]
     assert not at.code

@@ -48,7 +48,7 @@ def _agent_with_versions(seed, **pending) -> None:
 
 
 def test_empty_database_shows_no_agents_yet(app):
-    at = app()
+    at = app("views/agents.py")
     assert "No agents yet" in _texts(at.info)
     assert len(at.dataframe) == 0
     assert not at.error
@@ -71,7 +71,7 @@ def test_unreachable_database_says_to_run_shipway_up(console_env, monkeypatch):
 
 def test_agents_page_lists_versions_with_status_hash_and_temporal_link(app, seed, console_env):
     _agent_with_versions(seed)
-    at = app()
+    at = app("views/agents.py")
     agents, versions, traffic = (d.value for d in at.dataframe)
 
     row = agents.set_index("name").loc["credit-underwriting"]
@@ -99,7 +99,7 @@ def test_ended_versions_show_why_on_the_agents_page(app, seed):
     }
     seed(*(AgentVersion(agent_name="credit-underwriting", version=n, spec=SPEC, status=status, status_detail=detail,
                         workflow_id=f"agent:credit-underwriting:v{n}") for n, (status, detail) in ended.items()))
-    at = app()
+    at = app("views/agents.py")
     versions = at.dataframe[1].value.set_index("version")
     for n, (status, detail) in ended.items():
         assert (versions.loc[n, "status"], versions.loc[n, "status_detail"]) == (status, detail)
