@@ -304,6 +304,16 @@ async def control_worker(settings_env, temporal_env, monkeypatch):
         yield client
 
 
+async def _heartbeat_recorded(handle, timeout_s: float = 30.0) -> bool:
+    """Whether the run's pending graph activity has heartbeat details on the server within ``timeout_s``."""
+    for _ in range(int(timeout_s / 0.05)):
+        pending = (await handle.describe()).raw_description.pending_activities
+        if any(a.HasField("heartbeat_details") and a.heartbeat_details.payloads for a in pending):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def test_worker_killed_mid_graph_resumes_from_checkpoint(control_worker, db, pg_url, tmp_path):
     client = control_worker
     name = await deploy_counting(client, db)
@@ -319,6 +329,9 @@ async def test_worker_killed_mid_graph_resumes_from_checkpoint(control_worker, d
                 break
             await asyncio.sleep(0.05)
         assert nodes_log.read_text().split() == ["a", "b"], "worker never reached node b"
+        # a retry resumes from the checkpoint once the server holds the heartbeat saying a node ran: kill
+        # only then, while b still sleeps (a kill racing the heartbeat's RPC would test starting over)
+        assert await _heartbeat_recorded(handle), "the graph activity's heartbeat after node a never reached the server"
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
         second = _start_worker(tmp_path / "worker2.log")
