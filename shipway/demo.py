@@ -257,5 +257,5 @@ async def run_demo(templates: list[str] | None = None, say=print, traffic: dict[
         say(f"  Credit Underwriting, first decision: approve {sum(o['decision'] == 'approve' and o['decided_by'] == 'policy' for o in res.outputs)}, "
             f"decline {sum(o['decision'] == 'decline' and o['decided_by'] == 'policy' for o in res.outputs)}, "
             f"refer {first['interrupted']} (resumed by the demo underwriter)")
-    say(f"Console: {s.stack_info().get('console_url', f'http://127.0.0.1:{s.console_port}')}  (Agents, Approvals, Runs, Deployments)")
+    say(f"Console: {s.stack_info().get('console_url', f'http://127.0.0.1:{s.console_port}')}  (Overview, Agents, Search, Approvals, Runs, Deployments, Costs)")
     return results
