@@ -148,15 +148,17 @@ def sql_exact_agrees(engine, embedded: list[list[float]], exact: list[set[str]])
                               params={"q": str(e)}).scalars()) == want for e, want in zip(embedded[:10], exact))
 
 
-def server_ms(s, text: str, embedding: list[float] | None, filters: dict, ef_search: int) -> float:
+def server_ms(s, text: str, embedding: list[float] | None, filters: dict, ef_search: int, for_tenant: bool = False) -> float:
     """PostgreSQL's own execution time (ms, ``EXPLAIN (ANALYZE, TIMING OFF)``) of the statement
-    :func:`shipway.search.search_agents` sends for these arguments (limit 10), in the session's
-    current transaction (which a caller may have scoped to a tenant first); then rolls back."""
+    :func:`shipway.search.search_agents` sends for these arguments (limit 10; ``for_tenant``: its
+    ``for_transaction_tenant`` statement), in the session's current transaction (which a caller may
+    have scoped to a tenant first); then rolls back."""
     from sqlalchemy import text as sql_text
 
     from shipway import search
 
-    statement, params = search.search_statement(text, embedding, filters, search.CANDIDATES)
+    build = search.tenant_statement if for_tenant else search.search_statement
+    statement, params = build(text, embedding, filters, search.CANDIDATES)
     if embedding is not None:
         params["embedding"] = str(embedding)  # the statement casts it
     s.exec(sql_text(search.SETTINGS_SQL), params={"ef_search": str(max(ef_search, search.CANDIDATES))})
@@ -205,7 +207,8 @@ def hybrid_table(url: str, asked: list[tuple[str, str]], embedded: list[list[flo
     kinds = {kind: [i for i, (k, _) in enumerate(asked) if k == kind] for kind in ("paraphrase", "keyword")}
     print(f"  {'':30} {'':16} {'call p50':>9} {'p95':>9}  {'server p50':>10} {'p95':>9}")
     for label, role, filters in (("platform role (no RLS)", None, {}), ("platform role, status=live", None, {"status": "live"}),
-                                 ("shipway_app, one tenant (RLS)", "shipway_app", {})):
+                                 ("shipway_app, one tenant (RLS)", "shipway_app", {}),
+                                 ("shipway_app, one tenant (0014 fn)", "shipway_app", {"for_transaction_tenant": True})):
         engine = create_engine(sqlalchemy_url(url), connect_args=role_options(role))
         with Session(engine) as s:
             def scope(role: str | None = role) -> None:
@@ -220,7 +223,8 @@ def hybrid_table(url: str, asked: list[tuple[str, str]], embedded: list[list[flo
 
             def server(i: int, filters: dict = filters) -> float:
                 scope()
-                return server_ms(s, asked[i][1], embedded[i], filters, search.EF_SEARCH)
+                return server_ms(s, asked[i][1], embedded[i], {k: v for k, v in filters.items() if k != "for_transaction_tenant"},
+                                 search.EF_SEARCH, for_tenant=bool(filters.get("for_transaction_tenant")))
 
             for kind, idx in kinds.items():
                 ms, hits = timed(hybrid, idx)

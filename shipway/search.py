@@ -20,10 +20,11 @@ distances and text ranks, and an agent found by both legs outranks one found by 
 the same rank.
 
 An agent's ``status`` is its live version's status, else its newest version's (``agents.status``,
-kept by :mod:`activities.catalog`). Under the gateway's database role, row-level security limits both
-legs to shared agents and the transaction's tenant's own. There the text leg cannot use the GIN
-index: PostgreSQL evaluates a policy before any non-leakproof operator, and ``@@`` is not marked
-leakproof, so it scans the rows the tenant may see (measured in docs/operations.md, "Search").
+kept by :mod:`activities.catalog`). Under the gateway's database role, row-level security would
+keep either index from being used (PostgreSQL evaluates a policy before any operator not marked
+LEAKPROOF, and neither ``@@`` nor ``<=>`` is): the gateway searches through ``shipway_search_legs``
+(migration 0014, ``for_transaction_tenant=True``), which runs the same two legs as the tables' owner
+and keeps the agents the transaction's tenant may run itself (measured in docs/operations.md, "Search").
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ FILTERS = {
     # what the tenant's keys may run: shared agents and its own (the same rows RLS gives its gateway)
     "tenant": "(a.tenant IS NULL OR a.tenant = :tenant)",
 }
+# The same two legs for a tenant-scoped role, through the SECURITY DEFINER function of migration 0014:
+# under row-level security neither ``@@`` nor ``<=>`` could use its index (not LEAKPROOF). The tenant
+# is the one the transaction names (``shipway.tenant``), never an argument.
+TENANT_LEGS = """SELECT name, description, owner, template, tenant, status, live_version, leg, rank
+  FROM shipway_search_legs(CAST(:embedding AS vector), :text, :status, :owner, :template, :candidates)"""
 SETTINGS_SQL = "SELECT set_config('hnsw.ef_search', :ef_search, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)"
 
 
@@ -114,18 +120,23 @@ def fuse(vector: Sequence[str], text_ranked: Sequence[str], k: int = RRF_K) -> l
 
 def search_agents(s: Session, text: str, embedding: list[float] | None, *, status: str | None = None, owner: str | None = None,
                   tenant: str | None = None, template: str | None = None, limit: int = 10, k: int = RRF_K,
-                  ef_search: int = EF_SEARCH) -> list[AgentHit]:
+                  ef_search: int = EF_SEARCH, for_transaction_tenant: bool = False) -> list[AgentHit]:
     """Agents matching ``text`` (full text) and ``embedding`` (its 384-float, L2-normalised embedding,
     :func:`embed_query`), best first by RRF score, at most ``limit``.
 
     A blank ``text`` skips the text leg and ``embedding=None`` the vector leg. Filters are exact
     matches; ``tenant`` keeps the agents that tenant may run (shared ones and its own). Sets
     ``hnsw.ef_search`` (at least the candidate count) and the iterative scan for the session's
-    current transaction only.
+    current transaction only. ``for_transaction_tenant``: search as a tenant-scoped role (the
+    gateway's ``shipway_app``) through ``shipway_search_legs`` (migration 0014), which keeps the agents
+    the transaction's ``shipway.tenant`` may run and uses both indexes; ``tenant`` must then be None.
 
     Raises:
-        ValueError: ``limit`` < 1, ``k`` < 1, or an embedding that is not 384 floats.
+        ValueError: ``limit`` < 1, ``k`` < 1, an embedding that is not 384 floats, or a ``tenant``
+            with ``for_transaction_tenant``.
     """
+    if for_transaction_tenant and tenant is not None:
+        raise ValueError("for_transaction_tenant takes the tenant from the transaction; do not pass one")
     if limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
     if embedding is not None and len(embedding) != EMBEDDING_DIM:
@@ -136,7 +147,10 @@ def search_agents(s: Session, text: str, embedding: list[float] | None, *, statu
     candidates = max(CANDIDATES, limit)
     filters = {key: value for key, value in (("status", status), ("owner", owner), ("tenant", tenant), ("template", template))
                if value is not None}
-    statement, params = search_statement(text, embedding, filters, candidates)
+    if for_transaction_tenant:
+        statement, params = tenant_statement(text, embedding, filters, candidates)
+    else:
+        statement, params = search_statement(text, embedding, filters, candidates)
     s.exec(sql_text(SETTINGS_SQL), params={"ef_search": str(max(ef_search, candidates))})
     rows = sorted(s.exec(statement, params=params), key=lambda r: r.rank)
     agents = {r.name: r for r in rows}
@@ -169,6 +183,20 @@ def search_statement(text: str, embedding: list[float] | None, filters: dict[str
     if embedding is not None:
         statement = statement.bindparams(bindparam("embedding", type_=Vector(EMBEDDING_DIM)))
     return statement, params
+
+
+def tenant_statement(text: str, embedding: list[float] | None, filters: dict[str, str], candidates: int) -> tuple[TextClause, dict]:
+    """:data:`TENANT_LEGS` and its parameters: the rows of :func:`search_statement` for the agents the
+    transaction's tenant may run (``filters``: ``status``, ``owner``, ``template``).
+
+    Raises:
+        KeyError: a ``tenant`` filter (the function takes the transaction's).
+    """
+    if "tenant" in filters:
+        raise KeyError("tenant")
+    params = {"candidates": candidates, "embedding": embedding, "text": text.strip(),
+              **{key: filters.get(key) for key in ("status", "owner", "template")}}
+    return sql_text(TENANT_LEGS).bindparams(bindparam("embedding", type_=Vector(EMBEDDING_DIM))), params
 
 
 def embed_query(query: str) -> list[float]:

@@ -310,3 +310,44 @@ async def test_the_cli_searches_through_a_gateway_process(search_url, search_set
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "shipway", "agent", "search", *args], capture_output=True, text=True,
                           timeout=180, env={**os.environ, **env})
+
+
+def _as_app(url: str, tenant: str | None, query: str, **filters) -> list[AgentHit]:
+    """Search as the gateway's role ``shipway_app`` through ``shipway_search_legs`` (migration 0014),
+    the transaction naming ``tenant`` (None: naming none)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy import text as sql_text
+
+    from shipway.db.engine import role_options, sqlalchemy_url
+
+    engine = create_engine(sqlalchemy_url(url), connect_args=role_options("shipway_app"))
+    try:
+        with Session(engine) as s:
+            if tenant is not None:
+                s.exec(sql_text("SELECT set_config('shipway.tenant', :t, true)"), params={"t": tenant})
+            return search_agents(s, query, embed_query(query), for_transaction_tenant=True, limit=50, **filters)
+    finally:
+        engine.dispose()
+
+
+def test_the_tenant_search_function_keeps_the_transactions_tenant_and_ranks_as_the_plain_search(search_url):
+    query = "money laundering investigations"
+    mine = {s.name for s in SEEDS if s.tenant in (None, "bank-a")}
+    # the same agents, in the same order, as the plain search filtered by tenant
+    plain = _search(search_url, query, tenant="bank-a", limit=50)
+    through = _as_app(search_url, "bank-a", query)
+    assert [h.name for h in through] == [h.name for h in plain]
+    assert [(h.vector_rank, h.text_rank) for h in through] == [(h.vector_rank, h.text_rank) for h in plain]
+    assert {h.name for h in through} <= mine and "aml-case-summariser" not in {h.name for h in through}
+    # no tenant named: shared agents only (what the policy of agents gives shipway_app)
+    assert {h.tenant for h in _as_app(search_url, None, query)} == {None}
+    # filters apply inside the function; a tenant cannot be passed to it
+    assert {h.status for h in _as_app(search_url, "bank-a", "portfolios", status="live")} == {"live"}
+    with Session(sync_engine(search_url)) as s, pytest.raises(ValueError, match="from the transaction"):
+        search_agents(s, query, None, tenant="bank-b", for_transaction_tenant=True)
+
+
+def test_only_the_gateways_role_may_execute_the_tenant_search_function(search_url):
+    with psycopg.connect(search_url, autocommit=True, options="-c role=shipway_platform") as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM shipway_search_legs(NULL, 'fraud', NULL, NULL, NULL, 5)")

@@ -75,10 +75,11 @@ async def search(q: Annotated[SearchText, Query(description=f"What to look for, 
     The query's embedding is computed here, in a thread (the model loads on the first search, a few
     seconds)."""
     embedding = await asyncio.to_thread(embed_query, q)
-    # the tenant filter repeats what row-level security enforces, so a gateway configured without
-    # a tenant-scoped role (gateway_db_role empty) still answers only the tenant's agents
-    return await db.read(search_agents, q, embedding, status=status, owner=owner, template=template, tenant=principal.tenant,
-                         limit=limit, as_tenant=principal.tenant)
+    # through the SECURITY DEFINER search of migration 0014: it keeps the agents of the transaction's
+    # tenant itself (also for a gateway without a tenant-scoped role) and, unlike a query under
+    # row-level security, can use the HNSW and GIN indexes
+    return await db.read(search_agents, q, embedding, status=status, owner=owner, template=template,
+                         limit=limit, for_transaction_tenant=True, as_tenant=principal.tenant)
 # -- end agent search ----------------------------------------------------------------------------------------
 
 
