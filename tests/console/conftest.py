@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import tarfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
@@ -156,3 +158,16 @@ def project_archive(folder: Path, top: str | None = None) -> bytes:
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         tar.add(folder, arcname=top)
     return buf.getvalue()
+
+
+def chart_rows(at: AppTest) -> dict[str | None, list[dict]]:
+    """The page's Vega-Lite charts by title, each as the rows of its datasets."""
+    charts = {}
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("title", {}).get("text") if isinstance(spec.get("title"), dict) else spec.get("title")
+        rows = []
+        for dataset in chart.proto.datasets:
+            rows += pa.ipc.open_stream(io.BytesIO(dataset.data.data)).read_all().to_pylist()
+        charts[title] = rows
+    return charts

@@ -7,12 +7,9 @@ Shipway's worker)."""
 from __future__ import annotations
 
 import asyncio
-import io
-import json
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
-import pyarrow as pa
 import pytest
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
@@ -25,7 +22,7 @@ from shipway.control import ActionRefused
 from shipway.db.engine import sync_engine
 from shipway.db.models import Agent, AgentVersion, AuditEvent, Deployment, DeploymentAnalysis, TrafficWeight
 from shipway.stack.ports import free_port
-from tests.console.conftest import APP, open_page, run_app
+from tests.console.conftest import APP, chart_rows, open_page, run_app
 from workflows.statuses import DeploymentState, VersionStatus
 from workflows.types import CanaryThresholds, VersionMetrics, deployment_workflow_id
 
@@ -109,19 +106,6 @@ def _seed_rollouts(seed) -> None:
          _analysis("credit-underwriting", 2, 1, 2, 0, 10.0, T0, BAD_CANARY, STABLE),
          *(_analysis("fraud-detection", 4, 3, i + 1, i, 10.0 * (i + 1), t1 + timedelta(minutes=i), GOOD_CANARY, STABLE)
            for i in range(2)))
-
-
-def _charts(at: AppTest) -> dict[str, list[dict]]:
-    """The page's Vega-Lite charts by title, each as the rows of its datasets."""
-    charts = {}
-    for chart in at.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        title = spec.get("title", {}).get("text") if isinstance(spec.get("title"), dict) else spec.get("title")
-        rows = []
-        for dataset in chart.proto.datasets:
-            rows += pa.ipc.open_stream(io.BytesIO(dataset.data.data)).read_all().to_pylist()
-        charts[title] = rows
-    return charts
 
 
 def _table(at: AppTest, *columns: str):
@@ -211,7 +195,7 @@ def test_a_rolled_back_rollout_shows_its_steps_weights_analyses_verdicts_and_rea
     assert inconclusive.value.startswith("Analysis #1 (step 1, 10% of traffic): **inconclusive**, too few runs to judge")
     assert "- `error_rate`: significantly > 5.0% (alpha 0.05); needs 20 finished runs, has 5" in inconclusive.value
 
-    charts = _charts(at)
+    charts = chart_rows(at)
     assert set(charts) == {"Traffic weights", "Error rate (%)", "p99 latency (ms)", "Guardrail-violation rate (%)",
                            "Cost per run (USD)"}
     # weights over time: the canary step, then all back on v1 after the rollback
@@ -238,7 +222,7 @@ def test_an_in_progress_rollout_shows_where_it_is(app, seed):
     assert steps["status"].tolist() == ["done", "done", "current"] + ["pending"] * 7
     assert steps["weight_pct"].tolist() == [10.0 * i for i in range(1, 11)]
     assert steps["analyses"].tolist()[:3] == [1, 1, 0]
-    weights = _charts(at)["Traffic weights"]
+    weights = chart_rows(at)["Traffic weights"]
     canary = [(r["event"], r["weight_pct"]) for r in weights if r["series"] == "v4 (canary)"]
     assert canary == [("step 1", 10.0), ("step 2", 20.0), ("step 3", 30.0), ("now", 30.0)]  # held until now
     assert not at.error and not at.warning
@@ -252,7 +236,7 @@ def test_a_succeeded_first_version_has_no_stable_version_and_no_analyses(app, se
     steps = _table(at, "reached_at", "last_verdict")
     assert steps[["step", "weight_pct", "status"]].values.tolist() == [[1, 100.0, "done"]]
     assert "No canary analyses yet" in _texts(at.caption)
-    assert [(r["event"], r["weight_pct"]) for r in _charts(at)["Traffic weights"]] == [("step 1", 100.0), ("succeeded", 100.0)]
+    assert [(r["event"], r["weight_pct"]) for r in chart_rows(at)["Traffic weights"]] == [("step 1", 100.0), ("succeeded", 100.0)]
     events = _table(at, "actor", "action")
     assert events["action"].tolist() == ["deployment.started", "deployment.weights", "deployment.succeeded"]
 
@@ -410,7 +394,7 @@ async def test_a_real_rollout_is_paused_promoted_and_resumed_from_the_page(shipw
     assert progress.state == DeploymentState.SUCCEEDED, progress
     await run_app(at)
     assert "State **succeeded**" in _texts(at.markdown) and not _deploy_buttons(at)
-    weights = _charts(at)["Traffic weights"]
+    weights = chart_rows(at)["Traffic weights"]
     assert [(r["event"], r["weight_pct"]) for r in weights if r["series"] == "v2 (canary)"] == [
         ("step 1", 10.0), ("step 2", 100.0), ("succeeded", 100.0)]
 

@@ -5,8 +5,6 @@ Search page over the real hybrid search, and the progress of long operations."""
 
 from __future__ import annotations
 
-import io
-import json
 import time
 import uuid
 from datetime import date, timedelta
@@ -15,7 +13,6 @@ from typing import TypedDict
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.graph import END, START, StateGraph
@@ -24,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from console.data import day_start
 from shipway.db.models import Agent, AgentVersion, CostRollup, Deployment, LlmUsage, ModelPrice, Run, utcnow
 from shipway.search import embed_query
-from tests.console.conftest import open_page, run_app
+from tests.console.conftest import chart_rows, open_page, run_app
 from tests.support.langsmith_loopback import LangSmithLoopback
 from workflows.statuses import DeploymentState, RunStatus, VersionStatus
 
@@ -33,19 +30,6 @@ OVERVIEW, RUNS, COSTS, SEARCH = "views/overview.py", "views/runs.py", "views/cos
 
 def _texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
-
-
-def _charts(at: AppTest) -> dict[str | None, list[dict]]:
-    """The page's Vega-Lite charts by title, each as the rows of its datasets."""
-    charts = {}
-    for chart in at.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        title = spec.get("title", {}).get("text") if isinstance(spec.get("title"), dict) else spec.get("title")
-        rows = []
-        for dataset in chart.proto.datasets:
-            rows += pa.ipc.open_stream(io.BytesIO(dataset.data.data)).read_all().to_pylist()
-        charts[title] = rows
-    return charts
 
 
 def _links(at: AppTest) -> list[tuple[str, str, str]]:
@@ -124,7 +108,7 @@ def test_the_overview_is_the_home_page_and_its_numbers_are_the_seeded_ones(app, 
         ("Agents", "4"), ("Awaiting approval", "1"),
         ("In progress", "1"), ("Failing (24 h)", "1"),
     ]
-    [per_minute] = [rows for rows in _charts(at).values() if rows and "runs" in rows[0]]
+    [per_minute] = [rows for rows in chart_rows(at).values() if rows and "runs" in rows[0]]
     assert len(per_minute) == 60 and sum(r["runs"] for r in per_minute) == 4
     assert "awaiting_approval: 1 · live: 3" in _texts(at.caption)
     # credit-underwriting spent 0.85 of 1.00 (the 80% badge), loan-triage 0.12 of 0.10 (100%, runs refused)
@@ -237,7 +221,7 @@ def test_a_runs_timeline_shows_its_nodes_from_real_checkpoints_and_its_cost_per_
     # each node took from the checkpoint it ran from to the next one
     durations = [(ts[i + 1] - ts[i]).total_seconds() * 1000 for i in (1, 2)]
     assert timeline["duration (ms)"].tolist() == pytest.approx(durations)
-    [bars] = [rows for rows in _charts(at).values() if rows and "outcome" in rows[0]]
+    [bars] = [rows for rows in chart_rows(at).values() if rows and "outcome" in rows[0]]
     assert [(b["node"], b["outcome"]) for b in bars] == [("score", "done"), ("decide", "done")]
 
     assert costs.to_dict("records") == [
@@ -304,7 +288,7 @@ def test_the_costs_page_charts_the_rollups_and_badges_the_budgets(app, platform,
     assert metrics == {"Cost today": f"${sum(r.cost_usd for r in runs if r.started_at >= midnight):,.4f}",
                        "Cost": "$1.1700", "LLM calls": "8", "Tokens": f"{8 * 1100:,}"}
 
-    charts = _charts(at)
+    charts = chart_rows(at)
     by_agent = {r["agent"]: r["cost_usd"] for r in charts["Cost by agent"]}
     assert by_agent == pytest.approx({"credit-underwriting": 1.00, "loan-triage": 0.12, "fraud-detection": 0.05})
     by_model = {r["model"]: r["cost_usd"] for r in charts["Cost by model"]}
@@ -332,7 +316,7 @@ def test_the_costs_page_charts_the_rollups_and_badges_the_budgets(app, platform,
     assert prices[["model", "input_usd_per_mtok", "output_usd_per_mtok"]].values.tolist() == [["openai:gpt-4o-mini", 0.15, 0.60]]
 
     at.selectbox(key="costs_agent").set_value("credit-underwriting").run()
-    assert {r["agent"] for r in _charts(at)["Cost by agent"]} == {"credit-underwriting"}
+    assert {r["agent"] for r in chart_rows(at)["Cost by agent"]} == {"credit-underwriting"}
 
 
 def test_a_viewer_reads_the_overview_and_costs_but_a_caller_key_role_does_not(app, platform, console_role):
