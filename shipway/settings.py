@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     approval_timeout_s: float = Field(default=7 * 24 * 3600, description="How long an approval may wait, seconds.")
     approval_reminder_s: float = Field(default=24 * 3600, description="Interval between reminders of a pending approval, seconds.")
     aws_region: str | None = Field(default=None, description="AWS region of the aws deployment target (default: boto3's).")
-    aws_endpoint_url: str | None = Field(default=None, description="An elbv2 endpoint other than AWS's (tests use moto).")
+    aws_endpoint_url: str | None = Field(default=None, description="An AWS endpoint other than AWS's own, for elbv2, ECS and RDS (tests use moto).")
     aws_listener_rules: dict[str, str] = Field(default_factory=dict, description="Agent -> ALB listener rule ARN the aws "
                                                "target applies weights to (JSON object); empty = no aws target.")
     aws_ecs: dict = Field(default_factory=dict, description="Where the aws target runs each version's ECS service (JSON: "
@@ -134,11 +134,46 @@ class Settings(BaseSettings):
                                 "(an agent's spec may set its own `retention_days`).")
     retention_every_s: float = Field(default=3600.0, gt=0, description="Interval of the checkpoint-retention schedule, seconds.")
     retention_batch_size: int = Field(default=500, ge=1, description="Most threads pruned per retention transaction.")
+    # -- runbooks (workflows/runbooks/)
+    runbook_confirm_timeout_s: float = Field(default=4 * 3600, gt=0, description="How long a runbook's destructive step waits "
+                                             "for `confirm` or `skip` before it is skipped and reported, seconds.")
+    runbook_escalate_after_s: float = Field(default=900, gt=0, description="After how long an unanswered confirmation is "
+                                            "escalated (audit event, console, log), seconds.")
+    runbook_triggers_every_s: float = Field(default=60.0, gt=0, description="Interval of the schedule that starts runbooks "
+                                            "by themselves (error-rate breach, growing dead letters), seconds.")
+    runbook_auto_start: bool = Field(default=True, description="Whether runbooks start by themselves: Failed Deployment "
+                                     "after a canary rollback, High Error Rate on a breach, Webhook Failures on new dead letters.")
+    error_rate_trigger: float = Field(default=0.02, ge=0, le=1, description="Error rate of an agent's runs in the window "
+                                      "above which High Error Rate starts (the alert rule's threshold).")
+    error_rate_window_s: float = Field(default=900.0, gt=0, description="Window of runs the error-rate trigger reads, seconds.")
+    error_rate_min_runs: int = Field(default=20, ge=1, description="Fewest runs in the window before the error-rate trigger judges.")
+    # -- backups and point-in-time recovery (activities/backups.py)
+    backup_dir: Path | None = Field(default=None, description="Where base backups and archived WAL live on this machine; "
+                                    "default <state_dir>/backups.")
+    backup_s3_url: str | None = Field(default=None, description="s3://bucket/prefix that base backups and archived WAL are "
+                                      "also shipped to (uses s3_endpoint_url and s3_region); unset = local only.")
+    wal_archive_timeout_s: int = Field(default=30, ge=1, description="Longest a committed transaction waits before its WAL "
+                                       "segment is archived (PostgreSQL archive_timeout), seconds: bounds the RPO.")
+    backup_every_s: float = Field(default=24 * 3600, gt=0, description="Interval of the base-backup schedule, seconds.")
+    backup_full_every_days: int = Field(default=7, ge=1, description="A full base backup at least this often; incremental "
+                                        "ones (PostgreSQL 18, summarize_wal) between.")
+    backup_retention_days: int = Field(default=30, ge=1, description="Base backups (and the WAL only they need) older than "
+                                       "this are deleted by the backup schedule, days.")
+    restore_drill_every_s: float = Field(default=7 * 24 * 3600, gt=0, description="Interval of the restore-drill schedule, seconds.")
+    backup_schedules: bool = Field(default=True, description="Whether a control worker creates the backup and restore-drill "
+                                   "schedules (off where another system backs the database up).")
+    rds_instance_id: str | None = Field(default=None, description="DBInstanceIdentifier of the RDS database (the aws "
+                                        "target); set = Backup and Restore use RDS snapshots and point-in-time restore.")
 
     @property
     def resolved_artifact_cache_dir(self) -> Path:
         """Folder of unpacked artifacts on this machine."""
         return (self.artifact_cache_dir or self.state_dir / "artifact-cache").resolve()
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        """Folder of base backups (``base/``) and archived WAL (``wal/``) on this machine."""
+        return (self.backup_dir or self.state_dir / "backups").resolve()
 
     @property
     def jira_configured(self) -> bool:

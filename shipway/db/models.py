@@ -19,7 +19,7 @@ from sqlalchemy import Computed  # agent search (0013)
 from sqlalchemy.dialects.postgresql import TSVECTOR  # agent search (0013)
 from sqlmodel import AutoString, Field, SQLModel
 
-from workflows.statuses import DeploymentState, RunStatus, VersionStatus, WebhookOutcome
+from workflows.statuses import DeploymentState, RunbookStatus, RunbookStepStatus, RunbookTrigger, RunStatus, VersionStatus, WebhookOutcome
 
 EMBEDDING_DIM = 384
 # agents.search_tsv (migration 0013): name weighs most, then description, then template; English stemming
@@ -437,3 +437,83 @@ class BudgetAlert(SQLModel, table=True):
 Index("ix_runs_agent_name_started_at", Run.__table__.c.agent_name, Run.__table__.c.started_at)
 Index("ix_llm_usage_created_at", LlmUsage.__table__.c.created_at)
 # -- end cost governance ------------------------------------------------------------------------------
+
+
+# -- runbooks (issue 14): one row per runbook run and per step; written only by activities/runbook_reports.py
+class RunbookRun(SQLModel, table=True):
+    """One run of a runbook workflow: ``id`` is its workflow id; ``runbook`` a
+    :class:`~workflows.statuses.Runbook` value; ``subject`` what it is about (an agent, a deployment,
+    a backup) or None; ``params`` its input; ``report`` the final report (findings, actions, who
+    confirmed them, durations in seconds) once it ended."""
+
+    __tablename__ = "runbook_runs"
+    __table_args__ = (Index("ix_runbook_runs_started_at", "started_at"),)
+    id: str = Field(primary_key=True)
+    runbook: str
+    status: str = _status(RunbookStatus.RUNNING)
+    trigger: str = Field(default=RunbookTrigger.OPERATOR, sa_type=AutoString)
+    started_by: str
+    reason: str = ""
+    subject: str | None = None
+    params: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    summary: str = ""
+    report: dict | None = Field(default=None, sa_column=Column(JSONB))
+    started_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class RunbookStep(SQLModel, table=True):
+    """Step ``seq`` of a runbook run: ``kind`` diagnostic | remediation; ``findings`` what it found
+    (JSON); for a remediation, ``proposal`` (what it would change), and who answered (``decided_by``,
+    ``reason``); ``result`` what it changed; ``error`` why it failed or timed out. Times UTC."""
+
+    __tablename__ = "runbook_steps"
+    run_id: str = Field(primary_key=True, foreign_key="runbook_runs.id")
+    seq: int = Field(primary_key=True)
+    name: str
+    kind: str
+    status: str = _status(RunbookStepStatus.RUNNING)
+    findings: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    proposal: str = ""
+    decided_by: str | None = None
+    reason: str | None = None
+    result: dict | None = Field(default=None, sa_column=Column(JSONB))
+    error: str | None = None
+    started_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+# -- backups (issue 14): written only by activities/backups.py --------------------------------------
+class Backup(SQLModel, table=True):
+    """One base backup (migration 0016): ``kind`` full | incremental (``parent_id`` the full backup
+    it builds on); ``path`` its folder on the machine that took it, ``s3_url`` where it was shipped;
+    the WAL it needs starts at ``start_lsn`` (file ``start_wal``, ``timeline``) and it is consistent
+    at ``stop_lsn``; ``verified`` whether ``pg_verifybackup`` passed (``verify_detail``);
+    ``deleted_at`` when retention removed it. The same facts live in ``shipway_backup.json`` next to
+    the backup (``activities/backup_catalog.py``), readable when this database is gone."""
+
+    __tablename__ = "backups"
+    __table_args__ = (CheckConstraint("kind IN ('full', 'incremental')", name="ck_backups_kind"),
+                      CheckConstraint("(kind = 'full') = (parent_id IS NULL)", name="ck_backups_parent"),
+                      Index("ix_backups_started_at", "started_at"))
+    id: str = Field(primary_key=True, max_length=64)
+    kind: str
+    parent_id: str | None = Field(default=None, max_length=64)
+    label: str = ""
+    path: str
+    s3_url: str | None = None
+    start_lsn: str
+    stop_lsn: str
+    start_wal: str
+    timeline: int
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    size_bytes: int = Field(sa_type=BigInteger)
+    verified: bool
+    verify_detail: str = ""
+    temporal_db_copied: bool = False
+    started_by: str = ""
+    deleted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+# -- end backups -------------------------------------------------------------------------------------

@@ -63,7 +63,10 @@ class LocalStack:
         self.pids = self.state_dir / "pids"
         self.stack_file = self.state_dir / "stack.json"
         self.echo = echo
-        self.postgres = EmbeddedPostgres(self.state_dir / "postgres", self.logs / "postgres.log")
+        # WAL archived into the backup directory: the base of point-in-time restores (activities/backups.py)
+        self.postgres = EmbeddedPostgres(self.state_dir / "postgres", self.logs / "postgres.log",
+                                         wal_archive_dir=settings.resolved_backup_dir / "wal",
+                                         archive_timeout_s=settings.wal_archive_timeout_s)
         self.temporal = TemporalDevServer(self.state_dir / "temporal", self.logs / "temporal.log")
 
     # -- stack.json -------------------------------------------------------------------------

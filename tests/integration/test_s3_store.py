@@ -3,15 +3,13 @@ loopback), alone and as the store a whole lifecycle and run use."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from activities.artifact_format import sha256_hex
 from activities.artifact_store import ArtifactNotFound, S3ArtifactStore, store_from_settings
 from shipway import control, queries
 from shipway.settings import get_settings
-from shipway.stack.ports import free_port
+from tests.support.moto_server import moto_bucket
 from tests.support.lifecycle import counting_spec, deploy
 from tests.support.workers import running_workers
 from workflows.statuses import RunStatus
@@ -23,14 +21,8 @@ BUCKET = "shipway-artifacts"
 @pytest.fixture(scope="module")
 def s3_endpoint():
     """A moto S3 server on a free loopback port with the artifact bucket; its URL."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
-                 aws_secret_access_key="test").create_bucket(Bucket=BUCKET)
-    yield url
-    server.stop()
+    with moto_bucket(BUCKET) as url:
+        yield url
 
 
 @pytest.fixture

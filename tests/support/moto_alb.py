@@ -8,11 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import boto3
-from moto.server import ThreadedMotoServer
 
-from shipway.stack.ports import free_port
+from tests.support.moto_server import REGION, moto_server
 
-REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -34,12 +32,7 @@ class MotoAlb:
 def moto_alb() -> Iterator[MotoAlb]:
     """A moto server on a free loopback port with a VPC, two subnets, an internal ALB and an HTTP
     listener whose default action answers 404; stopped on exit."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        kw = {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": REGION, "aws_access_key_id": "test",
-              "aws_secret_access_key": "test"}
+    with moto_server() as kw:
         ec2, elbv2 = boto3.client("ec2", **kw), boto3.client("elbv2", **kw)
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
@@ -51,5 +44,3 @@ def moto_alb() -> Iterator[MotoAlb]:
             DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
         )["Listeners"][0]["ListenerArn"]
         yield MotoAlb(kw=kw, vpc=vpc, subnets=subnets, listener=listener)
-    finally:
-        server.stop()
