@@ -31,6 +31,16 @@ from activities.guards.rails import RailsGuard
 from activities.guards.run_guards import GuardActivities
 from activities.retention import RetentionActivities  # checkpoint retention
 from activities.cost_rollups import CostRollupActivities  # cost governance
+from activities.backups import BackupActivities
+from activities.restores import RestoreActivities
+from activities.db_health import DbHealthActivities
+from activities.rds_recovery import RdsRecoveryActivities
+from activities.run_health import RunHealthActivities
+from activities.run_reconciliation import RunReconciliationActivities
+from activities.runbook_reports import RunbookReportActivities
+from activities.runbook_starter import RunbookStarterActivities
+from activities.search_health import SearchHealthActivities
+from activities.webhook_health import WebhookHealthActivities
 from activities.runs import RunActivities
 from activities.scaffold import BuildActivities
 from activities.tracing import Tracing
@@ -47,15 +57,28 @@ from workflows.deployment import DeploymentWorkflow
 from workflows.lifecycle import AgentLifecycleWorkflow
 from workflows.retention import CheckpointRetentionWorkflow  # checkpoint retention
 from workflows.cost_rollup import CostRollupWorkflow  # cost governance
+from workflows.runbooks.backup import BackupRunbook
+from workflows.runbooks.connection_pool import ConnectionPoolRunbook
+from workflows.runbooks.failed_deployment import FailedDeploymentRunbook
+from workflows.runbooks.high_error_rate import HighErrorRateRunbook
+from workflows.runbooks.restore import RestoreRunbook
+from workflows.runbooks.restore_drill import RestoreDrillRunbook
+from workflows.runbooks.slow_search import SlowSearchRunbook
+from workflows.runbooks.triggers import RunbookTriggersWorkflow
+from workflows.runbooks.webhook_failures import WebhookFailuresRunbook
 
 QUEUES = (CONTROL_TASK_QUEUE, AGENTS_TASK_QUEUE)
 CONTROL_WORKFLOWS = [AgentLifecycleWorkflow, DeploymentWorkflow, AuditVerificationWorkflow]
 CONTROL_WORKFLOWS.append(CheckpointRetentionWorkflow)  # checkpoint retention
 CONTROL_WORKFLOWS.append(CostRollupWorkflow)  # cost governance
+RUNBOOK_WORKFLOWS = [HighErrorRateRunbook, ConnectionPoolRunbook, SlowSearchRunbook, FailedDeploymentRunbook,
+                     WebhookFailuresRunbook, BackupRunbook, RestoreRunbook, RestoreDrillRunbook, RunbookTriggersWorkflow]
+CONTROL_WORKFLOWS.extend(RUNBOOK_WORKFLOWS)
 AGENT_WORKFLOWS = [AgentRunWorkflow]
 # Pure dataclass/constant modules are shared with the sandbox instead of re-imported for every
 # workflow run (measured: re-importing them was ~10% of the worker's CPU under load).
-PASSTHROUGH_MODULES = ("workflows.types", "workflows.statuses", "workflows.strategies")
+PASSTHROUGH_MODULES = ("workflows.types", "workflows.statuses", "workflows.strategies", "workflows.runbook_types",
+                       "workflows.backup_types", "workflows.diagnostics_types")
 
 
 class ShipwayWorkers:
@@ -119,7 +142,29 @@ class ShipwayWorkers:
             versions.prepare_version, versions.retire_version,
             RetentionActivities.from_settings(self.db, self.settings).prune_checkpoints,  # checkpoint retention
             CostRollupActivities(self.db).rollup_costs,  # cost governance
+            *self._runbook_activities(),
         ]
+
+    def _runbook_activities(self) -> list:
+        """The runbooks' activities: their records, starting them, diagnostics and remediations, backups
+        and restores (RDS ones when ``rds_instance_id`` is set)."""
+        starter = RunbookStarterActivities(self.client, self.db, self.settings)
+        db_health, search = DbHealthActivities(self.db), SearchHealthActivities(self.db)
+        run_health, webhooks = RunHealthActivities(self.db), WebhookHealthActivities(self.db, self.client)
+        backups, restores = BackupActivities(self.settings, self.db), RestoreActivities(self.settings)
+        found = [
+            RunbookReportActivities(self.db).save_runbook_state, starter.start_runbook, starter.check_runbook_triggers,
+            RunReconciliationActivities(self.db, self.client).reconcile_runs,
+            db_health.inspect_connections, db_health.terminate_backends, search.inspect_search_index,
+            search.rebuild_search_index, run_health.error_rates, run_health.recent_deployments,
+            webhooks.webhook_failures, webhooks.replay_dead_letters,
+            backups.take_base_backup, backups.ship_wal, backups.prune_backups, restores.restore_to_point,
+            restores.stop_instance, restores.switch_database, restores.source_position, restores.verify_restored,
+        ]
+        if self.settings.rds_instance_id:
+            rds = RdsRecoveryActivities.from_settings(self.settings)
+            found += [rds.snapshot, rds.prune_snapshots, rds.restore_to_point, rds.describe, rds.delete_instance]
+        return found
 
     async def _schedules(self) -> None:
         if CONTROL_TASK_QUEUE in self.queues:

@@ -84,12 +84,17 @@ async def temporal_env() -> AsyncIterator:
 @pytest.fixture
 def settings_env(pg_url: str, temporal_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     """Point :func:`shipway.settings.get_settings` at the test database and Temporal server, with
-    a per-test state dir; yields the fresh :class:`~shipway.settings.Settings`."""
+    a per-test state dir, runbook auto-start and backup schedules off; yields the fresh
+    :class:`~shipway.settings.Settings`."""
     from shipway.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", pg_url)
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_env.client.service_client.config.target_host)
     monkeypatch.setenv("SHIPWAY_STATE_DIR", str(tmp_path / "state"))
+    # Runbooks that start by themselves, and backups of the shared test database, would act on other
+    # tests' data in the background: the tests of those features switch them on.
+    monkeypatch.setenv("SHIPWAY_RUNBOOK_AUTO_START", "false")
+    monkeypatch.setenv("SHIPWAY_BACKUP_SCHEDULES", "false")
     get_settings.cache_clear()
     try:
         yield get_settings()

@@ -21,7 +21,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 
-from workflows.statuses import CanaryVerdict, DeploymentState
+from workflows.runbook_types import START_RUNBOOK, RunbookInput, StartedRunbook, StartRunbook
+from workflows.statuses import CanaryVerdict, DeploymentState, Runbook, RunbookTrigger
 from workflows.strategies import steps_for
 from workflows.types import (
     WORKFLOW_FAILURE_TYPES,
@@ -29,6 +30,7 @@ from workflows.types import (
     DEPLOYMENT_WORKFLOW,
     GET_LIVE_VERSION,
     PATCH_CANARY_EVIDENCE,
+    PATCH_FAILED_DEPLOYMENT_RUNBOOK,
     PREPARE_VERSION,
     QUERY_PROGRESS,
     RECORD_AUDIT,
@@ -197,6 +199,12 @@ class DeploymentWorkflow:
             await self._on_target(RETIRE_VERSION, self._inp.version)
         await self._set_state(state)
         await self._audit(f"deployment.{state}", {"why": why})
+        if state == DeploymentState.ROLLED_BACK and workflow.patched(PATCH_FAILED_DEPLOYMENT_RUNBOOK):
+            await workflow.execute_activity(START_RUNBOOK, StartRunbook(
+                runbook=Runbook.FAILED_DEPLOYMENT, key=f"{self._inp.name}:v{self._inp.version}", automatic=True,
+                input=RunbookInput(params={"agent": self._inp.name, "version": self._inp.version, "why": why},
+                                   trigger=RunbookTrigger.CANARY_ROLLBACK, started_by="shipway.deployment", reason=why)),
+                result_type=StartedRunbook, **_SHORT)
         return await self._finish()
 
     async def _finish(self) -> DeploymentProgress:

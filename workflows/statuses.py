@@ -190,3 +190,56 @@ class GraphStepStatus(StrEnum):
     COMPLETED = "completed"
     INTERRUPTED = "interrupted"
     BUDGET_EXCEEDED = "budget_exceeded"
+
+
+# -- runbooks (workflows/runbooks/) -------------------------------------------------------------
+class Runbook(StrEnum):
+    """A runbook of the operations guide; each is one workflow (``workflows/runbooks/``). The value
+    is the name ``shipway runbook start NAME`` and the console use."""
+
+    HIGH_ERROR_RATE = "high-error-rate"
+    CONNECTION_POOL = "connection-pool"
+    SLOW_SEARCH = "slow-search"
+    FAILED_DEPLOYMENT = "failed-deployment"
+    WEBHOOK_FAILURES = "webhook-failures"
+    BACKUP = "backup"
+    RESTORE = "restore"
+    RESTORE_DRILL = "restore-drill"
+
+
+class RunbookStatus(StrEnum):
+    """Status of one runbook run (``runbook_runs.status``): ``running`` (a step is working),
+    ``waiting`` (a destructive step waits for ``confirm`` or ``skip``), then ``completed`` or ``failed``."""
+
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class RunbookStepStatus(StrEnum):
+    """Status of one step of a runbook run (``runbook_steps.status``). A diagnostic step goes
+    ``running`` -> ``done`` | ``failed``. A remediation step goes ``awaiting_confirmation`` (possibly
+    ``escalated`` when unanswered past the escalation time) -> ``confirmed`` -> ``done`` | ``failed``,
+    or -> ``skipped`` (an operator's ``skip``) or ``timed_out`` (nobody answered by the deadline:
+    nothing was changed). ``not_needed``: the findings showed nothing to remediate."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    ESCALATED = "escalated"
+    CONFIRMED = "confirmed"
+    SKIPPED = "skipped"
+    TIMED_OUT = "timed_out"
+    NOT_NEEDED = "not_needed"
+
+
+class RunbookTrigger(StrEnum):
+    """What started a runbook run (``runbook_runs.trigger``)."""
+
+    OPERATOR = "operator"
+    SCHEDULE = "schedule"
+    CANARY_ROLLBACK = "canary_rollback"
+    ERROR_RATE = "error_rate"
+    DEAD_LETTERS = "dead_letters"

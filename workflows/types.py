@@ -96,6 +96,8 @@ SA_TENANT = SearchAttributeKey.for_keyword("ShipwayTenant")
 # Workflow patches (``workflow.patched``): histories recorded before a patch replay the old code path.
 PATCH_JIRA_APPROVALS = "jira-approvals"
 PATCH_CANARY_EVIDENCE = "canary-evidence"
+# DeploymentWorkflow starts the Failed Deployment runbook after a canary rollback (issue 14).
+PATCH_FAILED_DEPLOYMENT_RUNBOOK = "failed-deployment-runbook"
 
 # Lifecycle steps, in order (the value of the `status` query's `step`).
 STEPS = tuple(LifecycleStep)

@@ -3,6 +3,7 @@ the database through Shipway's own :class:`~shipway.db.engine.Database`."""
 
 from __future__ import annotations
 
+import pytest
 import pytest_asyncio
 
 from tests.support.workers import running_workers
@@ -38,3 +39,15 @@ async def gateway(worker):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
                                      headers=bearer(await make_key())) as http:
             yield http
+
+
+@pytest.fixture
+def auto_runbooks(settings_env, monkeypatch):
+    """Runbooks start by themselves (``SHIPWAY_RUNBOOK_AUTO_START``) in this test, and the error-rate
+    trigger judges from 5 runs; list it before ``worker`` so the workers see it."""
+    from shipway.settings import get_settings
+
+    monkeypatch.setenv("SHIPWAY_RUNBOOK_AUTO_START", "true")
+    monkeypatch.setenv("SHIPWAY_ERROR_RATE_MIN_RUNS", "5")
+    get_settings.cache_clear()
+    return get_settings()

@@ -29,6 +29,8 @@ from shipway.db.models import LlmUsage
 from shipway.settings import get_settings
 from tests.support.lifecycle import APPROVER, counting_spec, deploy, submit, wait_for_step
 from workflows.statuses import ApprovalKind, DeploymentState, LifecycleStep, RunStatus, VersionStatus
+from workflows.runbook_types import RunbookState, runbook_workflow_id
+from workflows.statuses import Runbook, RunbookStatus, RunbookStepStatus, RunbookTrigger
 from workflows.types import DeploymentProgress, deployment_workflow_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -308,7 +310,8 @@ async def test_a_canary_whose_outputs_are_withheld_more_often_is_rolled_back_on_
 
 
 # -- 5. too little evidence ----------------------------------------------------------------------------
-async def test_too_few_runs_keep_the_step_baking_and_no_traffic_at_all_rolls_back_fail_safe(worker, db, bake_scale, stable):
+async def test_too_few_runs_keep_the_step_baking_and_no_traffic_at_all_rolls_back_fail_safe_and_starts_the_failed_deployment_runbook(
+        auto_runbooks, worker, db, bake_scale, stable):
     spec, v1 = stable
     name = spec["name"]
     canary = await _canary(worker, db, spec, STABLE_CONFIG, steps(50, bake_s=200), max_inconclusive=1)
@@ -334,6 +337,14 @@ async def test_too_few_runs_keep_the_step_baking_and_no_traffic_at_all_rolls_bac
     assert extension.detail["canary_runs"] == first.canary["runs"]
     [rolled_back] = await _audit(db, name, canary, "deployment.rolled_back")
     assert rolled_back.detail["why"] == settled.detail
+    # the rollback started the Failed Deployment runbook by itself; it explains the rollback and,
+    # the canary serving nothing any more, has nothing to change
+    report = await asyncio.wait_for(worker.get_workflow_handle(
+        runbook_workflow_id(Runbook.FAILED_DEPLOYMENT, f"{name}:v{canary}"), result_type=RunbookState).result(), SETTLE_TIMEOUT_S)
+    assert (report.trigger, report.status, report.params["version"]) == (RunbookTrigger.CANARY_ROLLBACK, RunbookStatus.COMPLETED, canary)
+    why = next(s for s in report.steps if s.name == "why it rolled back").findings
+    assert (why["why"], why["stable_version"], why["traffic_now"]) == (settled.detail, v1, {str(v1): 100.0})
+    assert [s.status for s in report.steps if s.kind == "remediation"] == [RunbookStepStatus.NOT_NEEDED]
 
 
 # -- 6. operators' signals ------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ and with approvals mirrored to a loopback Jira (``jira-approvals``): two approve
 data, refused repeats and unmapped accounts, a rejection that needs a reason; and rollouts under
 ``canary-evidence`` (bake times scaled by 0.005): an inconclusive canary failing safe, a failing one
 breaching on its error rate; and under ``run-budget``, a run whose LLM cost reaches its budget;
-and a checkpoint-retention pass in batches of one thread that continues as new; and a cost rollup.
+and a checkpoint-retention pass in batches of one thread that continues as new; and a cost rollup;
+and under ``failed-deployment-runbook`` a rollback that starts the Failed Deployment runbook, and
+connection-pool runbooks confirmed, skipped and timed out.
 """
 
 from __future__ import annotations
@@ -192,6 +194,11 @@ async def _scenarios(client, db) -> None:
         await control.start_run(client, e_name, version, {"log_path": os.devnull}, wait=True)
     assert settled.result().status == "rolled_back", settled.result()
     await _record(client.get_workflow_handle(deployment_workflow_id(e_name, e_v3)), "deployment_canary_error_rate_breach")
+    # failed-deployment-runbook: the same rollback under the patch, and the runbook it started
+    await _record(client.get_workflow_handle(deployment_workflow_id(e_name, e_v3)), "deployment_rollback_starts_failed_deployment_runbook")
+    runbook = client.get_workflow_handle(f"runbook:failed-deployment:{e_name}:v{e_v3}")
+    await runbook.result()
+    await _record(runbook, "runbook_failed_deployment_started_by_rollback")
 
     # 5. the daily audit verification, run once on demand
     from workflows.types import AUDIT_VERIFICATION_WORKFLOW, AuditChainCheck, AuditChainReport
@@ -202,6 +209,7 @@ async def _scenarios(client, db) -> None:
     await _record(handle, "audit_verification_intact")
 
     await _retention_scenario(client, db)  # checkpoint retention
+    await _runbook_scenarios(client, db)  # runbooks
     await _cost_rollup_scenario(client)  # cost governance
 
 
@@ -224,6 +232,36 @@ async def _retention_scenario(client, db) -> None:
     await _record(client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id), "retention_batches_continued_as_new")
     await _record(client.get_workflow_handle(handle.id), "retention_pass_completed")
 # -- end checkpoint retention --------------------------------------------------------------------
+
+
+# -- runbooks ------------------------------------------------------------------------------------
+async def _runbook_scenarios(client, db) -> None:
+    """Connection-pool runbooks over a connection held idle in a transaction: one confirmed (the backend
+    terminated), one skipped, one left unanswered until it escalates and times out."""
+    import psycopg
+
+    from activities.runbook_starter import start_runbook
+    from workflows.runbook_types import QUERY_RUNBOOK, SIGNAL_CONFIRM, SIGNAL_SKIP, RunbookDecision, RunbookInput, RunbookState
+
+    async def one(key: str, answer: str | None, **timeouts) -> None:
+        conn = await psycopg.AsyncConnection.connect(db.url, application_name="replay-idle")
+        await conn.execute("SELECT 1")
+        await asyncio.sleep(1.5)
+        started = await start_runbook(client, "connection-pool", key, RunbookInput(
+            params={"idle_in_transaction_min_s": 1.0}, started_by="replay", **timeouts))
+        handle = client.get_workflow_handle(started.workflow_id)
+        while answer and not (await handle.query(QUERY_RUNBOOK, result_type=RunbookState)).awaiting():
+            await asyncio.sleep(0.2)
+        if answer:
+            await handle.signal(answer, RunbookDecision(by="dba", reason="replay history"))
+        await handle.result()
+        await conn.close()
+        await _record(handle, f"runbook_connection_pool_{key}")
+
+    await one("confirmed", SIGNAL_CONFIRM)
+    await one("skipped", SIGNAL_SKIP)
+    await one("timed_out", None, confirm_timeout_s=2.0, escalate_after_s=1.0)
+# -- end runbooks --------------------------------------------------------------------------------
 
 
 # -- cost governance -----------------------------------------------------------------------------

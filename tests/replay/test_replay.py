@@ -25,7 +25,7 @@ def _history(path: Path) -> WorkflowHistory:
 
 def test_every_workflow_type_has_recorded_histories():
     kinds = {p.stem.split("_")[0] for p in HISTORIES}
-    assert {"lifecycle", "deployment", "run", "audit", "retention", "cost"} <= kinds, HISTORIES
+    assert {"lifecycle", "deployment", "run", "audit", "retention", "cost", "runbook"} <= kinds, HISTORIES
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

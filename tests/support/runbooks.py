@@ -1,0 +1,30 @@
+"""Following a runbook run in tests: its ``progress`` query polled until a condition holds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from workflows.runbook_types import QUERY_RUNBOOK, RunbookState
+from workflows.statuses import RunbookStatus
+
+
+async def until(client, workflow_id: str, done, timeout_s: float = 90) -> RunbookState:
+    """Poll the run's ``progress`` query until ``done(state)``; the timeout only guards against a hang."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = await client.get_workflow_handle(workflow_id).query(QUERY_RUNBOOK, result_type=RunbookState)
+        if state is not None and done(state):
+            return state
+        assert time.monotonic() < deadline, f"{workflow_id} never got there: {state}"
+        await asyncio.sleep(0.2)
+
+
+def waiting(state: RunbookState) -> bool:
+    """A step waits for ``confirm`` or ``skip``."""
+    return state.awaiting() is not None
+
+
+def ended(state: RunbookState) -> bool:
+    """The run completed or failed."""
+    return state.status in (RunbookStatus.COMPLETED, RunbookStatus.FAILED)
