@@ -1,6 +1,7 @@
 """Operator actions from the console: submitting an agent, approval decisions, answers to interrupted
-runs, replays of webhook dead letters and signals to rollouts; and the queries that follow the long
-operations they start (:func:`follow`, for :mod:`console.progress`).
+runs, replays of webhook dead letters, signals to rollouts, and runbook starts and decisions
+(through :mod:`shipway.runbook_control`); and the queries that follow the long operations they start
+(:func:`follow`, for :mod:`console.progress`).
 
 Each call opens a Temporal client (``shipway.temporal.connect``) on a fresh event loop, because a
 Streamlit script run is synchronous and a Temporal client is bound to the loop it was created on.
@@ -22,12 +23,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from console.identity import Identity, require
-from shipway import control, jira_webhooks
+from shipway import control, jira_webhooks, runbook_control
 from shipway.auth.roles import Action
 from shipway.db.engine import Database
 from shipway.settings import get_settings
 from shipway.temporal import connect
-from workflows.statuses import ApprovalChannel, ApprovalKind, LifecycleStep, WebhookOutcome
+from workflows.runbook_types import RunbookDecision, RunbookState, RunbookStepState, StartedRunbook
+from workflows.statuses import ApprovalChannel, ApprovalKind, LifecycleStep, Runbook, WebhookOutcome
 from workflows.types import ApprovalOutcome, DeploymentProgress, LifecycleStatus, ResumeAck
 
 T = TypeVar("T")
@@ -183,3 +185,46 @@ def rollout_progress(name: str, version: int) -> DeploymentProgress:
         temporalio.service.RPCError: the version has no rollout workflow.
     """
     return with_client(lambda client: control.deployment_progress(client, name, version))
+
+
+# -- runbooks (issue 14: the Runbooks page) ----------------------------------------------------------
+def start_runbook(identity: Identity, runbook: Runbook, params: dict[str, Any], reason: str) -> StartedRunbook:
+    """Start ``runbook`` with ``params``, started by ``identity.name`` for ``reason``; returns its
+    workflow id once Temporal has started it (:func:`shipway.runbook_control.start`).
+
+    Raises:
+        console.identity.NotAllowed: the identity's role may not start runbooks (``runbook.start``).
+        RuntimeError: Temporal is not configured or unreachable.
+    """
+    require(identity, Action.RUNBOOK_START)
+    return with_client(lambda client: runbook_control.start(client, get_settings(), runbook, params, identity.name, reason))
+
+
+def decide_runbook(identity: Identity, run_id: str, signal: str, reason: str, step: str = "") -> RunbookStepState:
+    """``confirm`` or ``skip`` (``signal``) the step of run ``run_id`` waiting for a decision (or step
+    ``step``, by name), as ``identity.name`` for ``reason``; returns the step once the workflow has
+    recorded the decision (``decided_by`` None: not yet, after
+    :data:`shipway.runbook_control.DECISION_WAIT_S` seconds). Answering a destructive step takes the
+    role that may start runbooks.
+
+    Raises:
+        console.identity.NotAllowed: the identity's role may not start runbooks (``runbook.start``).
+        shipway.runbook_control.DecisionRefused: no name, the run has ended, or the step is not waiting.
+        LookupError: no such runbook run.
+        RuntimeError: Temporal is unreachable.
+        temporalio.service.RPCError: no worker answered the run's ``progress`` query.
+    """
+    require(identity, Action.RUNBOOK_START)
+    decision = RunbookDecision(by=identity.name, reason=reason, step=step)
+    return with_client(lambda client: runbook_control.decide(client, run_id, signal, decision))
+
+
+def runbook_progress(run_id: str) -> RunbookState | None:
+    """The ``progress`` query of run ``run_id`` (for a run the database has no row of yet, or while
+    the database is away); reads only, so no role is required.
+
+    Raises:
+        RuntimeError: Temporal is unreachable.
+        temporalio.service.RPCError: no such workflow, or no worker answered in time.
+    """
+    return with_client(lambda client: runbook_control.progress(client, run_id))

@@ -35,6 +35,7 @@ navigation = st.navigation(
         st.Page(PAGES / "runs.py", title="Runs", icon=":material/play_circle:"),
         st.Page(PAGES / "deployments.py", title="Deployments", icon=":material/alt_route:"),
         st.Page(PAGES / "costs.py", title="Costs", icon=":material/payments:"),
+        st.Page(PAGES / "runbooks.py", title="Runbooks", icon=":material/checklist:"),
     ]
 )
 navigation.run()

@@ -31,6 +31,8 @@ from shipway.db.models import (
     LlmUsage,
     ModelPrice,
     Run,
+    RunbookRun,
+    RunbookStep,
     Thread,
     TrafficWeight,
 )
@@ -521,3 +523,34 @@ def daily_budget_state(s: Session, agent: str, since: datetime) -> DailyBudgetSt
     spent = s.exec(select(func.shipway_agent_spend_since(agent, since))).one() if budget[1] else 0.0
     return DailyBudgetState(budget_usd=budget[0], hard_stop=budget[1], spent_usd=float(spent))
 # == end cost governance ===========================================================================
+
+
+# == runbooks (issue 14: runbook runs and their steps, for `shipway runbook` and the Runbooks page) ==
+def runbook_runs(s: Session, status: str | None = None, limit: int = 50, runbook: str | None = None) -> list[RunbookRun]:
+    """Up to ``limit`` runbook runs, newest first, optionally only those with ``status`` (a
+    :class:`~workflows.statuses.RunbookStatus` value) and/or of ``runbook`` (a
+    :class:`~workflows.statuses.Runbook` value)."""
+    query = select(RunbookRun).order_by(col(RunbookRun.started_at).desc(), col(RunbookRun.id)).limit(limit)
+    if status is not None:
+        query = query.where(RunbookRun.status == status)
+    if runbook is not None:
+        query = query.where(RunbookRun.runbook == runbook)
+    return list(s.exec(query).all())
+
+
+@dataclass(frozen=True)
+class RunbookRunDetail:
+    """A runbook run with its steps in order (``seq``)."""
+
+    run: RunbookRun
+    steps: list[RunbookStep]
+
+
+def runbook_run(s: Session, run_id: str) -> RunbookRunDetail | None:
+    """Runbook run ``run_id`` (its workflow id) with its steps, or None when no such run is stored."""
+    run = s.get(RunbookRun, run_id)
+    if run is None:
+        return None
+    steps = s.exec(select(RunbookStep).where(RunbookStep.run_id == run_id).order_by(RunbookStep.seq)).all()
+    return RunbookRunDetail(run, list(steps))
+# == end runbooks ==================================================================================

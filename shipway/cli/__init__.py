@@ -24,3 +24,9 @@ from shipway.cli import costs, prices  # noqa: E402
 prices.register(app)
 costs.register(app)
 # -- end cost governance --
+
+# -- runbooks: `shipway runbook list|start|show|confirm|skip` --
+from shipway.cli import runbooks  # noqa: E402
+
+runbooks.register(app)
+# -- end runbooks --

@@ -47,6 +47,7 @@ PAGES = [
     ("06-runs", "/runs", "Runs"),
     ("07-deployments", "/deployments", "Deployments"),
     ("08-costs", "/costs", "Costs"),
+    ("09-runbooks", "/runbooks", "Runbooks"),
 ]
 SEARCH_QUERY = "suspicious card payments"
 START_TIMEOUT_S = 90
