@@ -41,6 +41,8 @@ async def test_demo_takes_every_reference_agent_live_and_through_real_traffic(wo
             assert agent.live_version is not None
             assert await db.read(queries.version_status, agent.name, agent.live_version) == VersionStatus.LIVE
     assert "5. Summary" in text and "Credit Underwriting, first decision" in text
+    # this test's database is the shared one named by DATABASE_URL: the recovery step says why it skips
+    assert "6. Recovery" in text and "skipped: the database is not the embedded one" in text
     # access control on the demo's own runs: no key, a viewer's answer, another tenant's read
     assert "no key, GET /v1/runs/{id}: 401" in text and "viewer key, POST /v1/runs/{id}/resume: 403" in text
     assert "tenant demo-other-bank, GET /v1/runs/{id}: 404" in text
