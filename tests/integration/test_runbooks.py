@@ -15,10 +15,9 @@ from sqlalchemy import text
 from temporalio.service import RPCError
 
 from activities.runbook_starter import start_runbook
-from activities.runs import RunActivities
 from shipway.db.models import Agent, RunbookRun, RunbookStep
 from shipway.settings import get_settings
-from tests.support.runbooks import ended, until, waiting
+from tests.support.runbooks import ended, record_runs, until, waiting
 from workflows.runbook_types import (
     RUNBOOK_TRIGGERS_WORKFLOW,
     SIGNAL_CONFIRM,
@@ -28,8 +27,7 @@ from workflows.runbook_types import (
     RunbookInput,
     StartedRunbook,
 )
-from workflows.statuses import Runbook, RunbookStatus, RunbookStepStatus, RunbookTrigger, RunStatus, VersionStatus, WebhookOutcome
-from workflows.types import RunRecord, RunStart
+from workflows.statuses import Runbook, RunbookStatus, RunbookStepStatus, RunbookTrigger, VersionStatus, WebhookOutcome
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -166,16 +164,10 @@ async def test_an_error_rate_breach_and_new_dead_letters_start_their_runbooks_on
     from shipway.settings import CONTROL_TASK_QUEUE
 
     agent = f"flaky-{uuid.uuid4().hex[:6]}"
-    runs = RunActivities(db)
     async with db.session() as s:
         s.add(Agent(name=agent, owner="team", template="custom", description="flaky test agent", status=VersionStatus.LIVE))
         await s.commit()
-    for i in range(10):
-        run_id = str(uuid.uuid4())
-        await runs.start_run(RunStart(run_id=run_id, agent_name=agent, version=1, thread_id=run_id, tenant="default",
-                                      input={}, workflow_id=f"run:{run_id}"))
-        await runs.record_run(RunRecord(run_id=run_id, status=RunStatus.FAILED if i < 4 else RunStatus.SUCCEEDED,
-                                        error="boom" if i < 4 else None, latency_ms=10.0))
+    await record_runs(db, agent, 1, failed=4, succeeded=6)
     await webhook_deliveries.record(db, source="jira", identifier=f"dl-{uuid.uuid4().hex}", outcome=WebhookOutcome.DEAD_LETTER,
                                     detail="workflow not found", body="{}", signature_valid=True)
 
@@ -199,3 +191,33 @@ async def test_an_error_rate_breach_and_new_dead_letters_start_their_runbooks_on
             await worker.get_workflow_handle(wid).terminate("test over")
         except RPCError:  # it had ended already
             pass
+
+
+async def test_high_error_rate_runbook_sends_the_traffic_back_to_the_stable_version_once_confirmed(worker, db):
+    from activities.audit_log import AuditActivities
+    from activities.deployments import DeploymentActivities
+    from activities.traffic import TrafficActivities
+    from shipway import queries
+    from workflows.statuses import DeploymentState
+    from workflows.types import AuditRecord, DeploymentRecord, TrafficUpdate
+
+    agent = f"regressed-{uuid.uuid4().hex[:6]}"
+    deployments, audit, traffic = DeploymentActivities(db), AuditActivities(db), TrafficActivities(db)
+    # v1 went live, then v2 replaced it (all at once); v2 fails 8 runs in 10
+    for version, stable in ((1, None), (2, 1)):
+        await audit.record_audit(AuditRecord("shipway", "deployment.started", f"agent:{agent}:v{version}",
+                                             {"strategy": "AllAtOnce", "stable": stable}))
+        await deployments.record_deployment(DeploymentRecord(agent, version, "AllAtOnce", "local", f"deploy:{agent}:v{version}",
+                                                             DeploymentState.SUCCEEDED, 100.0))
+        await traffic.set_traffic(TrafficUpdate(agent, {str(version): 100.0}))
+    await record_runs(db, agent, 2, failed=8, succeeded=2)
+
+    wid = await _start(worker, Runbook.HIGH_ERROR_RATE, agent=agent)
+    state = await until(worker, wid, waiting)
+    pending = state.awaiting()
+    assert pending.name == "roll back to v1" and "100% of" in pending.proposal, pending
+    assert {w.version: w.weight_pct for w in await db.read(queries.traffic, agent)} == {2: 100.0}  # not before
+    await worker.get_workflow_handle(wid).signal(SIGNAL_CONFIRM, RunbookDecision(by="sre@bank.example", reason="v2 regressed"))
+    state = await until(worker, wid, ended)
+    assert state.status == RunbookStatus.COMPLETED and "8/10 runs failed" in state.summary, state
+    assert {w.version: w.weight_pct for w in await db.read(queries.traffic, agent)} == {1: 100.0}

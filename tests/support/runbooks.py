@@ -28,3 +28,21 @@ def waiting(state: RunbookState) -> bool:
 def ended(state: RunbookState) -> bool:
     """The run completed or failed."""
     return state.status in (RunbookStatus.COMPLETED, RunbookStatus.FAILED)
+
+
+async def record_runs(db, agent: str, version: int, failed: int, succeeded: int) -> None:
+    """Write finished runs of ``agent`` v``version`` through the runs' own writer
+    (:class:`activities.runs.RunActivities`): ``failed`` failed ones, then ``succeeded`` ones."""
+    import uuid
+
+    from activities.runs import RunActivities
+    from workflows.statuses import RunStatus
+    from workflows.types import RunRecord, RunStart
+
+    runs = RunActivities(db)
+    for i in range(failed + succeeded):
+        run_id = str(uuid.uuid4())
+        await runs.start_run(RunStart(run_id=run_id, agent_name=agent, version=version, thread_id=run_id, tenant="default",
+                                      input={}, workflow_id=f"run:{run_id}"))
+        await runs.record_run(RunRecord(run_id=run_id, status=RunStatus.FAILED if i < failed else RunStatus.SUCCEEDED,
+                                        error="boom" if i < failed else None, latency_ms=10.0))
