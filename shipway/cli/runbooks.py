@@ -61,9 +61,11 @@ def _brief(value: Any) -> str:
 
 
 def summarise(values: dict[str, Any] | None, width: int = SUMMARY_CHARS) -> str:
-    """A JSON object on one line as ``key=value`` pairs (each value by :func:`_brief`), cut to
-    ``width`` characters."""
-    line = " ".join(f"{key}={_brief(value)}" for key, value in (values or {}).items())
+    """A JSON object on one line as ``key=value`` pairs (each value by :func:`_brief`), the shortest
+    pairs first (the counts an operator reads first; stored findings come back in JSONB's key order
+    anyway), cut to ``width`` characters."""
+    pairs = sorted((f"{key}={_brief(value)}" for key, value in (values or {}).items()), key=len)
+    line = " ".join(pairs)
     return line if len(line) <= width else line[:width - 3] + "..."
 
 
