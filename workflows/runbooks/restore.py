@@ -45,8 +45,9 @@ def restore_dir(kind: str) -> str:
     return f"restores/{kind}-{workflow.info().workflow_id.rsplit(':', 1)[-1]}-{workflow.now():%Y%m%dT%H%M%S}"
 
 
-def _latest(*times: str | None) -> str | None:
-    """The latest of ISO-8601 times (None ignored): how far the restored database reaches."""
+def latest_time(*times: str | None) -> str | None:
+    """The latest of ISO-8601 times (None ignored): how far a restored database reaches, from the
+    last transaction its recovery replayed and the end of the base backup it started from."""
     known = [t for t in times if t]
     return max(known, key=datetime.fromisoformat) if known else None
 
@@ -86,7 +87,7 @@ class RestoreRunbook(RunbookBase):
             await self.act("stop the restored instance", STOP_INSTANCE, StopInstanceRequest(data_dir=restored.target_dir),
                            StopInstanceResult)
             return await self.finish(f"restored to {restored.last_replayed_at} but not switched (kept in {restored.target_dir})")
-        recovered_to = _latest(restored.last_replayed_at, restored.backup_finished_at) or self._state.started_at
+        recovered_to = latest_time(restored.last_replayed_at, restored.backup_finished_at) or self._state.started_at
         runs = await self.act("reconcile agent runs", RECONCILE_RUNS, ReconcileRuns(since=recovered_to), ReconciledRuns)
         audit = await self.diagnose("verify the audit chain", VERIFY_AUDIT_CHAIN, AuditChainCheck(actor="shipway.runbooks"),
                                     AuditChainReport)

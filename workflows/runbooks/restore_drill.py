@@ -33,7 +33,7 @@ from workflows.rds_types import RDS_DELETE_INSTANCE, RDS_RESTORE_TO_POINT, RdsDe
 from workflows.runbook_types import RUNBOOK_WORKFLOWS, RunbookInput, RunbookState
 from workflows.runbooks.backup import LONG, RDS_LONG
 from workflows.runbooks.base import RunbookBase
-from workflows.runbooks.restore import restore_dir
+from workflows.runbooks.restore import latest_time, restore_dir
 from workflows.statuses import Runbook, RunbookStepStatus
 
 
@@ -63,15 +63,17 @@ class RestoreDrillRunbook(RunbookBase):
                                   RestoreRequest(target_dir=restore_dir("drill")), RestoreResult, **LONG)
         if restored is None:
             return await self.finish("the restore failed", {"rto_s": None, "rpo_s": None})
+        # a restore that replayed no WAL past its base backup reaches the backup's end
+        recovered_to = latest_time(restored.last_replayed_at, restored.backup_finished_at)
         check = await self.diagnose("verify the restored database", VERIFY_RESTORED, VerifyRestoreRequest(
-            url=restored.url, recovery_point=restored.last_replayed_at, run_agent=bool(inp.params.get("run_agent", True)),
+            url=restored.url, recovery_point=recovered_to, run_agent=bool(inp.params.get("run_agent", True)),
             compare_with_live=True), RestoreVerification, **LONG)
         rto = round((workflow.now() - started).total_seconds(), 3)
-        rpo = rpo_seconds(source.last_commit_at if source else None, restored.last_replayed_at)
+        rpo = rpo_seconds(source.last_commit_at if source else None, recovered_to)
         verified = bool(check and check.ok)
         measured = {"rto_s": rto, "rpo_s": rpo, "rto_target_s": rto_target, "rpo_target_s": rpo_target,
                     "verified": verified, "rto_met": verified and rto <= rto_target,
-                    "rpo_met": rpo is not None and rpo <= rpo_target, "recovered_to": restored.last_replayed_at,
+                    "rpo_met": rpo is not None and rpo <= rpo_target, "recovered_to": recovered_to,
                     "source_last_commit": source.last_commit_at if source else None, "backup_chain": restored.backup_chain}
         await self.note("RTO and RPO", measured, RunbookStepStatus.DONE if verified else RunbookStepStatus.FAILED)
         await self.act("tear the scratch instance down", STOP_INSTANCE,
