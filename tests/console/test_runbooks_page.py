@@ -17,22 +17,12 @@ from console.identity import Identity, NotAllowed
 from shipway import queries, runbook_control
 from shipway.auth.roles import Role
 from tests.console.conftest import open_page, run_app
+from tests.support.runbooks import stored_until
 from workflows.runbook_types import SIGNAL_CONFIRM, SIGNAL_SKIP, RunbookDecision
 from workflows.statuses import Runbook, RunbookStatus, RunbookStepStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 REMEDIATION = "terminate idle-in-transaction backends"
-WAIT_S = 60.0
-
-
-async def _wait_for(db, run_id: str, done) -> queries.RunbookRunDetail:
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while True:
-        detail = await db.read(queries.runbook_run, run_id)
-        if detail is not None and done(detail):
-            return detail
-        assert asyncio.get_running_loop().time() < deadline, f"{run_id} never got there: {detail}"
-        await asyncio.sleep(0.2)
 
 
 def _awaiting(detail) -> bool:
@@ -71,7 +61,7 @@ async def test_an_operator_starts_a_runbook_and_confirms_its_step_from_the_page(
         [started] = at.success
         run_id = re.fullmatch(r"olivia started connection-pool: (runbook:connection-pool:\S+)\.", started.value).group(1)
 
-        waiting = await _wait_for(db, run_id, _awaiting)
+        waiting = await stored_until(db, run_id, _awaiting)
         assert (waiting.run.started_by, waiting.run.reason) == ("olivia", "pool near its limit")
         assert waiting.run.params == {"idle_in_transaction_min_s": 0, "long_query_min_s": 45}
 
@@ -101,7 +91,7 @@ async def test_an_operator_starts_a_runbook_and_confirms_its_step_from_the_page(
         [ok] = at.success
         assert ok.value.startswith(f"Confirm of step '{REMEDIATION}' by olivia recorded: the step is ")
 
-        ended = await _wait_for(db, run_id, _ended)
+        ended = await stored_until(db, run_id, _ended)
         step = ended.steps[1]
         assert (step.name, step.status, step.decided_by, step.reason) == (
             REMEDIATION, RunbookStepStatus.DONE, "olivia", "idle since the 10:20 deploy")
@@ -125,7 +115,7 @@ async def test_a_viewer_sees_runs_and_steps_but_cannot_start_or_decide(shipway_w
                                           {"idle_in_transaction_min_s": 0}, "olivia", "seen by a viewer")
     run_id = started.workflow_id
     try:
-        await _wait_for(db, run_id, _awaiting)
+        await stored_until(db, run_id, _awaiting)
 
         console_role("viewer")
         at = await open_page("views/runbooks.py", "victor")

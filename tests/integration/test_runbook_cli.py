@@ -17,12 +17,12 @@ import psycopg
 import pytest
 
 from shipway import queries
+from tests.support.runbooks import stored_until
 from workflows.statuses import RunbookStatus, RunbookStepStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 REPO = Path(__file__).resolve().parents[2]
 REMEDIATION = "terminate idle-in-transaction backends"
-WAIT_S = 60.0
 
 
 async def _cli(*args: str) -> tuple[int, str, str]:
@@ -50,17 +50,6 @@ def _started_id(out: str) -> str:
     return re.search(r"^started connection-pool (runbook:connection-pool:\S+)$", out, re.M).group(1)
 
 
-async def _wait_for(db, run_id: str, done) -> queries.RunbookRunDetail:
-    """Poll the stored run until ``done(detail)``; fails after :data:`WAIT_S` seconds with what it saw."""
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while True:
-        detail = await db.read(queries.runbook_run, run_id)
-        if detail is not None and done(detail):
-            return detail
-        assert asyncio.get_running_loop().time() < deadline, f"{run_id} never got there: {detail}"
-        await asyncio.sleep(0.2)
-
-
 def _step(detail: queries.RunbookRunDetail, name: str):
     return next(s for s in detail.steps if s.name == name)
 
@@ -82,7 +71,7 @@ async def test_start_show_and_confirm_terminates_the_idle_connection(worker, db,
         run_id = _started_id(out)
         assert settings_env.workflow_url(run_id) in out
 
-        waiting = await _wait_for(db, run_id, _awaiting)
+        waiting = await stored_until(db, run_id, _awaiting)
         run = waiting.run
         assert (run.runbook, run.started_by, run.reason, run.trigger) == ("connection-pool", "alice", "pool near its limit", "operator")
         assert run.params == {"idle_in_transaction_min_s": 0, "long_query_min_s": 30}  # numbers, not text
@@ -107,7 +96,7 @@ async def test_start_show_and_confirm_terminates_the_idle_connection(worker, db,
         assert code == 0, err
         assert f"step '{REMEDIATION}' of {run_id}: confirm by bob recorded" in out
 
-        ended = await _wait_for(db, run_id, _ended)
+        ended = await stored_until(db, run_id, _ended)
         assert ended.run.status == RunbookStatus.COMPLETED
         step = _step(ended, REMEDIATION)
         assert (step.status, step.decided_by, step.reason) == (RunbookStepStatus.DONE, "bob", "idle since the 10:20 deploy")
@@ -151,7 +140,7 @@ async def test_start_follows_until_the_step_waits_and_skip_leaves_the_connection
         assert code == 0, err
         assert "skip by carol recorded; the step is skipped" in out
 
-        ended = await _wait_for(db, run_id, _ended)
+        ended = await stored_until(db, run_id, _ended)
         step = _step(ended, REMEDIATION)
         assert (step.status, step.decided_by, step.reason, step.result) == (
             RunbookStepStatus.SKIPPED, "carol", "the batch job holds it on purpose", None)

@@ -46,3 +46,17 @@ async def record_runs(db, agent: str, version: int, failed: int, succeeded: int)
                                       input={}, workflow_id=f"run:{run_id}"))
         await runs.record_run(RunRecord(run_id=run_id, status=RunStatus.FAILED if i < failed else RunStatus.SUCCEEDED,
                                         error="boom" if i < failed else None, latency_ms=10.0))
+
+
+async def stored_until(db, run_id: str, done, timeout_s: float = 60):
+    """Poll the stored run (:func:`shipway.queries.runbook_run`: its ``runbook_runs`` row and steps)
+    until ``done(detail)``; the timeout only guards against a hang, and the failure shows what it saw."""
+    from shipway import queries
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        detail = await db.read(queries.runbook_run, run_id)
+        if detail is not None and done(detail):
+            return detail
+        assert time.monotonic() < deadline, f"{run_id} never got there: {detail}"
+        await asyncio.sleep(0.2)
