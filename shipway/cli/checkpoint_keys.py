@@ -20,8 +20,8 @@ Rotate to it (keys are read when a worker or console page starts; the first key 
   2. Move it FIRST and restart again: SHIPWAY_CHECKPOINT_KEYS={entry},<current keys>
      New checkpoints are written under {kid}; older ones stay readable with the keys after it.
   3. Retire an old key only when no row uses it any more:
-       SELECT count(*) FROM checkpoint_blobs WHERE split_part(type, '+', 2) = 'aes-<old id>';
-       SELECT count(*) FROM checkpoint_writes WHERE split_part(type, '+', 2) = 'aes-<old id>';
+       SELECT count(*) FROM checkpoint_blobs WHERE split_part(type, '+', 2) IN ('aesgcmsiv-<old id>', 'aes-<old id>');
+       SELECT count(*) FROM checkpoint_writes WHERE split_part(type, '+', 2) IN ('aesgcmsiv-<old id>', 'aes-<old id>');
      Checkpoints still under a removed key fail to load, naming that key."""
 
 

@@ -94,7 +94,7 @@ async def test_encrypted_checkpoints_need_their_key_and_survive_a_key_rotation(p
     for table, entries in rows.items():
         for typ, data in entries:
             assert MARKER.encode() not in data, f"plaintext state in {table} ({typ})"
-    assert _ciphers(rows) == {"aes-a"}
+    assert _ciphers(rows) == {"aesgcmsiv-a"}
     assert {typ for typ, _ in rows["blobs"] + rows["writes"] if "+" not in typ} <= {"empty"}
 
     # the wrong key: no key with this id, or other key material under the same id
@@ -108,7 +108,7 @@ async def test_encrypted_checkpoints_need_their_key_and_survive_a_key_rotation(p
     done = await _run(pg_url, thread, Command(resume="approved"), serde=rotated)
     assert done == {"note": f"{MARKER} note", "items": [f"{MARKER} item", "done"], "decision": "approved"}
     rows = await _rows(pg_url, thread)
-    assert _ciphers(rows) == {"aes-a", "aes-b"}
+    assert _ciphers(rows) == {"aesgcmsiv-a", "aesgcmsiv-b"}
     assert all(MARKER.encode() not in data for entries in rows.values() for _, data in entries)
 
     async with EncryptedAsyncPostgresSaver.from_conn_string(pg_url, serde=rotated) as saver:
@@ -146,4 +146,4 @@ async def test_a_thread_checkpointed_before_encryption_resumes_encrypted(pg_url:
             "SELECT checkpoint::text FROM checkpoints WHERE thread_id = %s AND checkpoint_id = %s",
             (thread, latest.config["configurable"]["checkpoint_id"]))).fetchone()
     assert MARKER not in latest_json  # what is written from now on is encrypted
-    assert "aes-a" in _ciphers(await _rows(pg_url, thread))
+    assert "aesgcmsiv-a" in _ciphers(await _rows(pg_url, thread))

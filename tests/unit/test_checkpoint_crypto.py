@@ -38,7 +38,7 @@ def serde(*keys: tuple[str, bytes]) -> EncryptedSerializer:
 
 def test_a_value_reads_back_with_its_key_and_hides_its_content():
     typ, data = serde(KEY_A).dumps_typed(STATE)
-    assert typ == "msgpack+aes-a"
+    assert typ == "msgpack+aesgcmsiv-a"
     assert b"secret plan" not in data
     assert serde(KEY_A).loads_typed((typ, data)) == STATE
 
@@ -64,7 +64,7 @@ def test_after_rotation_old_and_new_values_read_and_new_ones_use_the_new_key():
     old = serde(KEY_A).dumps_typed(STATE)
     rotated = serde(KEY_B, KEY_A)
     new = rotated.dumps_typed({"after": "rotation"})
-    assert new[0] == "msgpack+aes-b"
+    assert new[0] == "msgpack+aesgcmsiv-b"
     assert rotated.loads_typed(old) == STATE
     assert rotated.loads_typed(new) == {"after": "rotation"}
     # a process still on the old list cannot read what the rotated one wrote: roll the new key out
@@ -81,6 +81,24 @@ def test_values_written_before_encryption_existed_still_read():
     assert serde(KEY_A).loads_typed(JsonPlusSerializer().dumps_typed(None)) is None
 
 
+def _eax(kid: str, key: bytes, value) -> tuple[str, bytes]:
+    """``value`` as the AES-EAX cipher wrote it before AES-GCM: ``msgpack+aes-<id>``, nonce + tag + ciphertext."""
+    from Crypto.Cipher import AES
+
+    plain = JsonPlusSerializer().dumps_typed(value)
+    cipher = AES.new(key, AES.MODE_EAX, nonce=os.urandom(16))
+    body, tag = cipher.encrypt_and_digest(plain[1])
+    return f"{plain[0]}+aes-{kid}", cipher.nonce + tag + body
+
+
+def test_values_written_under_eax_before_gcm_still_read_and_verify():
+    old = _eax(*KEY_A, STATE)
+    assert serde(KEY_A).loads_typed(old) == STATE
+    assert serde(KEY_B, KEY_A).loads_typed(old) == STATE
+    with pytest.raises(CheckpointDecryptionError, match="key 'a' does not verify"):
+        serde(KEY_A).loads_typed((old[0], old[1][:-1] + bytes([old[1][-1] ^ 1])))
+
+
 def test_a_cipher_other_than_ours_is_refused():
     stock = EncryptedSerializer.from_pycryptodome_aes(key=KEY_A[1]).dumps_typed(STATE)
     assert stock[0] == "msgpack+aes"
@@ -90,7 +108,7 @@ def test_a_cipher_other_than_ours_is_refused():
 
 def test_each_value_gets_its_own_nonce():
     first, second = serde(KEY_A).dumps_typed(STATE), serde(KEY_A).dumps_typed(STATE)
-    assert first[1][:16] != second[1][:16] and first[1] != second[1]
+    assert first[1][:12] != second[1][:12] and first[1] != second[1]
 
 
 def test_keys_round_trip_through_their_text_form():
