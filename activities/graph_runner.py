@@ -4,10 +4,15 @@ The graph comes from the version's artifact only (fetched by its SHA-256, verifi
 per worker, imported in isolation: :mod:`activities.artifact_loader`), never from code the worker
 happens to have installed. It is compiled with ``AsyncPostgresSaver`` (one ``thread_id`` per conversation; checkpoints
 encrypted at rest, :mod:`shipway.checkpoint_crypto`) and
-streamed node by node with an activity heartbeat after each node. A retried attempt (the worker
-died, the heartbeat timed out) continues from the thread's last checkpoint instead of starting
-again: nodes already checkpointed do not run a second time. This module is the only writer of
-``llm_usage`` (and, through LangGraph, of the checkpoint tables).
+streamed node by node with an activity heartbeat after each node, checkpointed as the version's
+``durability`` says (:mod:`shipway.durability`: after every node, or once when the step ends).
+A step run again (a retried attempt after the worker died or the heartbeat timed out, a local
+activity re-executed after a workflow task timeout, the fallback from a local to a regular
+activity) recognises its own run's checkpoints by the ``run_id`` LangGraph records in their
+metadata: it continues from the last one instead of starting again (no checkpointed node runs a
+second time), and a step whose graph already ended answers from that checkpoint without running
+anything. This module is the only writer of ``llm_usage`` (and, through LangGraph, of the
+checkpoint tables).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from shipway import queries
 from shipway.checkpoint_crypto import EncryptedAsyncPostgresSaver, encrypted_serde
 from shipway.db.engine import Database, role_options
 from shipway.db.models import LlmUsage
+from shipway.durability import PER_NODE, resolve_durability
 from shipway.metrics import observe_llm_call, observe_queue_wait
 from shipway.pricing import DEFAULT_PRICES, price_usd
 from shipway.settings import get_settings
@@ -63,6 +69,8 @@ class CompiledVersion:
     input_validator: Draft202012Validator | None = None  # else its input JSON Schema
     output_fn: Callable[[dict], dict] | None = None  # else the final state (its output schema's keys)
     output_keys: tuple[str, ...] = ()
+    durability: str = PER_NODE  # LangGraph's durability mode for this version (shipway.durability)
+    declared_durability: str = "auto"  # the spec's; an ``auto`` version moves to per node once it calls an LLM
 
     def validated_input(self, raw: dict) -> dict:
         """``raw`` as the graph takes it.
@@ -92,21 +100,14 @@ class CompiledVersion:
 
 
 async def _keep_heartbeating(details) -> None:
-    """Heartbeat during long nodes too (an LLM call may outlast the heartbeat timeout);
-    only once a node has finished, so a retry knows whether anything was checkpointed."""
+    """Heartbeat during long nodes too (an LLM call may outlast the heartbeat timeout), from the
+    start: a step whose first node waits for a thread under load is alive, and a retry started
+    beside it would run the same nodes at once (a retry finds what was checkpointed by itself)."""
     timeout = activity.info().heartbeat_timeout
     period = max(timeout.total_seconds() / 3, 0.1) if timeout else 10.0
     while True:
         await asyncio.sleep(period)
-        d = details()
-        if d["nodes"]:
-            activity.heartbeat(d)
-
-
-def _started_before() -> bool:
-    """True when an earlier attempt of this activity already ran at least one node."""
-    info = activity.info()
-    return info.attempt > 1 and bool(info.heartbeat_details)
+        activity.heartbeat(details())
 
 
 def _fields(exc: ValidationError) -> str:
@@ -235,6 +236,7 @@ class GraphActivities:
         except ArtifactNotFound as exc:
             raise ApplicationError(f"{agent_name} v{version}: {exc}", type="UnknownArtifact", non_retryable=True) from exc
         model = row.spec.get("model") or self.default_model
+        declared = row.spec.get("durability") or "auto"
         graph = loaded.graph({"configurable": {"model": model}})
         checkpointer = await self._checkpointer()
         compiled = graph.copy(update={"checkpointer": checkpointer}) if hasattr(graph, "astream") else graph.compile(
@@ -245,7 +247,10 @@ class GraphActivities:
             artifact_sha256=row.artifact_sha256, graph=compiled, model=model, input_model=input_model,
             input_validator=Draft202012Validator(m.input_schema) if input_model is None and m.input_schema else None,
             output_fn=loaded.attr(m.output) if m.output else None,
-            output_keys=tuple((m.output_schema or {}).get("properties", {})))
+            output_keys=tuple((m.output_schema or {}).get("properties", {})),
+            durability=resolve_durability(declared, model=model, external_calls=bool(row.spec.get("external_calls")),
+                                          budgeted=row.spec.get("max_cost_usd") is not None),
+            declared_durability=declared)
 
     async def _price_table(self) -> dict[str, tuple[float, float]]:
         if (prices := self._prices.get("prices")) is None:
@@ -299,6 +304,22 @@ class GraphActivities:
                                  artifact_sha256=c.artifact_sha256, workflow_id=inp.workflow_id or info.workflow_id,
                                  activity_id=info.activity_id, attempt=info.attempt, first_step=inp.resume is None)
 
+    def _detect_llm(self, inp: GraphStepInput, c: CompiledVersion, usage: UsageCollector) -> None:
+        """Move an ``auto`` version checkpointed at exit to per node once one of its steps called an
+        LLM (its spec declared no model): from its next step on, no LLM call runs twice after a crash."""
+        if usage.calls and c.durability == "exit" and c.declared_durability == "auto":
+            activity.logger.warning("%s v%s called an LLM with exit durability; checkpointing after every node from now on",
+                                    inp.agent_name, inp.version)
+            c.durability = PER_NODE
+
+    async def _already_ended(self, inp: GraphStepInput, c: CompiledVersion, values: dict) -> GraphStepResult:
+        """The result of a step whose graph an earlier execution ran to its end (the run's own last
+        checkpoint has nothing left to run): its output, no node run now, the run's LLM totals so far."""
+        activity.logger.info("run %s: graph already ended in an earlier execution; answering from its checkpoint", inp.run_id)
+        run_in, run_out, run_cost = await self._run_usage(inp.run_id)
+        return GraphStepResult(status=GraphStepStatus.COMPLETED, output=c.output(values), nodes=[], tokens_in=0,
+                               tokens_out=0, cost_usd=0.0, run_tokens_in=run_in, run_tokens_out=run_out, run_cost_usd=run_cost)
+
     @activity.defn(name=RUN_GRAPH)
     async def run_graph(self, inp: GraphStepInput) -> GraphStepResult:
         """Run (or resume) the graph on the run's thread until it ends or hits ``interrupt()``, or, with
@@ -327,10 +348,16 @@ class GraphActivities:
         trace = self._trace(inp, c)
         config = {"configurable": configurable, "callbacks": [usage, *trace.callbacks], **trace.config()}
         state = await c.graph.aget_state(config)
+        # the thread's last checkpoint is this run's: an earlier execution of this step got that far
+        own = bool(state.metadata) and state.metadata.get("run_id") == inp.run_id
         if inp.resume is not None and state.interrupts:
             payload = Command(resume=inp.resume)
-        elif _started_before() and state.next:
-            payload = None  # continue from the last checkpoint
+        elif own and (state.next or state.tasks):
+            # continue from the last checkpoint; tasks that finished before it (their writes are
+            # saved with it, so they are not in ``next``) are not run again
+            payload = None
+        elif own and state.metadata.get("source") == "loop":
+            return await self._already_ended(inp, c, state.values)
         elif inp.input is not None:
             payload = c.validated_input(inp.input)
         else:
@@ -341,18 +368,23 @@ class GraphActivities:
         nodes: list[str] = []
         interrupt = None
         stopped = budget is not None and budget.reached(usage)  # earlier attempts spent it all: run nothing
-        beat = asyncio.create_task(_keep_heartbeating(lambda: {"node": nodes[-1] if nodes else None, "nodes": len(nodes)}))
+        # a local activity has no heartbeat: the workflow task's timeout notices a dead worker
+        local = activity.info().is_local
+        beat = None if local else asyncio.create_task(
+            _keep_heartbeating(lambda: {"node": nodes[-1] if nodes else None, "nodes": len(nodes)}))
         try:
             if not stopped:
                 # closing the stream on a budget stop lets LangGraph write the last node's checkpoint
-                async with aclosing(c.graph.astream(payload, config, context=inp.context, stream_mode="updates")) as stream:
+                async with aclosing(c.graph.astream(payload, config, context=inp.context, stream_mode="updates",
+                                                    durability=c.durability)) as stream:
                     async for chunk in stream:
                         for node, update in chunk.items():
                             if node == "__interrupt__":
                                 interrupt = update[0].value if update else None
                             else:
                                 nodes.append(node)
-                                activity.heartbeat({"node": node, "nodes": len(nodes)})
+                                if not local:
+                                    activity.heartbeat({"node": node, "nodes": len(nodes)})
                         if budget is not None and budget.reached(usage):
                             stopped = True
                             break
@@ -362,9 +394,11 @@ class GraphActivities:
                 raise
             raise _failure(exc, await self._run_usage(inp.run_id)) from exc
         finally:
-            beat.cancel()
+            if beat is not None:
+                beat.cancel()
             await self.tracing.flush()  # before the activity returns, so no span is lost
         tokens_in, tokens_out, cost = await self._record_usage(inp.run_id, usage, inp.agent_name)
+        self._detect_llm(inp, c, usage)
         spent = dict(nodes=nodes, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
         if usage.calls or activity.info().attempt > 1:  # else the run's totals did not move: spare the query
             spent.update(zip(("run_tokens_in", "run_tokens_out", "run_cost_usd"), await self._run_usage(inp.run_id)))

@@ -221,14 +221,16 @@ async def pick_version(db: Database, agent_name: str, rng: random.Random | None 
 
 def run_start(agent_name: str, version: int, run_input: dict, thread_id: str | None = None, tenant: str = "default",
               context: dict | None = None, configurable: dict | None = None, started_by: str = "",
-              max_cost_usd: float | None = None) -> tuple[str, RunInput, dict]:
+              max_cost_usd: float | None = None, local_graph: bool = False) -> tuple[str, RunInput, dict]:
     """A new run's id, its workflow input and the workflow start options (id, task queue, search attributes);
-    ``max_cost_usd`` is the version's per-run budget (US dollars, None: none)."""
+    ``max_cost_usd`` is the version's per-run budget (US dollars, None: none); ``local_graph``: the
+    version is checkpointed at exit, so its steps run as local activities first (``local_graph_timeout_s``)."""
     settings = get_settings()
     run_id = str(uuid.uuid4())
     inp = RunInput(run_id=run_id, agent_name=agent_name, version=version, thread_id=thread_id or run_id, input=run_input,
                    tenant=tenant, heartbeat_timeout_s=settings.graph_heartbeat_timeout_s, resume_timeout_s=settings.resume_timeout_s,
-                   context=context, configurable=configurable or {}, started_by=started_by, max_cost_usd=max_cost_usd)
+                   context=context, configurable=configurable or {}, started_by=started_by, max_cost_usd=max_cost_usd,
+                   local_graph_timeout_s=settings.local_graph_timeout_s if local_graph and settings.local_graph_timeout_s else None)
     options = dict(id=run_workflow_id(run_id), task_queue=AGENTS_TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                    search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, agent_name),
                                                             SearchAttributePair(SA_TENANT, tenant)]))
@@ -237,22 +239,30 @@ def run_start(agent_name: str, version: int, run_input: dict, thread_id: str | N
 
 async def start_run(client: Client, agent_name: str, version: int, run_input: dict, *, thread_id: str | None = None,
                     tenant: str = "default", context: dict | None = None, configurable: dict | None = None,
-                    wait: bool = False, started_by: str = "", max_cost_usd: float | None = None) -> tuple[str, RunResult | None]:
+                    wait: bool = False, started_by: str = "", max_cost_usd: float | None = None,
+                    local_graph: bool = False) -> tuple[str, RunResult | None]:
     """Start an ``AgentRunWorkflow`` of ``version`` and wait, in one update-with-start call, until it
     has claimed its thread (``wait=False``; the result is None) or has settled (``wait=True``:
-    interrupted, succeeded or failed). ``context`` and ``configurable`` reach the graph;
+    interrupted, succeeded or failed; None for a run that failed, whose workflow closed as it answered:
+    read its row). ``context`` and ``configurable`` reach the graph;
     ``started_by`` is the id of the API key that started it; ``max_cost_usd`` the version's per-run budget
-    (US dollars: the run stops ``budget_exceeded`` once its LLM cost reaches it; None: no budget).
+    (US dollars: the run stops ``budget_exceeded`` once its LLM cost reaches it; None: no budget);
+    ``local_graph``: the version is checkpointed at exit (its steps run as local activities first).
 
     Raises:
         ActionRefused: the thread belongs to another agent or tenant, or another run holds it.
     """
     run_id, inp, options = run_start(agent_name, version, run_input, thread_id, tenant, context, configurable, started_by,
-                                     max_cost_usd)
+                                     max_cost_usd, local_graph)
     operation = WithStartWorkflowOperation(RUN_WORKFLOW, inp, **options)
     if wait:
-        result = await client.execute_update_with_start_workflow(UPDATE_RUN_SETTLED, start_workflow_operation=operation,
-                                                                 result_type=RunResult)
+        try:
+            result = await client.execute_update_with_start_workflow(UPDATE_RUN_SETTLED, start_workflow_operation=operation,
+                                                                     result_type=RunResult)
+        except WorkflowUpdateFailedError:
+            # a run that fails closes its workflow in the same task that answers the update; the run
+            # row (recorded before) says how it ended
+            return run_id, None
         if result.status == RunStatus.REFUSED:
             raise ActionRefused(result.error or "run refused")
         return run_id, result

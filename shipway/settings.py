@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     bake_time_scale: float = Field(default=1.0, gt=0, description="Multiplies every rollout's bake times (e.g. 0.01 for demos "
                                    "and tests); set when a version is submitted.")
     resume_timeout_s: float = Field(default=7 * 24 * 3600, description="How long an interrupted run waits for resume, seconds.")
+    agent_worker_processes: int | None = Field(default=None, ge=0, le=32, description="Extra worker processes for agent runs "
+                                               "that `shipway worker` starts (one core each); unset: one per core beyond the first, at most 3.")
+    local_graph_timeout_s: float = Field(default=5.0, ge=0, description="How long a run step of a graph checkpointed at exit "
+                                         "may run as a local activity (no task-queue round trip) before a regular, heartbeating "
+                                         "activity runs it again; 0: always a regular activity.")
     graph_heartbeat_timeout_s: float = Field(default=30.0, description="Heartbeat timeout of the graph activity, seconds; a dead worker is noticed after this.")
     operator: str = Field(default="operator", description="Who the CLI/console acts as when none is given.")
     artifact_store: str = Field(default="postgres", description="Where artifacts live: 'postgres' (the catalog database) or 's3://bucket/prefix'.")

@@ -89,7 +89,8 @@ class AgentSpec(BaseModel):
     agent's topics, :mod:`shipway.guard_policy`), ``config`` (passed to a template's ``build_graph``),
     ``tenant`` (the one tenant whose keys may see and run it; unset: a shared agent every tenant may run),
     the budgets ``max_cost_usd`` (per run), ``daily_budget_usd`` and ``daily_budget_hard_stop`` (per agent and
-    UTC day), and ``retention_days`` (how long a finished thread's older checkpoints are kept).
+    UTC day), ``retention_days`` (how long a finished thread's older checkpoints are kept), and how a
+    run's graph is checkpointed: ``durability`` and ``external_calls`` (:mod:`shipway.durability`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -113,6 +114,13 @@ class AgentSpec(BaseModel):
     daily_budget_hard_stop: bool = Field(default=False, description="Refuse new runs (429) once the daily budget is spent.")
     retention_days: int | None = Field(default=None, ge=1, le=3650, description="Days a finished thread's older "
                                        "checkpoints are kept; unset = SHIPWAY_RETENTION_DAYS (30).")
+    durability: Literal["auto", "exit", "async", "sync"] = Field(
+        default="auto", description="When the graph's checkpoints are written: 'exit' once, when a run step ends or "
+        "interrupts (a crashed step runs again whole); 'async'/'sync' after every node (a crashed step resumes at its "
+        "last node). 'auto': 'async' when a node may call an LLM (a model is set) or an external system "
+        "(external_calls), else 'exit'.")
+    external_calls: bool = Field(default=False, description="Nodes call external systems (payments, e-mail, APIs): "
+                                 "with durability 'auto', checkpoint after every node so no such node runs twice.")
 
     @field_validator("name")
     @classmethod

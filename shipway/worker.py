@@ -8,6 +8,8 @@ or each can be scaled apart (``shipway worker --queue shipway-agents``).
 from __future__ import annotations
 
 import asyncio
+import inspect
+import py_compile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -81,6 +83,21 @@ PASSTHROUGH_MODULES = ("workflows.types", "workflows.statuses", "workflows.strat
                        "workflows.backup_types", "workflows.diagnostics_types")
 
 
+def precompile_workflows(workflows: Sequence[type]) -> None:
+    """Write the bytecode of each workflow class's module (``__pycache__``), refreshed at every worker start.
+
+    The sandbox imports a workflow's module afresh for every workflow run; under
+    ``PYTHONDONTWRITEBYTECODE`` (set on these machines) no ``.pyc`` exists and it compiled
+    ``workflows/agent_run.py`` from source on every run, ~9% of the worker's CPU under load
+    (docs/performance.md). A module that cannot be written next to (read-only install) is left as is.
+    """
+    for path in {inspect.getsourcefile(w) for w in workflows}:
+        try:
+            py_compile.compile(path, doraise=True)
+        except (OSError, py_compile.PyCompileError, TypeError):
+            continue
+
+
 class ShipwayWorkers:
     """Shipway's workers for some task queues, and the resources their activities own: one
     database pool, the artifact store, the checkpointer pool, unpacked artifacts and compiled graphs,
@@ -114,6 +131,7 @@ class ShipwayWorkers:
             AGENTS_TASK_QUEUE: (AGENT_WORKFLOWS, [self.graphs.run_graph, runs.start_run, runs.record_run, audit.record_audit,
                                                   *([self.guards.guard_input, self.guards.verify_output] if self.guards else [])]),
         }
+        precompile_workflows([w for q in queues for w in by_queue[q][0]])
         self.workers = [
             Worker(client, task_queue=queue, workflows=by_queue[queue][0], activities=by_queue[queue][1],
                    activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),

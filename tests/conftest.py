@@ -95,6 +95,8 @@ def settings_env(pg_url: str, temporal_env, tmp_path: Path, monkeypatch: pytest.
     # tests' data in the background: the tests of those features switch them on.
     monkeypatch.setenv("SHIPWAY_RUNBOOK_AUTO_START", "false")
     monkeypatch.setenv("SHIPWAY_BACKUP_SCHEDULES", "false")
+    # a worker subprocess a test starts (and kills) is one process, not a parent of more
+    monkeypatch.setenv("SHIPWAY_AGENT_WORKER_PROCESSES", "0")
     get_settings.cache_clear()
     try:
         yield get_settings()

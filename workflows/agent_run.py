@@ -11,6 +11,12 @@ With a per-run budget (``max_cost_usd``, under the ``run-budget`` patch) each gr
 left of it; a step that reaches it stops at a node boundary and the run ends ``budget_exceeded`` with
 the state so far as output, verified like any output (a withheld one is not released). The run's
 tokens and cost are the totals the graph activity recorded in ``llm_usage``, failed steps included.
+
+A graph checkpointed at exit (``local_graph_timeout_s`` set; runs started before it lack the field,
+so their histories replay unchanged) runs each step as a local activity first: in the worker that runs the workflow task, with no
+task-queue round trip through the server. One that fails with a retryable error or outlasts the
+timeout is run again as the regular, heartbeating activity with its retries; a worker that dies
+mid-step lets the workflow task time out, and the next worker runs the step again.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 from workflows.statuses import GraphStepStatus, RunStatus
 from workflows.types import (
@@ -98,6 +104,8 @@ class AgentRunWorkflow:
         guarded = workflow.patched(_GUARDS_PATCH)
         # runs started before run budgets: no budget, and tokens and cost added up per step
         self._budgeted = workflow.patched(_BUDGET_PATCH)
+        # runs started before local graph steps lack the field: every step a regular activity, as recorded
+        self._local_first = inp.local_graph_timeout_s is not None
         verdict = await self._guard("input", inp.input) if guarded else None
         run_input = verdict.value if verdict is not None else inp.input
         self._accepted = await workflow.execute_local_activity(START_RUN, RunStart(
@@ -119,13 +127,7 @@ class AgentRunWorkflow:
         answers = 0
         while True:
             try:
-                res = await workflow.execute_activity(
-                    RUN_GRAPH, step, result_type=GraphStepResult,
-                    start_to_close_timeout=timedelta(minutes=10),
-                    heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s),
-                    retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5,
-                                             non_retryable_error_types=_NOT_RETRIED),
-                )
+                res = await self._run_step(step)
             except ActivityError as err:
                 message = str(err.cause) if err.cause else str(err)
                 if self._budgeted and (spent := _run_usage(err.cause)) is not None:
@@ -193,6 +195,34 @@ class AgentRunWorkflow:
             output = checked_output.output
         await self._record(RunStatus.SUCCEEDED, usage, waited, output=output, latency=workflow.now() - started - waited)
         return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.SUCCEEDED, output=output))
+
+    async def _run_step(self, step: GraphStepInput) -> GraphStepResult:
+        """One graph step: as a local activity first when the run allows it, else (or when that fails
+        or times out) as the regular heartbeating activity. A local step that failed is run again as
+        the regular one even when its error is final, so every failure reaches the run the one way
+        (an ``ActivityError``, after the regular activity's retries); a graph checkpointed at exit
+        has no effects outside its thread, so running it again costs time only.
+
+        Raises:
+            ActivityError: the step failed for good (a non-retryable error, or the retries ran out).
+        """
+        if self._local_first:
+            try:
+                return await workflow.execute_local_activity(
+                    RUN_GRAPH, step, result_type=GraphStepResult,
+                    start_to_close_timeout=timedelta(seconds=self._inp.local_graph_timeout_s),
+                    retry_policy=RetryPolicy(maximum_attempts=1))
+            except FailureError as err:
+                if isinstance(err, CancelledError):
+                    raise
+                workflow.logger.info("graph step of run %s goes to a regular activity: %s", self._inp.run_id, err)
+        return await workflow.execute_activity(
+            RUN_GRAPH, step, result_type=GraphStepResult,
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(seconds=self._inp.heartbeat_timeout_s),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5,
+                                     non_retryable_error_types=_NOT_RETRIED),
+        )
 
     def _step(self, usage: list, *, input: dict | None = None, resume: dict | None = None) -> GraphStepInput:
         """The next graph step: the run's ``input`` or a ``resume`` answer, with what is left of the budget."""

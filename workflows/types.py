@@ -342,6 +342,8 @@ class RunInput:
     configurable: dict[str, Any] = field(default_factory=dict)  # the caller's config["configurable"]
     started_by: str = ""  # id of the API key that started it (a caller key reads and resumes only its own runs)
     max_cost_usd: float | None = None  # the version's per-run budget (spec max_cost_usd), US dollars
+    # a graph checkpointed at exit runs each step as a local activity first, for at most this long (s); None: never
+    local_graph_timeout_s: float | None = None
 
 
 @dataclass

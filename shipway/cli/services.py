@@ -12,8 +12,13 @@ from shipway.cli.common import exit_now, run_async
 from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, get_settings
 
 
-def worker(queue: list[str] = typer.Option([CONTROL_TASK_QUEUE, AGENTS_TASK_QUEUE], help="Task queue(s) to poll; repeat the option.")) -> None:
-    """Run a Temporal worker for Shipway's workflows and activities until interrupted."""
+def worker(queue: list[str] = typer.Option([CONTROL_TASK_QUEUE, AGENTS_TASK_QUEUE], help="Task queue(s) to poll; repeat the option."),
+           agent_processes: int = typer.Option(None, min=0, max=32, help="Extra processes polling shipway-agents, children of "
+                                               "this one (default SHIPWAY_AGENT_WORKER_PROCESSES, else one per core beyond the first, at most 3).")) -> None:
+    """Run a Temporal worker for Shipway's workflows and activities until interrupted, with extra
+    processes for agent runs (:mod:`shipway.stack.agent_workers`) when it polls ``shipway-agents``."""
+    from shipway.stack.agent_workers import default_agent_processes, start_agent_workers, stop_agent_workers
+    from shipway.stack.local import shipway_command
     from shipway.temporal import connect, prometheus_runtime
     from shipway.worker import build_workers
 
@@ -24,10 +29,15 @@ def worker(queue: list[str] = typer.Option([CONTROL_TASK_QUEUE, AGENTS_TASK_QUEU
         typer.echo(f"[worker] polling {', '.join(queue)} on {s.resolved_temporal_address()}")
         await build_workers(client, queue).run()
 
+    extra = agent_processes if agent_processes is not None else get_settings().agent_worker_processes
+    extra = default_agent_processes() if extra is None else extra
+    children = start_agent_workers(shipway_command(), extra) if AGENTS_TASK_QUEUE in queue else []
     try:
         run_async(main())
     except KeyboardInterrupt:
         pass
+    finally:
+        stop_agent_workers(children)
     exit_now(0)
 
 

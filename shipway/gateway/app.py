@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.client = await connect(settings)
         # tenant-scoped by row-level security: every run read names its tenant (Database.read(as_tenant=...))
         app.state.db = Database(settings.resolved_database_url(), role=settings.gateway_db_role or None)
-        app.state.versions = VersionCache(app.state.db)
+        app.state.versions = VersionCache(app.state.db, default_model=settings.llm)
         app.state.limiter = RateLimiter.from_settings(settings)
         untrack_pool = POOLS.track("gateway", sqlalchemy_pool_stats(app.state.db.engine))
         try:

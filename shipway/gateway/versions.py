@@ -12,6 +12,7 @@ from cachetools import LRUCache
 from jsonschema import Draft202012Validator
 
 from shipway import queries
+from shipway.durability import PER_NODE, resolve_durability
 from shipway.db.engine import Database
 
 # Versions a gateway keeps; a version's manifest never changes once built.
@@ -24,12 +25,14 @@ class UnknownVersion(LookupError):
 
 @dataclass(frozen=True)
 class ServedVersion:
-    """A version's input schema (``None`` for a version built before artifacts carried one) and its
-    per-run budget (the spec's ``max_cost_usd``, US dollars; None: none)."""
+    """A version's input schema (``None`` for a version built before artifacts carried one), its
+    per-run budget (the spec's ``max_cost_usd``, US dollars; None: none) and its checkpoint
+    durability (:func:`shipway.durability.resolve_durability`)."""
 
     input_schema: dict | None
     validator: Draft202012Validator | None
     max_cost_usd: float | None = None
+    durability: str = PER_NODE
 
     def input_errors(self, value: dict) -> list[dict]:
         """Where ``value`` breaks the input schema, each as ``{"loc": ["body", "input", ...], "msg"}``;
@@ -49,8 +52,9 @@ class ServedVersion:
 class VersionCache:
     """``(agent, version) -> ServedVersion``, at most :data:`MAX_VERSIONS` kept."""
 
-    def __init__(self, db: Database, size: int = MAX_VERSIONS) -> None:
+    def __init__(self, db: Database, size: int = MAX_VERSIONS, default_model: str | None = None) -> None:
         self.db = db
+        self.default_model = default_model  # SHIPWAY_LLM: a version without a model of its own runs with it
         self._cache: LRUCache = LRUCache(maxsize=size)
         self._lock = asyncio.Lock()
 
@@ -69,7 +73,11 @@ class VersionCache:
         if row is None:
             raise UnknownVersion(f"agent {name} v{version} is not in the catalog")
         schema = (row.manifest or {}).get("input_schema") or None
-        served = ServedVersion(schema, Draft202012Validator(schema) if schema else None, (row.spec or {}).get("max_cost_usd"))
+        spec = row.spec or {}
+        durability = resolve_durability(spec.get("durability"), model=spec.get("model") or self.default_model,
+                                        external_calls=bool(spec.get("external_calls")),
+                                        budgeted=spec.get("max_cost_usd") is not None)
+        served = ServedVersion(schema, Draft202012Validator(schema) if schema else None, spec.get("max_cost_usd"), durability)
         async with self._lock:
             self._cache[key] = served
         return served

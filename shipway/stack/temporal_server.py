@@ -20,6 +20,12 @@ from shipway.stack.ports import choose_port, port_is_listening
 from shipway.temporal import SEARCH_ATTRIBUTES
 
 DYNAMIC_CONFIG = ("history.transferProcessorMaxPollRPS=1000",)
+# WAL instead of a rollback journal, synced at checkpoints instead of every commit: measured on this
+# machine (one-WFT workflows started by update-with-start, 20 in flight) 14.5 -> 8.2 ms of server
+# CPU per workflow and 59 -> 126 workflows/s (docs/performance.md). A killed server loses nothing
+# (the WAL is in the file system); a power loss or kernel crash may lose the last commits, as with
+# any synchronous=NORMAL WAL database. Production runs a Temporal cluster or Temporal Cloud.
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 
 
 def temporal_cli() -> str:
@@ -83,6 +89,8 @@ class TemporalDevServer:
         ]  # fmt: skip
         for value in DYNAMIC_CONFIG:
             argv += ["--dynamic-config-value", value]
+        for pragma in SQLITE_PRAGMAS:
+            argv += ["--sqlite-pragma", pragma]
         for key in SEARCH_ATTRIBUTES:
             argv += ["--search-attribute", f"{key.name}=Keyword"]
         return argv

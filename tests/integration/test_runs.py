@@ -316,7 +316,7 @@ async def _heartbeat_recorded(handle, timeout_s: float = 30.0) -> bool:
 
 async def test_worker_killed_mid_graph_resumes_from_checkpoint(control_worker, db, pg_url, tmp_path):
     client = control_worker
-    name = await deploy_counting(client, db)
+    name = await deploy_counting(client, db, durability="async")  # a checkpoint after every node
     nodes_log = tmp_path / "nodes.log"
     first = _start_worker(tmp_path / "worker1.log")
     second = None

@@ -105,6 +105,12 @@ async def _scenarios(client, db) -> None:
 
     failed_id, _ = await control.start_run(client, name, live, {"log_path": os.devnull, "fail": True}, wait=True)
     await _record(client.get_workflow_handle(run_workflow_id(failed_id)), "run_graph_failed")
+    # a graph checkpointed at exit: its step as a local activity; a failed one run again as the regular activity
+    local_id, _ = await control.start_run(client, name, live, {"log_path": os.devnull}, wait=True, local_graph=True)
+    await _record(client.get_workflow_handle(run_workflow_id(local_id)), "run_local_graph_step")
+    fallback_id, _ = await control.start_run(client, name, live, {"log_path": os.devnull, "fail": True}, wait=True,
+                                             local_graph=True)
+    await _record(client.get_workflow_handle(run_workflow_id(fallback_id)), "run_local_graph_failed_then_regular")
 
     other = await deploy(client, db, counting_spec())
     held_id, _ = await control.start_run(client, name, live, {"log_path": os.devnull, "ask": True}, wait=True)
@@ -221,7 +227,8 @@ async def _retention_scenario(client, db) -> None:
     from tests.support.lifecycle import counting_spec, deploy
     from workflows.types import RETENTION_WORKFLOW, RetentionInput, RetentionReport
 
-    name, version = await deploy(client, db, counting_spec())
+    # checkpointed after every node: each thread has older checkpoints for the pass to prune
+    name, version = await deploy(client, db, counting_spec(durability="async"))
     for _ in range(3):
         await control.start_run(client, name, version, {"log_path": os.devnull}, wait=True)
     handle = await client.start_workflow(

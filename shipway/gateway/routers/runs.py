@@ -105,11 +105,12 @@ async def start_run(name: LookupText, body: RunRequest, request: Request, db: An
     try:
         run_id, _ = await control.start_run(client, name, version, body.input, thread_id=body.thread_id, tenant=principal.tenant,
                                             context=body.context, configurable=body.config.configurable if body.config else None,
-                                            wait=False, started_by=principal.key_id, max_cost_usd=served.max_cost_usd)
+                                            wait=wait, started_by=principal.key_id, max_cost_usd=served.max_cost_usd,
+                                            local_graph=served.durability == "exit")
     except control.ActionRefused as exc:
         raise ApiError(409, "thread not available", exc.reason) from exc
     RUNS_STARTED.labels(name, str(version)).inc()
-    if wait:
+    if wait:  # start_run waited for the run to settle, in the same update-with-start call
         return await _settled_view(db, client, settings, await db.read(queries.run, run_id, as_tenant=principal.tenant), started)
     accepted = RunAccepted(run_id=run_id, agent=name, version=version, thread_id=body.thread_id or run_id,
                            status=RunStatus.RUNNING, workflow_url=settings.workflow_url(run_workflow_id(run_id)))
