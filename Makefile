@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install sysdeps up down status bench model-review clean
+.PHONY: demo test install sysdeps up down status bench bench-langgraph model-review clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.guard_eval
 	$(BIN)/python -m bench.access_overhead
 	$(BIN)/python -m bench.webhooks
+
+# Shipway vs the LangGraph dev server (installed once into .venv-langgraph/) and the AsyncPostgresSaver floor; needs `make demo`
+bench-langgraph: $(STAMP)
+	$(BIN)/python -m bench.compare_langgraph
 
 model-review: $(STAMP)
 	$(BIN)/python -m bench.model_review
