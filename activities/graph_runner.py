@@ -45,7 +45,7 @@ from shipway import queries
 from shipway.checkpoint_crypto import EncryptedAsyncPostgresSaver, encrypted_serde
 from shipway.db.engine import Database, role_options
 from shipway.db.models import LlmUsage
-from shipway.durability import PER_NODE, resolve_durability
+from shipway.durability import PER_NODE, spec_durability
 from shipway.metrics import observe_llm_call, observe_queue_wait
 from shipway.pricing import DEFAULT_PRICES, price_usd
 from shipway.settings import get_settings
@@ -236,7 +236,6 @@ class GraphActivities:
         except ArtifactNotFound as exc:
             raise ApplicationError(f"{agent_name} v{version}: {exc}", type="UnknownArtifact", non_retryable=True) from exc
         model = row.spec.get("model") or self.default_model
-        declared = row.spec.get("durability") or "auto"
         graph = loaded.graph({"configurable": {"model": model}})
         checkpointer = await self._checkpointer()
         compiled = graph.copy(update={"checkpointer": checkpointer}) if hasattr(graph, "astream") else graph.compile(
@@ -248,9 +247,7 @@ class GraphActivities:
             input_validator=Draft202012Validator(m.input_schema) if input_model is None and m.input_schema else None,
             output_fn=loaded.attr(m.output) if m.output else None,
             output_keys=tuple((m.output_schema or {}).get("properties", {})),
-            durability=resolve_durability(declared, model=model, external_calls=bool(row.spec.get("external_calls")),
-                                          budgeted=row.spec.get("max_cost_usd") is not None),
-            declared_durability=declared)
+            durability=spec_durability(row.spec, self.default_model), declared_durability=row.spec.get("durability") or "auto")
 
     async def _price_table(self) -> dict[str, tuple[float, float]]:
         if (prices := self._prices.get("prices")) is None:

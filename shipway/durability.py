@@ -47,3 +47,15 @@ def resolve_durability(declared: str | None, *, model: str | None, external_call
     if declared not in (None, "auto"):
         raise ValueError(f"unknown durability {declared!r}; one of auto, exit, async, sync")
     return PER_NODE if model or external_calls or budgeted else "exit"
+
+
+def spec_durability(spec: dict, default_model: str | None) -> Durability:
+    """The mode a version runs with, from its stored spec (``durability``, ``model``, ``external_calls``,
+    ``max_cost_usd``; see :func:`resolve_durability`) and the platform's ``SHIPWAY_LLM`` (``default_model``),
+    which a version without a model of its own runs with. The gateway and the worker both decide by it.
+
+    Raises:
+        ValueError: the spec's ``durability`` is not one of the four names.
+    """
+    return resolve_durability(spec.get("durability"), model=spec.get("model") or default_model,
+                              external_calls=bool(spec.get("external_calls")), budgeted=spec.get("max_cost_usd") is not None)

@@ -12,7 +12,7 @@ from cachetools import LRUCache
 from jsonschema import Draft202012Validator
 
 from shipway import queries
-from shipway.durability import PER_NODE, resolve_durability
+from shipway.durability import PER_NODE, spec_durability
 from shipway.db.engine import Database
 
 # Versions a gateway keeps; a version's manifest never changes once built.
@@ -27,7 +27,7 @@ class UnknownVersion(LookupError):
 class ServedVersion:
     """A version's input schema (``None`` for a version built before artifacts carried one), its
     per-run budget (the spec's ``max_cost_usd``, US dollars; None: none) and its checkpoint
-    durability (:func:`shipway.durability.resolve_durability`)."""
+    durability (:func:`shipway.durability.spec_durability`)."""
 
     input_schema: dict | None
     validator: Draft202012Validator | None
@@ -74,10 +74,8 @@ class VersionCache:
             raise UnknownVersion(f"agent {name} v{version} is not in the catalog")
         schema = (row.manifest or {}).get("input_schema") or None
         spec = row.spec or {}
-        durability = resolve_durability(spec.get("durability"), model=spec.get("model") or self.default_model,
-                                        external_calls=bool(spec.get("external_calls")),
-                                        budgeted=spec.get("max_cost_usd") is not None)
-        served = ServedVersion(schema, Draft202012Validator(schema) if schema else None, spec.get("max_cost_usd"), durability)
+        served = ServedVersion(schema, Draft202012Validator(schema) if schema else None, spec.get("max_cost_usd"),
+                               spec_durability(spec, self.default_model))
         async with self._lock:
             self._cache[key] = served
         return served

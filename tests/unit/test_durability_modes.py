@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shipway.durability import resolve_durability
+from shipway.durability import resolve_durability, spec_durability
 from shipway.spec import SpecError, parse_spec
 from shipway.stack.agent_workers import default_agent_processes
 
@@ -23,6 +23,14 @@ SPEC = {"name": "durable-agent", "owner": "o@bank.example", "description": "An a
 ])
 def test_auto_checkpoints_per_node_only_where_a_node_has_effects_outside_the_graph(declared, model, external, budgeted, expected):
     assert resolve_durability(declared, model=model, external_calls=external, budgeted=budgeted) == expected
+
+
+def test_a_stored_spec_decides_with_the_platform_model_where_it_names_none():
+    assert spec_durability({}, None) == "exit"
+    assert spec_durability({}, "openai:gpt-4o-mini") == "async"  # SHIPWAY_LLM: its nodes may call it
+    assert spec_durability({"max_cost_usd": 0.5}, None) == "async"
+    assert spec_durability({"external_calls": True, "durability": "auto"}, None) == "async"
+    assert spec_durability({"durability": "exit", "model": "openai:gpt-4o-mini"}, None) == "exit"
 
 
 def test_an_unknown_durability_is_refused_naming_the_choices():
