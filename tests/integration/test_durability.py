@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest_asyncio
@@ -23,16 +21,11 @@ from shipway import control, queries
 from shipway.checkpoint_crypto import encrypted_serde
 from shipway.settings import get_settings
 from tests.support.lifecycle import deploy_counting
-from tests.support.workers import running_workers
+from tests.support.workers import agents_worker_process, running_workers
 from workflows.statuses import GraphStepStatus, RunStatus
 from workflows.types import RUN_WORKFLOW, GraphStepInput
 
 RUNS_PER_MODE = 25
-
-
-def _start_worker(log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "shipway", "worker", "--queue", "shipway-agents"],
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -57,7 +50,7 @@ async def _checkpoints(pg_url: str, thread_id: str) -> list:
 async def test_fifty_runs_in_flight_all_complete_once_after_the_worker_is_killed(control_worker, db, pg_url, tmp_path):
     client = control_worker
     modes = {"exit": await deploy_counting(client, db), "async": await deploy_counting(client, db, durability="async")}
-    first = _start_worker(tmp_path / "worker1.log")
+    first = agents_worker_process(tmp_path / "worker1.log")
     second = None
     runs: list[tuple[str, str, Path]] = []  # (mode, run id, node log)
     try:
@@ -79,7 +72,7 @@ async def test_fifty_runs_in_flight_all_complete_once_after_the_worker_is_killed
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
         assert finished < len(runs), "every run ended before the kill: nothing was in flight"
-        second = _start_worker(tmp_path / "worker2.log")
+        second = agents_worker_process(tmp_path / "worker2.log")
         results = await asyncio.wait_for(asyncio.gather(*(
             client.get_workflow_handle(f"run:{run_id}").result() for _, run_id, _ in runs)), timeout=240)
     finally:

@@ -8,9 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,7 +24,7 @@ from shipway.gateway.errors import ErrorResponse
 from shipway.settings import get_settings
 from tests.support.keys import bearer, make_key
 from tests.support.lifecycle import deploy_counting
-from tests.support.workers import running_workers
+from tests.support.workers import agents_worker_process, running_workers
 from workflows.statuses import RunStatus
 from workflows.types import SIGNAL_RESUME_RUN, TrafficUpdate, run_workflow_id
 
@@ -288,11 +285,6 @@ async def test_healthz_reports_temporal_that_is_down(settings_env, monkeypatch):
     assert r.json()["checks"]["database"] == "ok" and r.json()["checks"]["temporal"].startswith("error:")
 
 
-def _start_worker(log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "shipway", "worker", "--queue", "shipway-agents"],
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def control_worker(settings_env, temporal_env, monkeypatch):
     """Only ``shipway-control`` in this process; agent runs go to worker subprocesses."""
@@ -318,7 +310,7 @@ async def test_worker_killed_mid_graph_resumes_from_checkpoint(control_worker, d
     client = control_worker
     name = await deploy_counting(client, db, durability="async")  # a checkpoint after every node
     nodes_log = tmp_path / "nodes.log"
-    first = _start_worker(tmp_path / "worker1.log")
+    first = agents_worker_process(tmp_path / "worker1.log")
     second = None
     try:
         version = await control.pick_version(db, name)
@@ -334,7 +326,7 @@ async def test_worker_killed_mid_graph_resumes_from_checkpoint(control_worker, d
         assert await _heartbeat_recorded(handle), "the graph activity's heartbeat after node a never reached the server"
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
-        second = _start_worker(tmp_path / "worker2.log")
+        second = agents_worker_process(tmp_path / "worker2.log")
         result = await asyncio.wait_for(handle.result(), timeout=120)
     finally:
         for proc in (first, second):

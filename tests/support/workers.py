@@ -1,9 +1,12 @@
-"""Shipway's real workers running inside a test process."""
+"""Shipway's real workers, inside a test process or as a subprocess a test can kill."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 
 @asynccontextmanager
@@ -14,3 +17,10 @@ async def running_workers(client, queues: Sequence[str] | None = None) -> AsyncI
 
     async with build_workers(client, queues or QUEUES):
         yield client
+
+
+def agents_worker_process(log: Path) -> subprocess.Popen:
+    """``shipway worker --queue shipway-agents`` as a subprocess in its own session (kill it with
+    ``os.killpg``), output appended to ``log``; it inherits the test's settings environment."""
+    return subprocess.Popen([sys.executable, "-m", "shipway", "worker", "--queue", "shipway-agents"],
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
