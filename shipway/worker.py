@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import py_compile
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -84,13 +85,16 @@ PASSTHROUGH_MODULES = ("workflows.types", "workflows.statuses", "workflows.strat
 
 
 def precompile_workflows(workflows: Sequence[type]) -> None:
-    """Write the bytecode of each workflow class's module (``__pycache__``), refreshed at every worker start.
+    """Under ``PYTHONDONTWRITEBYTECODE``, write the bytecode of each workflow class's module
+    (``__pycache__``) at worker start; otherwise importing the module already wrote it.
 
     The sandbox imports a workflow's module afresh for every workflow run; under
     ``PYTHONDONTWRITEBYTECODE`` (set on these machines) no ``.pyc`` exists and it compiled
     ``workflows/agent_run.py`` from source on every run, ~9% of the worker's CPU under load
     (docs/performance.md). A module that cannot be written next to (read-only install) is left as is.
     """
+    if not sys.dont_write_bytecode:
+        return
     for path in {inspect.getsourcefile(w) for w in workflows}:
         try:
             py_compile.compile(path, doraise=True)
