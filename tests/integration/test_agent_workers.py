@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 
@@ -30,7 +30,7 @@ async def test_a_worker_starts_its_agent_processes_and_they_stop_with_it(setting
             for _ in range(300):
                 if len(_agent_children(parent)) == 2:
                     break
-                time.sleep(0.1)
+                await asyncio.sleep(0.1)  # the control worker shares this event loop
             children = _agent_children(parent)
             assert len(children) == 2
             # the children poll too: runs complete while the parent and both children serve the queue
