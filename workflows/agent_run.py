@@ -13,10 +13,10 @@ the state so far as output, verified like any output (a withheld one is not rele
 tokens and cost are the totals the graph activity recorded in ``llm_usage``, failed steps included.
 
 A graph checkpointed at exit (``local_graph_timeout_s`` set; runs started before it lack the field,
-so their histories replay unchanged) runs each step as a local activity first: in the worker that runs the workflow task, with no
-task-queue round trip through the server. One that fails with a retryable error or outlasts the
-timeout is run again as the regular, heartbeating activity with its retries; a worker that dies
-mid-step lets the workflow task time out, and the next worker runs the step again.
+so their histories replay unchanged) runs each step as a local activity first: in the worker that
+runs the workflow task, with no task-queue round trip through the server. One that fails (any
+error) or outlasts the timeout is run again as the regular, heartbeating activity with its retries;
+a worker that dies mid-step lets the workflow task time out, and the next worker runs the step again.
 """
 
 from __future__ import annotations
