@@ -58,6 +58,8 @@ bench: $(STAMP)
 # Shipway vs the LangGraph dev server (installed once into .venv-langgraph/) and the AsyncPostgresSaver floor; needs `make demo`
 bench-langgraph: $(STAMP)
 	$(BIN)/python -m bench.compare_langgraph
+	$(BIN)/python -m bench.temporal_ceiling --local-activities 0
+	$(BIN)/python -m bench.temporal_ceiling --local-activities 5
 
 model-review: $(STAMP)
 	$(BIN)/python -m bench.model_review
