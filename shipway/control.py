@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass, field
+from typing import Any
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -20,6 +22,10 @@ from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, get_settings
 from shipway.spec import NAME_RE, SpecError
 from workflows.statuses import ApprovalChannel, ApprovalKind, RunStatus
 from workflows.types import (
+    THREAD_WORKFLOW,
+    ThreadCreate,
+    ThreadCreateResult,
+    thread_workflow_id,
     LIFECYCLE_WORKFLOW,
     QUERY_PROGRESS,
     QUERY_STATUS,
@@ -221,26 +227,45 @@ async def pick_version(db: Database, agent_name: str, rng: random.Random | None 
 
 def run_start(agent_name: str, version: int, run_input: dict, thread_id: str | None = None, tenant: str = "default",
               context: dict | None = None, configurable: dict | None = None, started_by: str = "",
-              max_cost_usd: float | None = None, local_graph: bool = False) -> tuple[str, RunInput, dict]:
-    """A new run's id, its workflow input and the workflow start options (id, task queue, search attributes);
-    ``max_cost_usd`` is the version's per-run budget (US dollars, None: none); ``local_graph``: the
-    version is checkpointed at exit, so its steps run as local activities first (``local_graph_timeout_s``)."""
+              max_cost_usd: float | None = None, local_graph: bool = False, platform: PlatformRun | None = None,
+              run_id: str | None = None) -> tuple[str, RunInput, dict]:
+    """A new run's id (``run_id``, or a new UUID), its workflow input and the workflow start options
+    (id, task queue, search attributes); ``max_cost_usd`` is the version's per-run budget (US dollars,
+    None: none); ``local_graph``: the version is checkpointed at exit, so its steps run as local
+    activities first (``local_graph_timeout_s``); ``platform``: a LangGraph Platform API run."""
     settings = get_settings()
-    run_id = str(uuid.uuid4())
+    run_id = run_id or str(uuid.uuid4())
+    p = platform or PlatformRun(ends_at_interrupt=False)
     inp = RunInput(run_id=run_id, agent_name=agent_name, version=version, thread_id=thread_id or run_id, input=run_input,
                    tenant=tenant, heartbeat_timeout_s=settings.graph_heartbeat_timeout_s, resume_timeout_s=settings.resume_timeout_s,
                    context=context, configurable=configurable or {}, started_by=started_by, max_cost_usd=max_cost_usd,
-                   local_graph_timeout_s=settings.local_graph_timeout_s if local_graph and settings.local_graph_timeout_s else None)
+                   local_graph_timeout_s=settings.local_graph_timeout_s if local_graph and settings.local_graph_timeout_s else None,
+                   ends_at_interrupt=p.ends_at_interrupt, resume=p.resume, wait_for_thread=p.wait_for_thread,
+                   metadata=p.metadata)
     options = dict(id=run_workflow_id(run_id), task_queue=AGENTS_TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                    search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, agent_name),
                                                             SearchAttributePair(SA_TENANT, tenant)]))
     return run_id, inp, options
 
 
+@dataclass(frozen=True)
+class PlatformRun:
+    """How a LangGraph Platform API run differs from Shipway's own: it ends at an interrupt
+    (``ends_at_interrupt``), may answer its thread's pending interrupt (``resume``: ``command.resume``,
+    any JSON value; None: none), may queue for a busy thread (``wait_for_thread``), and keeps the
+    caller's ``metadata``."""
+
+    ends_at_interrupt: bool = True
+    resume: Any = None
+    wait_for_thread: bool = False
+    metadata: dict = field(default_factory=dict)
+
+
 async def start_run(client: Client, agent_name: str, version: int, run_input: dict, *, thread_id: str | None = None,
                     tenant: str = "default", context: dict | None = None, configurable: dict | None = None,
                     wait: bool = False, started_by: str = "", max_cost_usd: float | None = None,
-                    local_graph: bool = False) -> tuple[str, RunResult | None]:
+                    local_graph: bool = False, platform: PlatformRun | None = None,
+                    run_id: str | None = None) -> tuple[str, RunResult | None]:
     """Start an ``AgentRunWorkflow`` of ``version`` and wait, in one update-with-start call, until it
     has claimed its thread (``wait=False``; the result is None) or has settled (``wait=True``:
     interrupted, succeeded or failed; None for a run that failed, whose workflow closed as it answered:
@@ -253,8 +278,12 @@ async def start_run(client: Client, agent_name: str, version: int, run_input: di
         ActionRefused: the thread belongs to another agent or tenant, or another run holds it.
     """
     run_id, inp, options = run_start(agent_name, version, run_input, thread_id, tenant, context, configurable, started_by,
-                                     max_cost_usd, local_graph)
+                                     max_cost_usd, local_graph, platform, run_id)
     operation = WithStartWorkflowOperation(RUN_WORKFLOW, inp, **options)
+    if platform is not None and platform.wait_for_thread and not wait:
+        # a queued run is accepted once its thread is free, which may be long after this call
+        await client.start_workflow(RUN_WORKFLOW, inp, **options)
+        return run_id, None
     if wait:
         try:
             result = await client.execute_update_with_start_workflow(UPDATE_RUN_SETTLED, start_workflow_operation=operation,
@@ -302,3 +331,32 @@ async def resume_run(client: Client, run_id: str, value: dict, actor: str) -> Re
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
         raise ActionRefused("run has finished; it is not waiting for input") from exc
+
+
+async def create_thread(client: Client, thread_id: str, tenant: str, metadata: dict, if_exists: str = "raise") -> bool:
+    """Make a thread before its first run (``ThreadWorkflow``); True when made, False when
+    ``if_exists="do_nothing"`` found it already there.
+
+    Raises:
+        ActionRefused: the id is taken (by this tenant with ``if_exists="raise"``, or by another tenant).
+    """
+    result = await client.execute_workflow(
+        THREAD_WORKFLOW, ThreadCreate(thread_id=thread_id, tenant=tenant, metadata=metadata, if_exists=if_exists),
+        id=thread_workflow_id(thread_id), task_queue=AGENTS_TASK_QUEUE, result_type=ThreadCreateResult,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+    if result.reason:
+        raise ActionRefused(result.reason)
+    return result.created
+
+
+async def cancel_run(client: Client, run_id: str) -> RunResult | None:
+    """Cancel a run (running, queued, or waiting for a human) and wait until it has recorded
+    ``cancelled``; None when its workflow had already closed (nothing to cancel)."""
+    handle = client.get_workflow_handle(run_workflow_id(run_id))
+    try:
+        await handle.cancel()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return None
+    return await wait_run(client, run_id)

@@ -55,6 +55,7 @@ from shipway.metrics import POOLS, poll_task_queue_backlog, psycopg_pool_stats, 
 from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, Settings, get_settings
 from shipway.schedules import ensure_schedules
 from workflows.agent_run import AgentRunWorkflow
+from workflows.threads import ThreadWorkflow
 from workflows.audit_verification import AuditVerificationWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.lifecycle import AgentLifecycleWorkflow
@@ -77,7 +78,7 @@ CONTROL_WORKFLOWS.append(CostRollupWorkflow)  # cost governance
 RUNBOOK_WORKFLOWS = [HighErrorRateRunbook, ConnectionPoolRunbook, SlowSearchRunbook, FailedDeploymentRunbook,
                      WebhookFailuresRunbook, BackupRunbook, RestoreRunbook, RestoreDrillRunbook, RunbookTriggersWorkflow]
 CONTROL_WORKFLOWS.extend(RUNBOOK_WORKFLOWS)
-AGENT_WORKFLOWS = [AgentRunWorkflow]
+AGENT_WORKFLOWS = [AgentRunWorkflow, ThreadWorkflow]
 # Pure dataclass/constant modules are shared with the sandbox instead of re-imported for every
 # workflow run (measured: re-importing them was ~10% of the worker's CPU under load).
 PASSTHROUGH_MODULES = ("workflows.types", "workflows.statuses", "workflows.strategies", "workflows.runbook_types",
@@ -132,7 +133,7 @@ class ShipwayWorkers:
         audit, runs = AuditActivities(self.db), RunActivities(self.db)
         by_queue = {
             CONTROL_TASK_QUEUE: (CONTROL_WORKFLOWS, self._control_activities(audit)),
-            AGENTS_TASK_QUEUE: (AGENT_WORKFLOWS, [self.graphs.run_graph, runs.start_run, runs.record_run, audit.record_audit,
+            AGENTS_TASK_QUEUE: (AGENT_WORKFLOWS, [self.graphs.run_graph, runs.start_run, runs.record_run, runs.create_thread, audit.record_audit,
                                                   *([self.guards.guard_input, self.guards.verify_output] if self.guards else [])]),
         }
         precompile_workflows([w for q in queues for w in by_queue[q][0]])

@@ -21,6 +21,7 @@ a worker that dies mid-step lets the workflow task time out, and the next worker
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -97,6 +98,19 @@ class AgentRunWorkflow:
 
     @workflow.run
     async def run(self, inp: RunInput) -> RunResult:
+        try:
+            return await self._run(inp)
+        except asyncio.CancelledError:
+            # cancelled on request (the Platform API's cancel): the row says so and the thread is freed
+            if self._accepted is not None and self._accepted.accepted:
+                await self._audit("shipway", "run.cancelled", {})
+                await self._record(RunStatus.CANCELLED, [0, 0, 0.0], timedelta(0), error="cancelled on request",
+                                   interrupt=self._result.interrupt if self._result else None)
+            self._result = RunResult(run_id=inp.run_id, status=RunStatus.CANCELLED, error="cancelled on request")
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise
+
+    async def _run(self, inp: RunInput) -> RunResult:
         self._inp = inp
         self._subject = f"run:{inp.run_id}"
         self._result = RunResult(run_id=inp.run_id, status=RunStatus.RUNNING)
@@ -106,11 +120,11 @@ class AgentRunWorkflow:
         self._budgeted = workflow.patched(_BUDGET_PATCH)
         # runs started before local graph steps lack the field: every step a regular activity, as recorded
         self._local_first = inp.local_graph_timeout_s is not None
-        verdict = await self._guard("input", inp.input) if guarded else None
-        run_input = verdict.value if verdict is not None else inp.input
-        self._accepted = await workflow.execute_local_activity(START_RUN, RunStart(
-            run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version, thread_id=inp.thread_id, tenant=inp.tenant,
-            input=run_input, workflow_id=workflow.info().workflow_id, started_by=inp.started_by), result_type=RunStartResult, **_LOCAL)
+        resuming = inp.resume is not None  # a Platform run answering its thread's pending interrupt
+        verdict = await self._guard("resume:1" if resuming else "input", _as_object(inp.resume) if resuming else inp.input) \
+            if guarded else None
+        run_input = verdict.value if verdict is not None and not resuming else inp.input
+        self._accepted = await self._start(run_input)
         if not self._accepted.accepted:
             return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.REFUSED, error=self._accepted.reason))
 
@@ -123,12 +137,18 @@ class AgentRunWorkflow:
                                                          "detail": verdict.detail})
             await self._record(RunStatus.BLOCKED, usage, waited, error=message, latency=workflow.now() - started)
             return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.BLOCKED, error=message))
-        step = self._step(usage, input=run_input)
-        answers = 0
+        if resuming:
+            step = self._step(usage, resume=_from_object(verdict.value, inp.resume) if verdict is not None else inp.resume)
+            await self._audit(inp.started_by or "caller", "run.resumed", {"value": step.resume, "platform_run": True})
+        else:
+            step = self._step(usage, input=run_input)
+        answers = 1 if resuming else 0
         while True:
             try:
                 res = await self._run_step(step)
             except ActivityError as err:
+                if isinstance(err.cause, CancelledError):  # the run was cancelled while its step ran
+                    raise asyncio.CancelledError() from err
                 message = str(err.cause) if err.cause else str(err)
                 if self._budgeted and (spent := _run_usage(err.cause)) is not None:
                     usage = spent  # the calls of the failed step count too
@@ -151,6 +171,10 @@ class AgentRunWorkflow:
                 # step): no human is asked for an answer the run could not use
                 return await self._budget_exceeded(None, res.nodes, usage, waited, started)
             interrupt = res.interrupt
+            if inp.ends_at_interrupt:  # a Platform run ends here; a new run on the thread answers the interrupt
+                await self._record(RunStatus.INTERRUPTED, usage, waited, interrupt=interrupt, release_thread=True,
+                                   latency=workflow.now() - started)
+                return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.INTERRUPTED, interrupt=interrupt))
             deadline = workflow.now() + timedelta(seconds=inp.resume_timeout_s)
             value = None
             while value is None:
@@ -195,6 +219,20 @@ class AgentRunWorkflow:
             output = checked_output.output
         await self._record(RunStatus.SUCCEEDED, usage, waited, output=output, latency=workflow.now() - started - waited)
         return await self._settle(RunResult(run_id=inp.run_id, status=RunStatus.SUCCEEDED, output=output))
+
+    async def _start(self, run_input: dict) -> RunStartResult:
+        """Claim the thread and record the run; a queued run (``wait_for_thread``) whose thread another
+        run holds tries again, waiting 0.2 s doubling to 5 s between tries, until it is free."""
+        inp, delay = self._inp, 0.2
+        while True:
+            accepted = await workflow.execute_local_activity(START_RUN, RunStart(
+                run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version, thread_id=inp.thread_id,
+                tenant=inp.tenant, input=run_input, workflow_id=workflow.info().workflow_id, started_by=inp.started_by,
+                metadata=inp.metadata), result_type=RunStartResult, **_LOCAL)
+            if accepted.accepted or not (accepted.busy and inp.wait_for_thread):
+                return accepted
+            await workflow.sleep(timedelta(seconds=delay))
+            delay = min(delay * 2, 5.0)
 
     async def _run_step(self, step: GraphStepInput) -> GraphStepResult:
         """One graph step: as a local activity first when the run allows it, else (or when that fails
@@ -289,12 +327,14 @@ class AgentRunWorkflow:
         return result
 
     async def _record(self, status: RunStatus, usage: list, waited: timedelta, *, output: dict | None = None,
-                      interrupt: dict | None = None, error: str | None = None, latency: timedelta | None = None) -> None:
+                      interrupt: dict | None = None, error: str | None = None, latency: timedelta | None = None,
+                      release_thread: bool = False) -> None:
         # a local activity: one short UPDATE in the same workflow task (no extra server round trip)
         await workflow.execute_local_activity(RECORD_RUN, RunRecord(
             run_id=self._inp.run_id, status=status, output=output, interrupt=interrupt, error=error,
             latency_ms=_ms(latency) if latency is not None else None, wait_ms=_ms(waited),
-            tokens_in=usage[0], tokens_out=usage[1], cost_usd=usage[2]), result_type=RunRecordResult, **_LOCAL)
+            tokens_in=usage[0], tokens_out=usage[1], cost_usd=usage[2], release_thread=release_thread),
+            result_type=RunRecordResult, **_LOCAL)
 
     async def _audit(self, actor: str, action: str, detail: dict) -> None:
         await workflow.execute_local_activity(RECORD_AUDIT, AuditRecord(actor, action, self._subject, detail),
@@ -345,6 +385,16 @@ class AgentRunWorkflow:
         problem = resume_problem({"value": req.value, "actor": req.actor})
         if problem:
             raise ValueError(problem)
+
+
+def _as_object(value: Any) -> dict:
+    """A resume value as the guards take it: a JSON object as it is, anything else under ``value``."""
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _from_object(checked: dict, original: Any) -> Any:
+    """The guarded form of ``original`` back from :func:`_as_object`'s shape."""
+    return checked if isinstance(original, dict) else checked.get("value")
 
 
 def _ms(delta: timedelta) -> float:

@@ -103,6 +103,7 @@ class RunStatus(StrEnum):
     node ran; ``withheld``: it finished but its output failed verification and was not released;
     ``budget_exceeded``: its LLM cost reached the spec's ``max_cost_usd`` and it stopped at the next
     node boundary, with the state it had so far as output (once that passed verification).
+    ``cancelled``: stopped on request (the LangGraph Platform API's ``cancel``).
     ``refused`` is only a workflow outcome: the run never started (its thread belongs to another
     agent or tenant, or another run holds it), so no ``runs`` row exists."""
 
@@ -114,6 +115,7 @@ class RunStatus(StrEnum):
     WITHHELD = "withheld"
     REFUSED = "refused"
     BUDGET_EXCEEDED = "budget_exceeded"
+    CANCELLED = "cancelled"
 
     @property
     def settled(self) -> bool:
@@ -123,14 +125,15 @@ class RunStatus(StrEnum):
 
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.RUNNING: frozenset({RunStatus.INTERRUPTED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.BLOCKED,
-                                  RunStatus.WITHHELD, RunStatus.REFUSED, RunStatus.BUDGET_EXCEEDED}),
-    RunStatus.INTERRUPTED: frozenset({RunStatus.RUNNING, RunStatus.FAILED}),
+                                  RunStatus.WITHHELD, RunStatus.REFUSED, RunStatus.BUDGET_EXCEEDED, RunStatus.CANCELLED}),
+    RunStatus.INTERRUPTED: frozenset({RunStatus.RUNNING, RunStatus.FAILED, RunStatus.CANCELLED}),
     RunStatus.SUCCEEDED: frozenset(),
     RunStatus.FAILED: frozenset(),
     RunStatus.BLOCKED: frozenset(),
     RunStatus.WITHHELD: frozenset(),
     RunStatus.REFUSED: frozenset(),
     RunStatus.BUDGET_EXCEEDED: frozenset(),
+    RunStatus.CANCELLED: frozenset(),
 }
 
 

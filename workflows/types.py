@@ -28,6 +28,7 @@ from workflows.statuses import (
 LIFECYCLE_WORKFLOW = "AgentLifecycleWorkflow"
 DEPLOYMENT_WORKFLOW = "DeploymentWorkflow"
 RUN_WORKFLOW = "AgentRunWorkflow"
+THREAD_WORKFLOW = "ThreadWorkflow"
 AUDIT_VERIFICATION_WORKFLOW = "AuditVerificationWorkflow"
 # The Temporal Schedule that starts AuditVerificationWorkflow every day (on shipway-control).
 AUDIT_VERIFICATION_SCHEDULE = "audit-verification-daily"
@@ -80,6 +81,7 @@ GUARD_INPUT = "guard_input"
 RUN_GRAPH = "run_graph"
 VERIFY_OUTPUT = "verify_output"
 RECORD_RUN = "record_run"
+CREATE_THREAD = "create_thread"
 
 # Errors in workflow code that end the workflow (an ApplicationError an operator sees) instead of
 # failing its task forever. Deliberately not ``Exception``: the SDK would then also fail workflows on
@@ -111,6 +113,11 @@ def lifecycle_workflow_id(name: str, version: int) -> str:
 def deployment_workflow_id(name: str, version: int) -> str:
     """Workflow id of an agent version's rollout: ``deploy:{name}:v{n}``."""
     return f"deploy:{name}:v{version}"
+
+
+def thread_workflow_id(thread_id: str) -> str:
+    """Workflow id of the making of a thread: ``thread:{thread_id}``."""
+    return f"thread:{thread_id}"
 
 
 def run_workflow_id(run_id: str) -> str:
@@ -344,6 +351,11 @@ class RunInput:
     max_cost_usd: float | None = None  # the version's per-run budget (spec max_cost_usd), US dollars
     # a graph checkpointed at exit runs each step as a local activity first, for at most this long (s); None: never
     local_graph_timeout_s: float | None = None
+    # LangGraph Platform API runs (the fields are absent from older histories, which replay as before):
+    ends_at_interrupt: bool = False  # the run ends ``interrupted`` at an interrupt and frees its thread; a new run resumes it
+    resume: Any = None  # ``command.resume``: the run answers its thread's pending interrupt instead of taking ``input``
+    wait_for_thread: bool = False  # a busy thread queues the run until it is free (``multitask_strategy="enqueue"``)
+    metadata: dict[str, Any] = field(default_factory=dict)  # the caller's run metadata, kept on the run row
 
 
 @dataclass
@@ -734,13 +746,35 @@ class RunStart:
     input: dict[str, Any]
     workflow_id: str
     started_by: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class RunStartResult:
-    """``accepted``, or why not (``reason``, e.g. the thread belongs to another agent)."""
+    """``accepted``, or why not (``reason``, e.g. the thread belongs to another agent); ``busy``: the
+    refusal is only that another unfinished run holds the thread (a queued run may wait for it)."""
 
     accepted: bool
+    reason: str = ""
+    busy: bool = False
+
+
+@dataclass
+class ThreadCreate:
+    """A thread made before its first run (``POST /threads``): the caller's ``metadata``;
+    ``if_exists``: ``raise`` (refuse an existing id) or ``do_nothing`` (answer the existing thread)."""
+
+    thread_id: str
+    tenant: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    if_exists: str = "raise"
+
+
+@dataclass
+class ThreadCreateResult:
+    """``created``; or not, with ``reason`` (the id is taken, or another tenant's)."""
+
+    created: bool
     reason: str = ""
 
 
@@ -753,7 +787,7 @@ class GraphStepInput:
     version: int
     thread_id: str
     input: dict[str, Any] | None = None
-    resume: dict[str, Any] | None = None
+    resume: Any = None  # any JSON value: Shipway's resume is an object, the Platform's ``command.resume`` anything
     context: dict[str, Any] | None = None
     configurable: dict[str, Any] = field(default_factory=dict)
     tenant: str = "default"
@@ -845,6 +879,7 @@ class RunRecord:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    release_thread: bool = False  # an interrupted run that ends there (a Platform run) frees its thread
 
 
 @dataclass

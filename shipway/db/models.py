@@ -13,7 +13,7 @@ from typing import Any
 from pgvector.sqlalchemy import Vector
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Identity, Index, LargeBinary, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy import Computed  # agent search (0013)
 from sqlalchemy.dialects.postgresql import TSVECTOR  # agent search (0013)
@@ -184,6 +184,7 @@ class Run(SQLModel, table=True):
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    meta: dict = Field(default_factory=dict, sa_column=Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")))
 
 
 class Artifact(SQLModel, table=True):
@@ -204,12 +205,29 @@ class Thread(SQLModel, table=True):
 
     __tablename__ = "threads"
     thread_id: str = Field(primary_key=True, max_length=200)
-    agent_name: str = Field(index=True)
+    agent_name: str | None = Field(default=None, index=True)  # None until a first run binds it (``POST /threads``)
     tenant: str
     active_run_id: str | None = None
-    last_run_id: str
+    last_run_id: str | None = None
+    meta: dict = Field(default_factory=dict, sa_column=Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RunEvent(SQLModel, table=True):
+    """One chunk a run streamed (``event``: ``metadata``, a stream mode such as ``values`` or
+    ``updates|<namespace>``, ``error``, ``end``), in order of ``id``; readers replay from an id and
+    follow new ones with ``LISTEN run_events`` (:mod:`activities.run_events`)."""
+
+    __tablename__ = "run_events"
+    __table_args__ = (Index("ix_run_events_run_id_id", "run_id", "id"),)
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    run_id: str
+    tenant: str = Field(max_length=100)
+    event: str
+    data: Any = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False,
+                                                                            server_default=text("now()")))
 
 
 class GuardResult(SQLModel, table=True):
