@@ -554,3 +554,104 @@ def runbook_run(s: Session, run_id: str) -> RunbookRunDetail | None:
     steps = s.exec(select(RunbookStep).where(RunbookStep.run_id == run_id).order_by(RunbookStep.seq)).all()
     return RunbookRunDetail(run, list(steps))
 # == end runbooks ==================================================================================
+
+
+# == LangGraph Platform API, read side (issue 16: assistants = live agents, threads) ===============
+from sqlalchemy import case, exists  # noqa: E402  (kept with the section that uses them)
+from sqlalchemy.orm import aliased  # noqa: E402
+
+# thread status as the Platform names it, from the status of the thread's current run
+_ERROR_RUN_STATUSES = (RunStatus.FAILED, RunStatus.BLOCKED, RunStatus.WITHHELD, RunStatus.BUDGET_EXCEEDED)
+
+
+@dataclass(frozen=True)
+class LiveAgent:
+    """An agent serving traffic and its stable version: the agent's ``live_version`` when that one
+    has a share, else its highest version with a share; ``version_updated_at`` is that version's."""
+
+    agent: Agent
+    version: int
+    version_updated_at: datetime
+
+
+def live_agents(s: Session, name: str | None = None) -> list[LiveAgent]:
+    """Agents with a positive traffic weight (all, or the one named ``name``), by name."""
+    query = select(Agent, TrafficWeight.version).join(TrafficWeight, TrafficWeight.agent_name == Agent.name) \
+        .where(TrafficWeight.weight_pct > 0).order_by(Agent.name)
+    if name is not None:
+        query = query.where(Agent.name == name)
+    served: dict[str, tuple[Agent, list[int]]] = {}
+    for agent_row, version in s.exec(query).all():
+        served.setdefault(agent_row.name, (agent_row, []))[1].append(version)
+    out = []
+    for agent_row, versions_served in served.values():
+        version = agent_row.live_version if agent_row.live_version in versions_served else max(versions_served)
+        row = agent_version(s, agent_row.name, version)
+        out.append(LiveAgent(agent_row, version, row.updated_at if row else agent_row.created_at))
+    return out
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    """A thread with its current run (the active one, else the last; None before any run) and its
+    status as the LangGraph Platform names it: ``busy`` (a run is executing), ``interrupted`` (its run
+    waits at an interrupt), ``error`` (its run failed, was blocked, withheld or over budget), else ``idle``."""
+
+    thread: Thread
+    run: Run | None
+    status: str
+
+
+def _thread_status():
+    current = aliased(Run)
+    status = case((current.status == RunStatus.RUNNING, "busy"), (current.status == RunStatus.INTERRUPTED, "interrupted"),
+                  (col(current.status).in_(_ERROR_RUN_STATUSES), "error"), else_="idle")
+    return current, status
+
+
+def _not_started_by_others(key_id: str):
+    other = aliased(Run)
+    return ~exists().where(other.thread_id == Thread.thread_id, other.started_by != key_id)
+
+
+def lg_thread(s: Session, thread_id: str, started_by: str | None = None) -> ThreadRow | None:
+    """Thread ``thread_id`` with its current run and status, or None. ``started_by`` (a key id): None
+    also when a run on it was started by another key (what a ``caller`` key may not see)."""
+    rows = lg_threads(s, ids=[thread_id], started_by=started_by, limit=1)
+    return rows[0] if rows else None
+
+
+def lg_threads(s: Session, metadata: dict | None = None, status: str | None = None, ids: list[str] | None = None,
+               started_by: str | None = None, sort_by: str = "updated_at", descending: bool = True,
+               limit: int = 10, offset: int = 0, graph_id: str | None = None) -> list[ThreadRow]:
+    """Threads whose ``metadata`` contains ``metadata`` (JSONB ``@>``), of Platform ``status``
+    (``idle``/``busy``/``interrupted``/``error``), among ``ids``, of ``graph_id`` (the metadata's own
+    ``graph_id``, else the agent the thread is bound to), each filter when given, none of whose runs
+    another key than ``started_by`` started (when given); ordered by ``sort_by`` (``thread_id``,
+    ``status``, ``created_at``, ``updated_at``), then page ``offset``/``limit``."""
+    current, status_expr = _thread_status()
+    query = select(Thread, current, status_expr).outerjoin(
+        current, current.id == func.coalesce(Thread.active_run_id, Thread.last_run_id))
+    if metadata:
+        query = query.where(col(Thread.meta).contains(metadata))
+    if status is not None:
+        query = query.where(status_expr == status)
+    if graph_id is not None:
+        query = query.where(func.coalesce(col(Thread.meta)["graph_id"].astext, Thread.agent_name) == graph_id)
+    if ids is not None:
+        query = query.where(col(Thread.thread_id).in_(ids))
+    if started_by is not None:
+        query = query.where(_not_started_by_others(started_by))
+    order = {"thread_id": col(Thread.thread_id), "status": status_expr, "created_at": col(Thread.created_at)}.get(
+        sort_by, col(Thread.updated_at))
+    query = query.order_by(order.desc() if descending else order.asc(), col(Thread.thread_id)).offset(offset).limit(limit)
+    return [ThreadRow(t, r, st) for t, r, st in s.exec(query).all()]
+# == end LangGraph Platform API, read side ===========================================================
+
+
+def thread_runs(s: Session, thread_id: str, limit: int = 10, offset: int = 0, status: str | None = None) -> list[Run]:
+    """The runs of one thread, newest first, a page of ``limit`` after ``offset``, optionally of one status."""
+    query = select(Run).where(Run.thread_id == thread_id).order_by(col(Run.started_at).desc()).offset(offset).limit(limit)
+    if status:
+        query = query.where(Run.status == status)
+    return list(s.exec(query).all())

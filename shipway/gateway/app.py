@@ -25,7 +25,7 @@ from shipway.gateway.rate_limit import RateLimiter
 from shipway.gateway.security_headers import SecurityHeadersMiddleware
 from shipway.gateway.request_metrics import RequestMetricsMiddleware
 from shipway.metrics import POOLS, sqlalchemy_pool_stats
-from shipway.gateway.routers import agents, health, runs, webhooks
+from shipway.gateway.routers import agents, health, lg_assistants, lg_runs, lg_threads, runs, webhooks
 from shipway.settings import Settings, get_settings
 from shipway.temporal import connect
 
@@ -41,7 +41,7 @@ def _openapi_with_agent_inputs(app: FastAPI) -> dict:
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     # FastAPI declares its own 422 body (HTTPValidationError); the gateway answers ErrorResponse
     for operation in (op for path in doc["paths"].values() for op in path.values()):
-        if "422" in operation.get("responses", {}):
+        if "HTTPValidationError" in str(operation.get("responses", {}).get("422", "")):  # not the Platform routes' own
             operation["responses"]["422"] = {
                 "description": errors.RESPONSES[422]["description"],
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
@@ -88,8 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # webhooks bound their own bodies (webhook_max_body_bytes) so that an oversized delivery is recorded
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_prefixes=("/webhooks/",))
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+        # LangGraph Studio and other browser clients of the Platform API: its key header, its methods,
+        # stream reconnection (Last-Event-ID) and the headers the SDK reads (pagination, run location)
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "x-api-key", "Last-Event-ID"],
+                           expose_headers=["Content-Location", "Location", "X-Pagination-Next", "X-Pagination-Total"],
+                           max_age=600)
     # outermost, so every response gets them, the limiters' and the error handlers' included
     app.add_middleware(SecurityHeadersMiddleware)
     # around even that one (it only observes), so that every answer, 413s and 500s included, is counted
@@ -98,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.invalid_request)
     app.add_exception_handler(HTTPException, errors.http_error)
     app.add_exception_handler(Exception, errors.unexpected)
-    for module in (runs, agents, health, webhooks):
+    for module in (runs, agents, health, webhooks, lg_runs, lg_assistants, lg_threads):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_agent_inputs(app)
     return app

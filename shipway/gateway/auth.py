@@ -1,4 +1,5 @@
-"""Who is calling: every route but ``/healthz`` takes ``Authorization: Bearer <key>``.
+"""Who is calling: every route but ``/healthz`` takes ``Authorization: Bearer <key>`` or, as the
+LangGraph Platform's clients send it, ``x-api-key: <key>`` (the same keys and roles).
 
 ``require(action, ...)`` is the dependency a route declares. In order, it: limits the client
 address; authenticates the key (401: missing, malformed, unknown or revoked); limits the key
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from activities.audit_log import append_event
 from shipway.auth import key_store
@@ -25,6 +26,8 @@ from shipway.gateway.errors import ApiError
 from workflows.types import AuditRecord
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `shipway keys create`.")
+x_api_key = APIKeyHeader(name="x-api-key", auto_error=False,
+                         description="The same API key, as `langgraph-sdk` and LangGraph Studio send it.")
 
 
 def client_address(request: Request) -> str:
@@ -57,8 +60,10 @@ async def _limit(request: Request, db: Database, scope: str, check: Callable[[],
 
 
 async def authenticated(request: Request, db: Annotated[Database, Depends(get_db)],
-                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-    """The :class:`Principal` of the request's key (cached per request).
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+                        api_key: Annotated[str | None, Depends(x_api_key)] = None) -> Principal:
+    """The :class:`Principal` of the request's key (cached per request): ``Authorization: Bearer``
+    when sent, else ``x-api-key``.
 
     Raises:
         ApiError: 429 (address or key over its rate limit), 401 (no key; malformed, unknown or revoked).
@@ -66,10 +71,12 @@ async def authenticated(request: Request, db: Annotated[Database, Depends(get_db
     address = client_address(request)
     limiter = getattr(request.app.state, "limiter", None)
     await _limit(request, db, "address", lambda: limiter.hit_address(address), f"address:{address}")
-    if credentials is None:
+    token = credentials.credentials if credentials is not None else api_key
+    if not token:
         await audit(db, f"address:{address}", "auth.failed", _subject(request), {"reason": "missing"})
-        raise ApiError(401, "missing API key: send Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
-    row, why = await db.read(key_store.authenticate, credentials.credentials)
+        raise ApiError(401, "missing API key: send Authorization: Bearer <key> or x-api-key: <key>",
+                       headers={"WWW-Authenticate": "Bearer"})
+    row, why = await db.read(key_store.authenticate, token)
     if row is None:
         await audit(db, f"address:{address}", "auth.failed", _subject(request), {"reason": why})
         raise ApiError(401, f"API key {why}", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
@@ -118,9 +125,10 @@ _read_metrics = require(Action.METRICS_READ)
 
 
 async def metrics_access(request: Request, db: Annotated[Database, Depends(get_db)],
-                         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal | None:
+                         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+                         api_key: Annotated[str | None, Depends(x_api_key)] = None) -> Principal | None:
     """``/metrics``: None when ``metrics_require_key`` is off, else the principal of a key whose role
     may read metrics (the errors of :func:`require`)."""
     if not request.app.state.settings.metrics_require_key:
         return None
-    return await _read_metrics(request, await authenticated(request, db, credentials), db)
+    return await _read_metrics(request, await authenticated(request, db, credentials, api_key), db)

@@ -102,11 +102,13 @@ async def start_run(name: LookupText, body: RunRequest, request: Request, db: An
     if errors := served.input_errors(body.input):
         raise ApiError(422, "invalid input for agent", errors)
     await refuse_over_daily_budget(db, name, principal)  # cost governance: the daily budget's hard stop (429)
+    # local graph steps only for a caller who waits: the run's acceptance is answered with the
+    # workflow task, which a local step holds until the graph ends
     try:
         run_id, _ = await control.start_run(client, name, version, body.input, thread_id=body.thread_id, tenant=principal.tenant,
                                             context=body.context, configurable=body.config.configurable if body.config else None,
                                             wait=wait, started_by=principal.key_id, max_cost_usd=served.max_cost_usd,
-                                            local_graph=served.durability == "exit")
+                                            local_graph=served.durability == "exit" and wait)
     except control.ActionRefused as exc:
         raise ApiError(409, "thread not available", exc.reason) from exc
     RUNS_STARTED.labels(name, str(version)).inc()

@@ -1,0 +1,122 @@
+"""The LangGraph Platform API's threads and runs, driven by the real ``langgraph-sdk`` client against
+the gateway (ASGI, real lifespan) on a real Temporal server and PostgreSQL: a run that stops at an
+interrupt ends ``success`` with the thread ``interrupted``; a new run with ``command={"resume": ...}``
+answers it; background runs are joined; ``multitask_strategy="reject"`` is a 409 on a busy thread;
+a graph that raises makes ``runs.wait`` raise; cancel ends a run ``interrupted`` and frees its thread."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+import pytest_asyncio
+from langgraph_sdk.client import LangGraphClient
+
+from shipway import queries
+from shipway.gateway.app import create_app
+from tests.support.keys import make_key
+from tests.support.lifecycle import deploy_counting
+from workflows.statuses import RunStatus
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+YES = {"decision": "yes", "reviewer": "uma.underwriter", "note": "checked"}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sdk(worker):
+    """The real langgraph-sdk client on the gateway app (ASGI), authenticated with ``x-api-key``."""
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        key = await make_key()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                     headers={"x-api-key": key}, timeout=60) as http:
+            yield LangGraphClient(http)
+
+
+async def test_wait_stops_at_the_interrupt_and_a_resume_command_finishes_the_thread(worker, db, sdk, tmp_path):
+    name = await deploy_counting(worker, db)
+    log = tmp_path / "nodes.log"
+    thread = await sdk.threads.create(metadata={"case": "platform"})
+    assert thread["metadata"]["case"] == "platform"
+
+    first = await sdk.runs.wait(thread["thread_id"], name, input={"log_path": str(log), "ask": True})
+    [interrupt] = first["__interrupt__"]
+    assert interrupt["value"]["kind"] == "counting_continue" and first["visited"] == ["a"]
+    [run] = await sdk.runs.list(thread["thread_id"])
+    assert run["status"] == "success" and run["metadata"] == {}
+    row = await db.read(queries.thread, thread["thread_id"])
+    assert row.agent_name == name and row.active_run_id is None
+
+    done = await sdk.runs.wait(thread["thread_id"], name, command={"resume": YES}, metadata={"step": 2})
+    assert "__interrupt__" not in done and done["visited"] == ["a", "b", "c"]
+    assert log.read_text().split() == ["a", "b", "c"]  # nothing ran twice across the two runs
+    runs = await sdk.runs.list(thread["thread_id"])
+    assert [r["status"] for r in runs] == ["success", "success"] and runs[0]["metadata"] == {"step": 2}
+    [event] = await db.read(queries.audit_events, f"run:{runs[0]['run_id']}", "run.resumed")
+    assert event.detail["value"] == YES
+
+
+async def test_a_background_run_is_joined_and_reject_refuses_a_busy_thread(worker, db, sdk, tmp_path):
+    name = await deploy_counting(worker, db)
+    thread = await sdk.threads.create()
+    run = await sdk.runs.create(thread["thread_id"], name, input={"log_path": str(tmp_path / "l"), "delay_s": 1.5})
+    assert run["status"] == "running" and run["thread_id"] == thread["thread_id"]
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        await sdk.runs.create(thread["thread_id"], name, input={"log_path": str(tmp_path / "l")},
+                              multitask_strategy="reject")
+    assert refused.value.response.status_code == 409
+    values = await sdk.runs.join(thread["thread_id"], run["run_id"])
+    assert values["visited"] == ["a", "b", "c"]
+    assert (await sdk.runs.get(thread["thread_id"], run["run_id"]))["status"] == "success"
+
+
+async def test_enqueue_runs_after_the_run_holding_the_thread(worker, db, sdk, tmp_path):
+    name = await deploy_counting(worker, db)
+    thread = await sdk.threads.create()
+    log = tmp_path / "l"
+    first = await sdk.runs.create(thread["thread_id"], name, input={"log_path": str(log), "delay_s": 1.0, "message": "one"})
+    second = await sdk.runs.create(thread["thread_id"], name, input={"log_path": str(log), "message": "two"},
+                                   multitask_strategy="enqueue")
+    assert (await sdk.runs.join(thread["thread_id"], second["run_id"]))["message"] == "two"
+    assert (await sdk.runs.get(thread["thread_id"], first["run_id"]))["status"] == "success"
+    assert log.read_text().split() == ["a", "b", "c", "a", "b", "c"]  # one after the other, never interleaved
+
+
+async def test_a_graph_that_raises_makes_wait_raise(worker, db, sdk, tmp_path):
+    name = await deploy_counting(worker, db)
+    with pytest.raises(Exception, match="asked to fail in node b"):
+        await sdk.runs.wait(None, name, input={"log_path": str(tmp_path / "l"), "fail": True})
+    body = await sdk.runs.wait(None, name, input={"log_path": str(tmp_path / "l"), "fail": True}, raise_error=False)
+    assert "asked to fail" in body["__error__"]["message"]
+
+
+async def test_cancel_ends_the_run_interrupted_and_frees_the_thread(worker, db, sdk, tmp_path):
+    name = await deploy_counting(worker, db)
+    thread = await sdk.threads.create()
+    run = await sdk.runs.create(thread["thread_id"], name, input={"log_path": str(tmp_path / "l"), "delay_s": 5})
+    await asyncio.sleep(0.5)
+    await sdk.runs.cancel(thread["thread_id"], run["run_id"], wait=True)
+    row = await db.read(queries.run, run["run_id"])
+    assert row.status == RunStatus.CANCELLED, (row.status, row.error)
+    assert (await sdk.runs.get(thread["thread_id"], run["run_id"]))["status"] == "interrupted"
+    assert (await db.read(queries.thread, thread["thread_id"])).active_run_id is None
+    again = await sdk.runs.wait(thread["thread_id"], name, input={"log_path": str(tmp_path / "l2")})
+    assert again["visited"] == ["a", "b", "c"]
+
+
+async def test_unknown_assistant_thread_and_unimplemented_fields_are_clear_errors(worker, db, sdk, tmp_path):
+    name = await deploy_counting(worker, db)
+    for call, status in (
+        (sdk.runs.wait(None, "no-such-agent", input={}), 404),
+        (sdk.runs.wait(str(uuid.uuid4()), name, input={"log_path": "x"}), 404),
+        (sdk.runs.wait(None, name, input={"log_path": "x"}, interrupt_before=["b"]), 422),
+        (sdk.runs.wait(None, name, input={"nope": 1}), 422),
+    ):
+        with pytest.raises(httpx.HTTPStatusError) as exc:
+            await call
+        assert exc.value.response.status_code == status, exc.value.response.text
+        assert exc.value.response.json()["detail"]
+    made = await sdk.runs.wait(str(uuid.uuid4()), name, input={"log_path": str(tmp_path / "l")}, if_not_exists="create")
+    assert made["visited"] == ["a", "b", "c"]
