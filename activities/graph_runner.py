@@ -40,6 +40,7 @@ from activities.artifact_format import IntegrityError
 from activities.artifact_loader import ArtifactCache
 from activities.artifact_store import ArtifactNotFound
 from activities.llm_usage import UsageCollector
+from activities.run_events import RunEventWriter, chunk_events, graph_stream_modes
 from activities.tracing import StepTrace, Tracing
 from shipway import queries
 from shipway.checkpoint_crypto import EncryptedAsyncPostgresSaver, encrypted_serde
@@ -158,6 +159,29 @@ def _failure(exc: Exception, run_usage: tuple[int, int, float]) -> ApplicationEr
     return ApplicationError(str(exc), detail, type=type(exc).__name__)
 
 
+class _Streamed:
+    """One graph step's stream to ``run_events``: asks LangGraph for the run's Platform modes plus
+    ``updates`` (which the step reads its nodes and interrupts from), stores each chunk of a mode the
+    caller asked for as the Platform names it, and hands the root graph's updates back to the step."""
+
+    def __init__(self, inp: GraphStepInput, events: RunEventWriter | None) -> None:
+        if events is None:
+            raise ApplicationError("this worker has no run event writer; it cannot stream runs", type="NoEventWriter")
+        try:
+            self.wanted = graph_stream_modes(inp.stream_modes or ["values"])
+        except ValueError as exc:
+            raise ApplicationError(str(exc), type="InvalidInput", non_retryable=True) from exc
+        self.graph_modes = self.wanted + ([] if "updates" in self.wanted else ["updates"])
+        self.inp, self.events = inp, events
+
+    async def take(self, item: tuple) -> dict | None:
+        """Store ``item`` if its mode was asked for; the root graph's ``updates`` chunk, else None."""
+        namespace, mode, chunk = item if self.inp.stream_subgraphs else ((), *item)
+        if mode in self.wanted:
+            await self.events.append(self.inp.run_id, self.inp.tenant, chunk_events(item, self.inp.stream_subgraphs))
+        return chunk if mode == "updates" and not namespace else None
+
+
 class GraphActivities:
     """The graph activity and what it owns: the checkpointer's connection pool, the compiled graphs
     of the versions this worker has run (LRU, at most :data:`MAX_COMPILED_GRAPHS`), the unpacked
@@ -172,14 +196,17 @@ class GraphActivities:
         serde: how checkpoints are serialized and encrypted at rest; default
             :func:`shipway.checkpoint_crypto.encrypted_serde` of the current settings.
         tracing: LangSmith tracing of each graph step (:class:`activities.tracing.Tracing`); default off.
+        events: the writer of ``run_events``, for steps that stream (``stream_modes``); required by them.
 
     Raises:
         shipway.checkpoint_crypto.CheckpointKeyError: the configured checkpoint keys do not parse.
     """
 
     def __init__(self, db: Database, artifacts: ArtifactCache, default_model: str | None = None, pool_size: int = 30,
-                 serde: EncryptedSerializer | None = None, tracing: Tracing | None = None) -> None:
+                 serde: EncryptedSerializer | None = None, tracing: Tracing | None = None,
+                 events: RunEventWriter | None = None) -> None:
         self.db = db
+        self.events = events  # where streamed runs' chunks go (LangGraph Platform API streams); None: not streamed
         self.tracing = tracing or Tracing()  # LangSmith tracing of graph steps; off by default
         self._serde = serde or encrypted_serde(get_settings())
         self.artifacts = artifacts
@@ -371,11 +398,14 @@ class GraphActivities:
             _keep_heartbeating(lambda: {"node": nodes[-1] if nodes else None, "nodes": len(nodes)}))
         try:
             if not stopped:
+                streamed = _Streamed(inp, self.events) if inp.stream_modes is not None else None
+                modes = streamed.graph_modes if streamed else "updates"
                 # closing the stream on a budget stop lets LangGraph write the last node's checkpoint
-                async with aclosing(c.graph.astream(payload, config, context=inp.context, stream_mode="updates",
-                                                    durability=c.durability)) as stream:
-                    async for chunk in stream:
-                        for node, update in chunk.items():
+                async with aclosing(c.graph.astream(payload, config, context=inp.context, stream_mode=modes,
+                                                    subgraphs=inp.stream_subgraphs, durability=c.durability)) as stream:
+                    async for item in stream:
+                        chunk = item if streamed is None else await streamed.take(item)
+                        for node, update in (chunk or {}).items():
                             if node == "__interrupt__":
                                 interrupt = update[0].value if update else None
                             else:

@@ -28,8 +28,10 @@ from typing import Any
 import orjson
 from langgraph.types import Send
 from psycopg_pool import AsyncConnectionPool
+from temporalio import activity
 
 from shipway.db.engine import role_options
+from workflows.types import END_RUN_STREAM, RunStreamEnd, RunStreamEnded
 
 CHANNEL = "run_events"
 END = "end"  # the terminal event a run's stream ends with; followers stop after it
@@ -246,3 +248,17 @@ class RunEventWriter:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class RunEventActivities:
+    """The run workflow's local activity that closes a streamed run's events (the graph activity
+    appends its chunks through the same :class:`RunEventWriter`)."""
+
+    def __init__(self, writer: RunEventWriter) -> None:
+        self.writer = writer
+
+    @activity.defn(name=END_RUN_STREAM)
+    async def end_run_stream(self, inp: RunStreamEnd) -> RunStreamEnded:
+        """Append ``error`` (when the run ended without its output) and ``end``; returns the id of ``end``."""
+        events = ([("error", inp.error)] if inp.error else []) + [(END, None)]
+        return RunStreamEnded(end_id=(await self.writer.append(inp.run_id, inp.tenant, events))[-1])

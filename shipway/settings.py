@@ -75,6 +75,7 @@ class Settings(BaseSettings):
                                          "may run as a local activity (no task-queue round trip) before a regular, heartbeating "
                                          "activity runs it again; 0: always a regular activity.")
     graph_heartbeat_timeout_s: float = Field(default=30.0, description="Heartbeat timeout of the graph activity, seconds; a dead worker is noticed after this.")
+    stream_heartbeat_s: float = Field(default=5.0, gt=0, description="A run's server-sent event stream sends a heartbeat comment after this many idle seconds (as the LangGraph Platform does).")
     operator: str = Field(default="operator", description="Who the CLI/console acts as when none is given.")
     artifact_store: str = Field(default="postgres", description="Where artifacts live: 'postgres' (the catalog database) or 's3://bucket/prefix'.")
     s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint for the artifact store (S3-compatible stores, tests); default: AWS.")
@@ -120,6 +121,11 @@ class Settings(BaseSettings):
     jira_webhook_secrets: list[str] = Field(default_factory=list, description="Secrets of the Jira admin webhook (JSON list); "
                                             "any of them verifies a delivery, so a secret can be rotated without downtime.")
     webhook_max_body_bytes: int = Field(default=512 * 1024, description="Largest webhook body the gateway accepts, bytes (413 above).")
+    run_webhook_secret: str | None = Field(default=None, description="Secret that signs run-completion webhooks (the Platform "
+                                           "API's `webhook`; X-Shipway-Signature); unset = runs cannot take a webhook.")
+    run_webhook_allow_private: bool = Field(default=False, description="Whether run webhooks may go to loopback, private, "
+                                            "link-local or other non-global addresses (off: a caller cannot make workers "
+                                            "reach internal services).")
     worker_metrics_port: int | None = Field(default=None, description="Port a worker serves Prometheus /metrics on (its own "
                                             "metrics); unset = not served. `shipway up` picks a free one.")
     metrics_host: str = Field(default="127.0.0.1", description="Address a worker's /metrics and the Temporal SDK's metrics "

@@ -44,7 +44,9 @@ from activities.runbook_reports import RunbookReportActivities
 from activities.runbook_starter import RunbookStarterActivities
 from activities.search_health import SearchHealthActivities
 from activities.webhook_health import WebhookHealthActivities
+from activities.run_events import RunEventActivities, RunEventWriter
 from activities.runs import RunActivities
+from activities.thread_updates import ThreadUpdateActivities
 from activities.scaffold import BuildActivities
 from activities.tracing import Tracing
 from activities.traffic import TrafficActivities
@@ -56,6 +58,7 @@ from shipway.settings import AGENTS_TASK_QUEUE, CONTROL_TASK_QUEUE, Settings, ge
 from shipway.schedules import ensure_schedules
 from workflows.agent_run import AgentRunWorkflow
 from workflows.threads import ThreadWorkflow
+from workflows.thread_state import ThreadStateWorkflow
 from workflows.audit_verification import AuditVerificationWorkflow
 from workflows.deployment import DeploymentWorkflow
 from workflows.lifecycle import AgentLifecycleWorkflow
@@ -78,7 +81,7 @@ CONTROL_WORKFLOWS.append(CostRollupWorkflow)  # cost governance
 RUNBOOK_WORKFLOWS = [HighErrorRateRunbook, ConnectionPoolRunbook, SlowSearchRunbook, FailedDeploymentRunbook,
                      WebhookFailuresRunbook, BackupRunbook, RestoreRunbook, RestoreDrillRunbook, RunbookTriggersWorkflow]
 CONTROL_WORKFLOWS.extend(RUNBOOK_WORKFLOWS)
-AGENT_WORKFLOWS = [AgentRunWorkflow, ThreadWorkflow]
+AGENT_WORKFLOWS = [AgentRunWorkflow, ThreadWorkflow, ThreadStateWorkflow]
 # Pure dataclass/constant modules are shared with the sandbox instead of re-imported for every
 # workflow run (measured: re-importing them was ~10% of the worker's CPU under load).
 PASSTHROUGH_MODULES = ("workflows.types", "workflows.statuses", "workflows.strategies", "workflows.runbook_types",
@@ -128,12 +131,17 @@ class ShipwayWorkers:
         artifacts = ArtifactCache(settings.resolved_artifact_cache_dir, self.store.get)
         # LangSmith tracing of agent runs when LANGSMITH_API_KEY is set (one client per worker)
         tracing = Tracing.from_settings(settings) if AGENTS_TASK_QUEUE in queues else None
-        self.graphs = GraphActivities(self.db, artifacts, settings.llm, serde=encrypted_serde(settings), tracing=tracing)
+        # chunks of streamed runs (the LangGraph Platform API's streams) go to run_events for every gateway
+        self.events = RunEventWriter(self.db.url, role=self.db.role, max_size=4)
+        self.graphs = GraphActivities(self.db, artifacts, settings.llm, serde=encrypted_serde(settings), tracing=tracing,
+                                      events=self.events)
         self.guards = GuardActivities(self.db, PiiGuard(), RailsGuard(llm=settings.llm), artifacts) if AGENTS_TASK_QUEUE in queues else None
         audit, runs = AuditActivities(self.db), RunActivities(self.db)
         by_queue = {
             CONTROL_TASK_QUEUE: (CONTROL_WORKFLOWS, self._control_activities(audit)),
             AGENTS_TASK_QUEUE: (AGENT_WORKFLOWS, [self.graphs.run_graph, runs.start_run, runs.record_run, runs.create_thread, audit.record_audit,
+                                                  RunEventActivities(self.events).end_run_stream,
+                                                  ThreadUpdateActivities(self.graphs).update_thread_state,
                                                   *([self.guards.guard_input, self.guards.verify_output] if self.guards else [])]),
         }
         precompile_workflows([w for q in queues for w in by_queue[q][0]])
@@ -228,6 +236,7 @@ class ShipwayWorkers:
             stop()
         self._metrics_stops = []
         await self.graphs.close()
+        await self.events.close()
         await self.db.dispose()
 
 

@@ -31,6 +31,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 from workflows.statuses import GraphStepStatus, RunStatus
 from workflows.types import (
+    END_RUN_STREAM,
     WORKFLOW_FAILURE_TYPES,
     GUARD_INPUT,
     QUERY_RUN_STATE,
@@ -61,6 +62,8 @@ from workflows.types import (
     RunResult,
     RunStart,
     RunStartResult,
+    RunStreamEnd,
+    RunStreamEnded,
 )
 
 _LOCAL = dict(start_to_close_timeout=timedelta(seconds=30))
@@ -107,6 +110,7 @@ class AgentRunWorkflow:
                 await self._record(RunStatus.CANCELLED, [0, 0, 0.0], timedelta(0), error="cancelled on request",
                                    interrupt=self._result.interrupt if self._result else None)
             self._result = RunResult(run_id=inp.run_id, status=RunStatus.CANCELLED, error="cancelled on request")
+            await self._end_stream(self._result)
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise
 
@@ -269,7 +273,7 @@ class AgentRunWorkflow:
         return GraphStepInput(run_id=inp.run_id, agent_name=inp.agent_name, version=inp.version, thread_id=inp.thread_id,
                               input=input, resume=resume, context=inp.context, configurable=inp.configurable,
                               tenant=inp.tenant, workflow_id=workflow.info().workflow_id, budget_usd=budget,
-                              spent_usd=usage[2])
+                              spent_usd=usage[2], stream_modes=inp.stream_modes, stream_subgraphs=inp.stream_subgraphs)
 
     def _spent(self, usage: list) -> bool:
         """Whether the run's cost has reached its budget."""
@@ -321,10 +325,25 @@ class AgentRunWorkflow:
                 return None
 
     async def _settle(self, result: RunResult) -> RunResult:
-        """Publish the final result and let waiting update handlers answer before the run closes."""
+        """Publish the final result, close a streamed run's events, and let waiting update handlers
+        answer before the run closes."""
         self._result = result
+        await self._end_stream(result)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
+
+    async def _end_stream(self, result: RunResult) -> None:
+        """For a streamed run (``stream_modes``): its ``error`` event when it ended without its
+        output, then ``end``, so that every follower stops."""
+        if self._inp.stream_modes is None:
+            return
+        error = None
+        if result.status not in (RunStatus.SUCCEEDED, RunStatus.INTERRUPTED):
+            kind, _, message = (result.error or str(result.status)).partition(": ")
+            error = {"error": kind if message and kind.isidentifier() else str(result.status),
+                     "message": message if message and kind.isidentifier() else (result.error or str(result.status))}
+        await workflow.execute_local_activity(END_RUN_STREAM, RunStreamEnd(run_id=self._inp.run_id, tenant=self._inp.tenant,
+                                                                           error=error), result_type=RunStreamEnded, **_LOCAL)
 
     async def _record(self, status: RunStatus, usage: list, waited: timedelta, *, output: dict | None = None,
                       interrupt: dict | None = None, error: str | None = None, latency: timedelta | None = None,

@@ -82,6 +82,7 @@ RUN_GRAPH = "run_graph"
 VERIFY_OUTPUT = "verify_output"
 RECORD_RUN = "record_run"
 CREATE_THREAD = "create_thread"
+END_RUN_STREAM = "end_run_stream"
 
 # Errors in workflow code that end the workflow (an ApplicationError an operator sees) instead of
 # failing its task forever. Deliberately not ``Exception``: the SDK would then also fail workflows on
@@ -356,6 +357,8 @@ class RunInput:
     resume: Any = None  # ``command.resume``: the run answers its thread's pending interrupt instead of taking ``input``
     wait_for_thread: bool = False  # a busy thread queues the run until it is free (``multitask_strategy="enqueue"``)
     metadata: dict[str, Any] = field(default_factory=dict)  # the caller's run metadata, kept on the run row
+    stream_modes: list[str] | None = None  # the Platform stream modes whose chunks go to ``run_events``; None: not streamed
+    stream_subgraphs: bool = False  # chunks of subgraphs too, named ``mode|namespace``
 
 
 @dataclass
@@ -760,6 +763,23 @@ class RunStartResult:
 
 
 @dataclass
+class RunStreamEnd:
+    """The end of a streamed run's events: an ``error`` event first when ``error`` is set (``{"error":
+    kind, "message": text}``), then ``end``, after which followers stop."""
+
+    run_id: str
+    tenant: str
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class RunStreamEnded:
+    """The id of the ``end`` event."""
+
+    end_id: int
+
+
+@dataclass
 class ThreadCreate:
     """A thread made before its first run (``POST /threads``): the caller's ``metadata``;
     ``if_exists``: ``raise`` (refuse an existing id) or ``do_nothing`` (answer the existing thread)."""
@@ -794,6 +814,8 @@ class GraphStepInput:
     workflow_id: str = ""
     budget_usd: float | None = None  # what is left of the run's max_cost_usd, US dollars; None = no budget
     spent_usd: float = 0.0  # the run's LLM cost before this step as the workflow counted it (budget across retries)
+    stream_modes: list[str] | None = None  # Platform stream modes to store in ``run_events`` (None: none)
+    stream_subgraphs: bool = False
 
 
 @dataclass
@@ -1026,3 +1048,100 @@ class CostRollupResult:
     budgets: int
     alerts: list[BudgetAlertFired] = field(default_factory=list)
 # == end of cost governance =======================================================================
+
+
+# == Run completion webhooks (the Platform API's ``webhook``; activities/run_webhooks.py) ==========
+DELIVER_RUN_WEBHOOK = "deliver_run_webhook"  # shipway-agents
+
+
+@dataclass
+class RunWebhook:
+    """One run-completion webhook: POST the run (the Platform's ``Run`` object) and its thread's final
+    state ``values`` to ``url`` (http or https), signed, once the run ended.
+
+    ``status`` is the Platform run status: ``success`` (also a run that stopped at an interrupt),
+    ``error`` (with ``error``, a message) or ``interrupted`` (cancelled). ``metadata`` is the caller's
+    run metadata; ``created_at`` / ``ended_at`` are ISO 8601 times (empty: unknown, sent as null);
+    ``multitask_strategy`` as the run was created with. ``webhook_id`` identifies the delivery
+    (``X-Shipway-Delivery``): the same on every retry, e.g. the run id, so receivers can drop
+    repeats. Retries are the workflow's: ``RetryPolicy(initial_interval=1 s, backoff_coefficient=2,
+    maximum_interval=60 s, maximum_attempts=5)``, ``start_to_close_timeout`` 30 s; refusals (4xx,
+    redirects, a refused address or scheme) are non-retryable ``ApplicationError``s."""
+
+    url: str
+    run_id: str
+    thread_id: str
+    tenant: str
+    agent_name: str
+    version: int
+    status: str
+    webhook_id: str
+    values: dict[str, Any] | None = None
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+    ended_at: str = ""
+    multitask_strategy: str | None = None
+
+
+@dataclass
+class RunWebhookResult:
+    """A delivered webhook: the receiver's 2xx ``status_code`` and the ``attempt`` (1 = first) that
+    delivered it."""
+
+    status_code: int
+    attempt: int
+# == end of run completion webhooks ===============================================================
+
+
+# == LangGraph Platform API: thread state updates (ThreadStateWorkflow, update_thread_state) =======
+from enum import StrEnum  # noqa: E402 (this section's own import, kept with it)
+
+THREAD_STATE_WORKFLOW = "ThreadStateWorkflow"
+UPDATE_THREAD_STATE = "update_thread_state"  # shipway-agents
+
+
+def thread_state_workflow_id(thread_id: str, update_id: str) -> str:
+    """Workflow id of one update of a thread's state: ``thread-state:{thread_id}:{update_id}`` (a UUID)."""
+    return f"thread-state:{thread_id}:{update_id}"
+
+
+class StateUpdateRefusal(StrEnum):
+    """Why a thread's state was not updated: ``busy`` (an unfinished run holds the thread),
+    ``not_found`` (no such thread of the tenant, or no such checkpoint), ``invalid`` (LangGraph refused
+    the update, e.g. an unknown ``as_node``), ``blocked`` (the run guards refused the values)."""
+
+    BUSY = "busy"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    BLOCKED = "blocked"
+
+
+@dataclass
+class ThreadStateUpdate:
+    """Write ``values`` to the thread's state as if node ``as_node`` had just run (None: LangGraph
+    infers it), on top of its latest checkpoint or of ``checkpoint_id`` (a fork), with the graph of
+    ``agent_name`` v``version`` (the version that served the thread's last run). ``values``: a JSON
+    object, a list of them, or None. ``actor`` is audited; ``update_id`` (the workflow's UUID) marks the
+    checkpoint it writes, so a retried attempt finds it instead of writing a second one."""
+
+    thread_id: str
+    tenant: str
+    agent_name: str
+    version: int
+    values: Any = None
+    as_node: str | None = None
+    checkpoint_id: str | None = None
+    actor: str = ""
+    update_id: str = ""
+
+
+@dataclass
+class ThreadStateUpdated:
+    """The new checkpoint (``{"thread_id", "checkpoint_ns", "checkpoint_id"}``); or ``refused`` with
+    the ``reason`` (nothing written)."""
+
+    checkpoint: dict[str, Any] | None = None
+    refused: StateUpdateRefusal | None = None
+    reason: str = ""
+# == end of thread state updates ===================================================================

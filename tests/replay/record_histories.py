@@ -16,7 +16,8 @@ data, refused repeats and unmapped accounts, a rejection that needs a reason; an
 breaching on its error rate; and under ``run-budget``, a run whose LLM cost reaches its budget;
 and a checkpoint-retention pass in batches of one thread that continues as new; and a cost rollup;
 and under ``failed-deployment-runbook`` a rollback that starts the Failed Deployment runbook, and
-connection-pool runbooks confirmed, skipped and timed out.
+connection-pool runbooks confirmed, skipped and timed out; and a LangGraph Platform API thread made
+before its first run, then its state updated.
 """
 
 from __future__ import annotations
@@ -217,6 +218,7 @@ async def _scenarios(client, db) -> None:
     await _retention_scenario(client, db)  # checkpoint retention
     await _runbook_scenarios(client, db)  # runbooks
     await _cost_rollup_scenario(client)  # cost governance
+    await _thread_scenarios(client, db)  # LangGraph Platform API threads
 
 
 # -- checkpoint retention ------------------------------------------------------------------------
@@ -281,6 +283,36 @@ async def _cost_rollup_scenario(client) -> None:
     assert (await handle.result()).rollup_rows > 0
     await _record(handle, "cost_rollup_today_and_yesterday")
 # -- end cost governance -------------------------------------------------------------------------
+
+
+# -- LangGraph Platform API threads --------------------------------------------------------------
+async def _thread_scenarios(client, db) -> None:
+    """A thread made before its first run (``ThreadWorkflow``); after a Platform run on it stopped at
+    node b's interrupt, an update of its state as node a (``ThreadStateWorkflow``: guard, write, audit)."""
+    import uuid
+
+    from shipway import control
+    from tests.support.lifecycle import counting_spec, deploy
+    from workflows.statuses import RunStatus
+    from workflows.types import (THREAD_STATE_WORKFLOW, ThreadStateUpdate, ThreadStateUpdated, thread_state_workflow_id,
+                                 thread_workflow_id)
+
+    name, version = await deploy(client, db, counting_spec())
+    thread_id = str(uuid.uuid4())
+    assert await control.create_thread(client, thread_id, "default", {"case": "replay"})
+    await _record(client.get_workflow_handle(thread_workflow_id(thread_id)), "thread_created")
+    _, result = await control.start_run(client, name, version, {"log_path": os.devnull, "ask": True}, thread_id=thread_id,
+                                        wait=True, platform=control.PlatformRun())
+    assert result.status == RunStatus.INTERRUPTED, result
+    update_id = str(uuid.uuid4())
+    handle = await client.start_workflow(
+        THREAD_STATE_WORKFLOW, ThreadStateUpdate(thread_id=thread_id, tenant="default", agent_name=name, version=version,
+                                                 values={"message": "checked by hand"}, as_node="a", actor="replay",
+                                                 update_id=update_id),
+        id=thread_state_workflow_id(thread_id, update_id), task_queue="shipway-agents", result_type=ThreadStateUpdated)
+    assert (await handle.result()).checkpoint is not None
+    await _record(handle, "thread_state_updated")
+# -- end LangGraph Platform API threads ----------------------------------------------------------
 
 
 async def main() -> None:

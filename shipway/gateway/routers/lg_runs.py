@@ -13,14 +13,17 @@ holder first. Not implemented, answered 422 naming the field: ``rollback``, ``co
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from activities.run_events import END, MESSAGES_TUPLE, graph_stream_modes
 from shipway import control, queries
 from shipway.auth.keys import Principal
 from shipway.auth.roles import Action
@@ -30,6 +33,7 @@ from shipway.gateway.auth import require
 from shipway.gateway.budgets import refuse_over_daily_budget
 from shipway.gateway.deps import get_client, get_db, get_versions
 from shipway.gateway.errors import ApiError
+from shipway.gateway.sse import HEARTBEAT, MEDIA_TYPE, parse_last_event_id, sse
 from shipway.gateway.schemas import JsonObject, LookupText, ThreadId, storable
 from shipway.gateway.versions import UnknownVersion, VersionCache
 from shipway.langgraph_api import assistants
@@ -37,6 +41,7 @@ from shipway.langgraph_api.errors import RESPONSES, PlatformRoute, PlatformError
 from shipway.langgraph_api.run_views import run_object, wait_body
 from shipway.langgraph_api.graphs import graph_states_lifespan
 from shipway.gateway.routers.lg_threads import thread_row
+from shipway.run_event_stream import follow
 from shipway.langgraph_api.thread_views import empty_state, state_view, thread_view
 from workflows.types import SA_AGENT, SA_TENANT, run_workflow_id
 
@@ -138,8 +143,9 @@ async def _thread(db: Database, client: Client, thread_id: str, body: RunCreate,
 
 
 async def _start(thread_id: str | None, body: RunCreate, db: Database, client: Client, versions: VersionCache,
-                 principal: Principal, wait: bool) -> Run:
-    """Start (and with ``wait`` wait for) one Platform run; returns its row."""
+                 principal: Principal, wait: bool, stream_modes: list[str] | None = None) -> Run:
+    """Start (and with ``wait`` wait for) one Platform run, storing its chunks of ``stream_modes``
+    for its stream; returns its row."""
     _refuse_unimplemented(body)
     agent = await _agent(db, body.assistant_id, principal.tenant)
     queued = False
@@ -160,7 +166,8 @@ async def _start(thread_id: str | None, body: RunCreate, db: Database, client: C
     if resume is None and (errors := served.input_errors(body.input or {})):
         raise ApiError(422, "invalid input for agent", errors)
     await refuse_over_daily_budget(db, agent, principal)
-    platform = control.PlatformRun(resume=resume, wait_for_thread=queued, metadata=body.metadata or {})
+    platform = control.PlatformRun(resume=resume, wait_for_thread=queued, metadata=body.metadata or {},
+                                   stream_modes=stream_modes, stream_subgraphs=body.stream_subgraphs)
     configurable = (body.config or {}).get("configurable")
     # local graph steps only for a caller who waits: the run's acceptance is answered with the
     # workflow task, which a local step holds until the graph ends
@@ -307,3 +314,82 @@ async def cancel_run(thread_id: ThreadId, run_id: LookupText, db: Annotated[Data
         run = await db.read(queries.run, run_id, as_tenant=principal.tenant)
         return JSONResponse(run_object(run, assistants.assistant_id(run.agent_name)))
     return JSONResponse(None, status_code=202)
+
+
+def _stream_modes(requested: Any) -> list[str]:
+    """The Platform stream modes asked for (``stream_mode``: one or a list; default ``values``).
+
+    Raises:
+        ApiError: 422 naming a mode Shipway does not stream.
+    """
+    modes = [requested] if isinstance(requested, str) else list(requested or ["values"])
+    try:
+        graph_stream_modes(modes)
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from exc
+    return modes
+
+
+def _event_stream(request: Request, run: Run, tenant: str, after_id: int | None, modes: list[str] | None) -> StreamingResponse:
+    """The run's events as the Platform's server-sent events: ``metadata`` first, then every stored
+    event after ``after_id`` (each with its id, to resume from) and each new one as the worker
+    stores it, a heartbeat comment while idle, until the run's stream ends. ``modes``: only events
+    of these modes (and ``error``); None: all."""
+    db: Database = request.app.state.db
+    settings = request.app.state.settings
+    wanted = None if modes is None else {"messages" if m == MESSAGES_TUPLE else m for m in modes} | {"error"}
+
+    async def events() -> AsyncIterator[bytes]:
+        yield sse("metadata", {"run_id": run.id, "attempt": 1})
+        async with aclosing(follow(db.url, db.role, run.id, tenant, after_id, settings.stream_heartbeat_s)) as stored:
+            async for event in stored:
+                if event is None:
+                    yield HEARTBEAT
+                elif event.event == END:
+                    return
+                elif wanted is None or event.event.split("|", 1)[0] in wanted:
+                    yield sse(event.event, event.data, event.id)
+
+    where = f"/threads/{run.thread_id}/runs/{run.id}"
+    return StreamingResponse(events(), media_type=MEDIA_TYPE,
+                             headers={"Content-Location": where, "Location": f"{where}/stream", "Cache-Control": "no-store"})
+
+
+@router.post("/threads/{thread_id}/runs/stream", response_class=StreamingResponse, responses=_CONFLICT)
+async def stream_run(request: Request, thread_id: ThreadId, body: RunCreate, db: Annotated[Database, Depends(get_db)],
+                     client: Annotated[Client, Depends(get_client)], versions: Annotated[VersionCache, Depends(get_versions)],
+                     principal: Annotated[Principal, Depends(require(Action.RUN_START))]) -> StreamingResponse:
+    """Start a run on the thread and stream it (``runs.stream``); the stream can be joined again
+    from any gateway with ``Last-Event-ID`` (``GET .../stream``)."""
+    modes = _stream_modes(body.stream_mode)
+    run = await _start(thread_id, body, db, client, versions, principal, wait=False, stream_modes=modes)
+    return _event_stream(request, run, principal.tenant, None, modes)
+
+
+@router.post("/runs/stream", response_class=StreamingResponse, responses=_CONFLICT)
+async def stream_stateless_run(request: Request, body: RunCreate, db: Annotated[Database, Depends(get_db)],
+                               client: Annotated[Client, Depends(get_client)],
+                               versions: Annotated[VersionCache, Depends(get_versions)],
+                               principal: Annotated[Principal, Depends(require(Action.RUN_START))]) -> StreamingResponse:
+    """Start a run on a new thread of its own and stream it."""
+    modes = _stream_modes(body.stream_mode)
+    run = await _start(None, body, db, client, versions, principal, wait=False, stream_modes=modes)
+    return _event_stream(request, run, principal.tenant, None, modes)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=StreamingResponse)
+async def join_stream(request: Request, thread_id: ThreadId, run_id: LookupText, db: Annotated[Database, Depends(get_db)],
+                      client: Annotated[Client, Depends(get_client)],
+                      principal: Annotated[Principal, Depends(require(Action.RUN_READ))],
+                      last_event_id: Annotated[str | None, Header()] = None,
+                      stream_mode: Annotated[list[str] | None, Query()] = None) -> StreamingResponse:
+    """Join a run's stream (``runs.join_stream``): with ``Last-Event-ID``, the events after that id,
+    else all of them, then the new ones until the run's stream ends. 422 for a malformed
+    ``Last-Event-ID``; a run that was not streamed has no events and ends at once when it settles."""
+    try:
+        after = parse_last_event_id(last_event_id)
+    except ValueError as exc:
+        raise ApiError(422, f"Last-Event-ID: {exc}") from exc
+    run = await _run_of_thread(db, client, thread_id, run_id, principal)
+    modes = [m for m in stream_mode or [] if m]  # the SDK sends an empty ``stream_mode`` for none
+    return _event_stream(request, run, principal.tenant, after, _stream_modes(modes) if modes else None)

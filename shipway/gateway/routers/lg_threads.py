@@ -1,6 +1,7 @@
 """LangGraph Platform API: threads, read side (``GET /threads/{thread_id}``, ``POST /threads/search``,
 ``GET /threads/{thread_id}/state``, ``GET /threads/{thread_id}/state/{checkpoint_id}``,
-``POST /threads/{thread_id}/state/checkpoint``, ``POST /threads/{thread_id}/history``).
+``POST /threads/{thread_id}/state/checkpoint``, ``POST /threads/{thread_id}/history``), and the
+update of a thread's state (``POST /threads/{thread_id}/state``, through ``ThreadStateWorkflow``).
 
 A thread is a Shipway conversation thread of the key's tenant; its state is read from its
 checkpoints through the graph of the version that served its last run
@@ -12,10 +13,12 @@ tenant's thread included, is a 404 like an unknown thread. Errors answer ``{"det
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import Client, WorkflowFailureError
 
 from shipway import queries
 from shipway.auth.keys import Principal
@@ -23,13 +26,16 @@ from shipway.auth.roles import Action, allows
 from shipway.checkpoint_crypto import CheckpointDecryptionError
 from shipway.db.engine import Database
 from shipway.gateway.auth import require
-from shipway.gateway.deps import get_db
+from shipway.gateway.deps import get_client, get_db
 from shipway.gateway.errors import ApiError
 from shipway.gateway.routers.lg_assistants import graph_states
 from shipway.gateway.schemas import JsonObject, LookupText, ThreadId
 from shipway.langgraph_api import graphs, thread_views
 from shipway.langgraph_api.assistants import contains, resolve
-from shipway.langgraph_api.errors import RESPONSES, PlatformRoute
+from shipway.langgraph_api.errors import RESPONSES, PlatformError, PlatformRoute
+from shipway.settings import AGENTS_TASK_QUEUE
+from workflows.types import (THREAD_STATE_WORKFLOW, StateUpdateRefusal, ThreadStateUpdate, ThreadStateUpdated,
+                             thread_state_workflow_id)
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["langgraph platform: threads"], route_class=PlatformRoute,
@@ -208,3 +214,57 @@ async def thread_history(thread_id: ThreadId, body: HistoryQuery, db: Db, states
     snapshots = await states.history(vg, thread_id, principal.tenant, body.limit, before, body.metadata,
                                      body.checkpoint.model_dump() if body.checkpoint else None)
     return [thread_views.state_view(s, thread_id) for s in snapshots]
+
+
+class StateUpdate(BaseModel):
+    """``POST /threads/{thread_id}/state`` (``threads.update_state``): ``values`` (an object, a list of
+    objects, or null), written as node ``as_node``, on the latest checkpoint or on ``checkpoint`` /
+    ``checkpoint_id`` (the SDK's deprecated form)."""
+
+    model_config = ConfigDict(extra="ignore")
+    values: JsonObject | list[JsonObject] | None = None
+    as_node: LookupText | None = None
+    checkpoint: CheckpointRef | None = None
+    checkpoint_id: LookupText | None = None
+
+
+Updater = Annotated[Principal, Depends(require(Action.RUN_RESUME, Action.RUN_RESUME_OWN))]
+_UPDATE_REFUSED = {StateUpdateRefusal.NOT_FOUND: 404, StateUpdateRefusal.BUSY: 409, StateUpdateRefusal.INVALID: 422,
+                   StateUpdateRefusal.BLOCKED: 422}
+_STATE_UPDATE = {409: {"model": PlatformError, "description": "A run is executing on the thread (busy)"},
+                 422: {"model": PlatformError, "description": "No agent bound to the thread yet, values the run guards "
+                                                              "blocked, or an update LangGraph refuses"}}
+
+
+@router.post("/threads/{thread_id}/state", responses=_STATE_UPDATE)
+async def update_thread_state(thread_id: ThreadId, body: StateUpdate, db: Db, principal: Updater,
+                              client: Annotated[Client, Depends(get_client)]) -> dict:
+    """Write ``values`` to the thread's state as if node ``as_node`` had just run (``ThreadStateWorkflow``:
+    guarded like a human's answer, written by the worker, audited as ``thread.state_updated`` with the
+    key's actor); answers ``{"checkpoint": ...}``, the new checkpoint, whose parent is the one written
+    on. An update changes what the graph does next, as an answer does: roles that may resume runs.
+
+    404 for an unknown thread or checkpoint (another tenant's included); 409 while a run executes on
+    the thread, or one waits for a human through ``/v1``; 422 for a thread no run has bound to an
+    agent yet (no graph to update), a subgraph's namespace (not implemented), values the run guards
+    block, or an update LangGraph refuses (e.g. an unknown node), each naming why.
+    """
+    row = await thread_row(db, thread_id, principal)
+    if row.thread.agent_name is None or row.run is None:
+        raise ApiError(422, f"thread {thread_id!r} has no agent bound yet (its first run binds one): no graph to update")
+    checkpoint = body.checkpoint or CheckpointRef(checkpoint_id=body.checkpoint_id)
+    if checkpoint.checkpoint_ns:
+        raise ApiError(422, "not implemented by Shipway: checkpoint.checkpoint_ns (a subgraph's state)")
+    update_id = str(uuid.uuid4())
+    try:
+        done = await client.execute_workflow(
+            THREAD_STATE_WORKFLOW, ThreadStateUpdate(
+                thread_id=thread_id, tenant=principal.tenant, agent_name=row.thread.agent_name, version=row.run.version,
+                values=body.values, as_node=body.as_node, checkpoint_id=checkpoint.checkpoint_id or body.checkpoint_id,
+                actor=principal.actor, update_id=update_id),
+            id=thread_state_workflow_id(thread_id, update_id), task_queue=AGENTS_TASK_QUEUE, result_type=ThreadStateUpdated)
+    except WorkflowFailureError as exc:
+        raise ApiError(500, f"state update failed: {exc.cause.cause or exc.cause}") from exc
+    if done.refused is not None:
+        raise ApiError(_UPDATE_REFUSED[done.refused], done.reason)
+    return {"checkpoint": thread_views.checkpoint_view({"configurable": done.checkpoint}, thread_id)}
