@@ -40,7 +40,7 @@ from activities.artifact_format import IntegrityError
 from activities.artifact_loader import ArtifactCache
 from activities.artifact_store import ArtifactNotFound
 from activities.llm_usage import UsageCollector
-from activities.run_events import RunEventWriter, chunk_events, graph_stream_modes
+from activities.run_events import RunEventWriter, chunk_events, graph_stream_modes, to_jsonable
 from activities.tracing import StepTrace, Tracing
 from shipway import queries
 from shipway.checkpoint_crypto import EncryptedAsyncPostgresSaver, encrypted_serde
@@ -275,6 +275,16 @@ class GraphActivities:
             output_fn=loaded.attr(m.output) if m.output else None,
             output_keys=tuple((m.output_schema or {}).get("properties", {})),
             durability=spec_durability(row.spec, self.default_model), declared_durability=row.spec.get("durability") or "auto")
+
+    async def thread_values(self, agent_name: str, version: int, thread_id: str) -> dict:
+        """The latest state values of ``thread_id`` as JSON (what a finished run's webhook carries).
+
+        Raises:
+            ApplicationError: as :meth:`compiled`.
+        """
+        c = await self.compiled(agent_name, version)
+        state = await c.graph.aget_state({"configurable": {"thread_id": thread_id}})
+        return to_jsonable(state.values or {})
 
     async def _price_table(self) -> dict[str, tuple[float, float]]:
         if (prices := self._prices.get("prices")) is None:

@@ -30,6 +30,7 @@ to the database.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import json
 import socket
@@ -41,6 +42,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.graph_runner import GraphActivities
 from shipway.langgraph_api.assistants import assistant_id
 from shipway.run_webhook_signature import DELIVERY_HEADER, SIGNATURE_HEADER, sign
 from shipway.settings import Settings
@@ -126,13 +128,15 @@ class RunWebhookActivities:
             seconds (httpx's timeout semantics).
     """
 
-    def __init__(self, secret: str | None, allow_private: bool = False, timeout_s: float = 10.0) -> None:
+    def __init__(self, secret: str | None, allow_private: bool = False, timeout_s: float = 10.0,
+                 graphs: GraphActivities | None = None) -> None:
         self.secret, self.allow_private, self.timeout_s = secret, allow_private, timeout_s
+        self.graphs = graphs  # reads a successful run's final values when the input carries none
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RunWebhookActivities:
-        """With the secret and address policy of ``settings``."""
-        return cls(settings.run_webhook_secret, settings.run_webhook_allow_private)
+    def from_settings(cls, settings: Settings, graphs: GraphActivities | None = None) -> RunWebhookActivities:
+        """With the secret and address policy of ``settings``; ``graphs`` reads the runs' final values."""
+        return cls(settings.run_webhook_secret, settings.run_webhook_allow_private, graphs=graphs)
 
     @activity.defn(name=DELIVER_RUN_WEBHOOK)
     async def deliver_run_webhook(self, inp: RunWebhook) -> RunWebhookResult:
@@ -149,6 +153,8 @@ class RunWebhookActivities:
         if inp.status not in PLATFORM_STATUSES:
             raise ApplicationError(f"run status {inp.status!r} is not one of {PLATFORM_STATUSES}", type=INVALID, non_retryable=True)
         target = await check_destination(inp.url, self.allow_private)
+        if inp.values is None and inp.status == "success" and self.graphs is not None:
+            inp = dataclasses.replace(inp, values=await self.graphs.thread_values(inp.agent_name, inp.version, inp.thread_id))
         body = json.dumps(payload(inp, datetime.now(UTC)), separators=(",", ":"), ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, DELIVERY_HEADER: inp.webhook_id,
                    SIGNATURE_HEADER: sign(self.secret, body, int(time.time()))}

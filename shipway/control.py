@@ -241,7 +241,8 @@ def run_start(agent_name: str, version: int, run_input: dict, thread_id: str | N
                    context=context, configurable=configurable or {}, started_by=started_by, max_cost_usd=max_cost_usd,
                    local_graph_timeout_s=settings.local_graph_timeout_s if local_graph and settings.local_graph_timeout_s else None,
                    ends_at_interrupt=p.ends_at_interrupt, resume=p.resume, wait_for_thread=p.wait_for_thread,
-                   metadata=p.metadata, stream_modes=p.stream_modes, stream_subgraphs=p.stream_subgraphs)
+                   metadata=p.metadata, stream_modes=p.stream_modes, stream_subgraphs=p.stream_subgraphs,
+                   webhook=p.webhook)
     options = dict(id=run_workflow_id(run_id), task_queue=AGENTS_TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                    search_attributes=TypedSearchAttributes([SearchAttributePair(SA_AGENT, agent_name),
                                                             SearchAttributePair(SA_TENANT, tenant)]))
@@ -254,7 +255,7 @@ class PlatformRun:
     (``ends_at_interrupt``), may answer its thread's pending interrupt (``resume``: ``command.resume``,
     any JSON value; None: none), may queue for a busy thread (``wait_for_thread``), keeps the
     caller's ``metadata``, and may store its chunks of ``stream_modes`` (of subgraphs too with
-    ``stream_subgraphs``) in ``run_events``."""
+    ``stream_subgraphs``) in ``run_events``, and may POST itself to a ``webhook`` once it ended."""
 
     ends_at_interrupt: bool = True
     resume: Any = None
@@ -262,6 +263,7 @@ class PlatformRun:
     metadata: dict = field(default_factory=dict)
     stream_modes: list[str] | None = None
     stream_subgraphs: bool = False
+    webhook: str | None = None
 
 
 async def start_run(client: Client, agent_name: str, version: int, run_input: dict, *, thread_id: str | None = None,

@@ -45,6 +45,7 @@ from activities.runbook_starter import RunbookStarterActivities
 from activities.search_health import SearchHealthActivities
 from activities.webhook_health import WebhookHealthActivities
 from activities.run_events import RunEventActivities, RunEventWriter
+from activities.run_webhooks import RunWebhookActivities
 from activities.runs import RunActivities
 from activities.thread_updates import ThreadUpdateActivities
 from activities.scaffold import BuildActivities
@@ -141,6 +142,7 @@ class ShipwayWorkers:
             CONTROL_TASK_QUEUE: (CONTROL_WORKFLOWS, self._control_activities(audit)),
             AGENTS_TASK_QUEUE: (AGENT_WORKFLOWS, [self.graphs.run_graph, runs.start_run, runs.record_run, runs.create_thread, audit.record_audit,
                                                   RunEventActivities(self.events).end_run_stream,
+                                                  RunWebhookActivities.from_settings(settings, self.graphs).deliver_run_webhook,
                                                   ThreadUpdateActivities(self.graphs).update_thread_state,
                                                   *([self.guards.guard_input, self.guards.verify_output] if self.guards else [])]),
         }

@@ -31,6 +31,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 from workflows.statuses import GraphStepStatus, RunStatus
 from workflows.types import (
+    DELIVER_RUN_WEBHOOK,
     END_RUN_STREAM,
     WORKFLOW_FAILURE_TYPES,
     GUARD_INPUT,
@@ -64,6 +65,8 @@ from workflows.types import (
     RunStartResult,
     RunStreamEnd,
     RunStreamEnded,
+    RunWebhook,
+    RunWebhookResult,
 )
 
 _LOCAL = dict(start_to_close_timeout=timedelta(seconds=30))
@@ -102,7 +105,10 @@ class AgentRunWorkflow:
     @workflow.run
     async def run(self, inp: RunInput) -> RunResult:
         try:
-            return await self._run(inp)
+            result = await self._run(inp)
+        except ApplicationError:  # the run failed; its row and result say how
+            await self._webhook(self._result)
+            raise
         except asyncio.CancelledError:
             # cancelled on request (the Platform API's cancel): the row says so and the thread is freed
             if self._accepted is not None and self._accepted.accepted:
@@ -112,7 +118,10 @@ class AgentRunWorkflow:
             self._result = RunResult(run_id=inp.run_id, status=RunStatus.CANCELLED, error="cancelled on request")
             await self._end_stream(self._result)
             await workflow.wait_condition(workflow.all_handlers_finished)
+            await self._webhook(self._result)
             raise
+        await self._webhook(result)
+        return result
 
     async def _run(self, inp: RunInput) -> RunResult:
         self._inp = inp
@@ -331,6 +340,25 @@ class AgentRunWorkflow:
         await self._end_stream(result)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
+
+    async def _webhook(self, result: RunResult | None) -> None:
+        """POST the ended run to its ``webhook`` (the caller's waits already answered): retried by the
+        activity's policy; a delivery that fails for good is logged, the run keeps its outcome."""
+        inp = self._inp
+        if not inp.webhook or result is None or result.status == RunStatus.REFUSED:
+            return
+        status = {RunStatus.SUCCEEDED: "success", RunStatus.INTERRUPTED: "success",
+                  RunStatus.CANCELLED: "interrupted"}.get(result.status, "error")
+        try:
+            await workflow.execute_activity(DELIVER_RUN_WEBHOOK, RunWebhook(
+                url=inp.webhook, run_id=inp.run_id, thread_id=inp.thread_id, tenant=inp.tenant, agent_name=inp.agent_name,
+                version=inp.version, status=status, webhook_id=inp.run_id, error=result.error if status == "error" else None,
+                metadata=inp.metadata, created_at=workflow.info().start_time.isoformat(), ended_at=workflow.now().isoformat()),
+                result_type=RunWebhookResult, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2,
+                                         maximum_interval=timedelta(seconds=60), maximum_attempts=5))
+        except ActivityError as err:
+            workflow.logger.warning("webhook of run %s not delivered: %s", inp.run_id, err.cause or err)
 
     async def _end_stream(self, result: RunResult) -> None:
         """For a streamed run (``stream_modes``): its ``error`` event when it ended without its

@@ -359,6 +359,7 @@ class RunInput:
     metadata: dict[str, Any] = field(default_factory=dict)  # the caller's run metadata, kept on the run row
     stream_modes: list[str] | None = None  # the Platform stream modes whose chunks go to ``run_events``; None: not streamed
     stream_subgraphs: bool = False  # chunks of subgraphs too, named ``mode|namespace``
+    webhook: str | None = None  # POST the run and its final values here once it ends (DELIVER_RUN_WEBHOOK)
 
 
 @dataclass

@@ -2,11 +2,13 @@
 the gateway (ASGI, real lifespan) on a real Temporal server and PostgreSQL: a run that stops at an
 interrupt ends ``success`` with the thread ``interrupted``; a new run with ``command={"resume": ...}``
 answers it; background runs are joined; ``multitask_strategy="reject"`` is a 409 on a busy thread;
-a graph that raises makes ``runs.wait`` raise; cancel ends a run ``interrupted`` and frees its thread."""
+a graph that raises makes ``runs.wait`` raise; cancel ends a run ``interrupted`` and frees its thread;
+a ``webhook`` receives the ended run and its values, signed, after a retry."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import httpx
@@ -120,3 +122,39 @@ async def test_unknown_assistant_thread_and_unimplemented_fields_are_clear_error
         assert exc.value.response.json()["detail"]
     made = await sdk.runs.wait(str(uuid.uuid4()), name, input={"log_path": str(tmp_path / "l")}, if_not_exists="create")
     assert made["visited"] == ["a", "b", "c"]
+
+
+@pytest.fixture
+def webhook_settings(settings_env, monkeypatch):
+    """Run webhooks signed with a test secret and allowed to reach the loopback receiver; list it
+    before ``worker`` so the workers see it."""
+    from shipway.settings import get_settings
+
+    monkeypatch.setenv("SHIPWAY_RUN_WEBHOOK_SECRET", "whsec-e2e")
+    monkeypatch.setenv("SHIPWAY_RUN_WEBHOOK_ALLOW_PRIVATE", "true")
+    get_settings.cache_clear()
+    return "whsec-e2e"
+
+
+async def test_a_webhook_gets_the_ended_run_and_its_values_signed(webhook_settings, worker, db, sdk, tmp_path):
+    from shipway.run_webhook_signature import DELIVERY_HEADER, SIGNATURE_HEADER, verify
+    from tests.support.webhook_receiver import Receiver
+
+    name = await deploy_counting(worker, db)
+    with Receiver([(503, {}, 0.0)]) as receiver:  # the first delivery is refused for now: retried
+        values = await sdk.runs.wait(None, name, input={"log_path": str(tmp_path / "l")}, webhook=receiver.url,
+                                     metadata={"ticket": "T-1"})
+        for _ in range(100):
+            if len(receiver.received) == 2:
+                break
+            await asyncio.sleep(0.1)
+    assert len(receiver.received) == 2
+    (h1, _), (headers, body) = receiver.received
+    verify(webhook_settings, body, headers[SIGNATURE_HEADER.lower()])
+    assert h1[DELIVERY_HEADER.lower()] == headers[DELIVERY_HEADER.lower()]
+    sent = json.loads(body)
+    assert sent["status"] == "success" and sent["values"] == values and sent["metadata"] == {"ticket": "T-1"}
+
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        await sdk.runs.wait(None, name, input={"log_path": "x"}, webhook="ftp://example.com/hook")
+    assert refused.value.response.status_code == 422 and "webhook" in refused.value.response.json()["detail"]

@@ -7,12 +7,15 @@ it is a new run on the thread with ``command={"resume": ...}``. Canary routing a
 default) queues the run in its workflow until the thread is free; ``interrupt`` cancels the
 holder first. Not implemented, answered 422 naming the field: ``rollback``, ``command.update`` /
 ``command.goto``, ``interrupt_before`` / ``interrupt_after``, ``checkpoint`` / ``checkpoint_id``,
-``after_seconds``, ``webhook``.
+``after_seconds``. A ``webhook`` gets the ended run and its final values, signed
+(``X-Shipway-Signature``, :mod:`shipway.run_webhook_signature`) and retried by an activity; it needs
+``SHIPWAY_RUN_WEBHOOK_SECRET``, and a private address needs ``SHIPWAY_RUN_WEBHOOK_ALLOW_PRIVATE``.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Annotated, Any, Literal
@@ -21,9 +24,11 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.run_events import END, MESSAGES_TUPLE, graph_stream_modes
+from activities.run_webhooks import check_destination
 from shipway import control, queries
 from shipway.auth.keys import Principal
 from shipway.auth.roles import Action
@@ -31,12 +36,13 @@ from shipway.db.engine import Database
 from shipway.db.models import Run, Thread, utcnow
 from shipway.gateway.auth import require
 from shipway.gateway.budgets import refuse_over_daily_budget
-from shipway.gateway.deps import get_client, get_db, get_versions
+from shipway.gateway.deps import get_client, get_db, get_settings, get_versions
 from shipway.gateway.errors import ApiError
 from shipway.gateway.sse import HEARTBEAT, MEDIA_TYPE, parse_last_event_id, sse
 from shipway.gateway.schemas import JsonObject, LookupText, ThreadId, storable
 from shipway.gateway.versions import UnknownVersion, VersionCache
 from shipway.langgraph_api import assistants
+from shipway.settings import Settings
 from shipway.langgraph_api.errors import RESPONSES, PlatformRoute, PlatformError
 from shipway.langgraph_api.run_views import run_object, wait_body
 from shipway.langgraph_api.graphs import graph_states_lifespan
@@ -49,7 +55,7 @@ router = APIRouter(tags=["langgraph platform: runs"], route_class=PlatformRoute,
                    responses=RESPONSES)
 _CONFLICT = {409: {"model": PlatformError, "description": "The thread is busy (reject), another agent's, or the id is taken"}}
 
-_NOT_IMPLEMENTED = ("interrupt_before", "interrupt_after", "checkpoint", "checkpoint_id", "after_seconds", "webhook")
+_NOT_IMPLEMENTED = ("interrupt_before", "interrupt_after", "checkpoint", "checkpoint_id", "after_seconds")
 
 
 class Command(BaseModel):
@@ -74,6 +80,7 @@ class RunCreate(BaseModel):
     metadata: JsonObject | None = None
     multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] = "enqueue"
     if_not_exists: Literal["create", "reject"] = "reject"
+    webhook: LookupText | None = None
     stream_mode: Any = None
     stream_subgraphs: bool = False
     stream_resumable: bool = False
@@ -88,6 +95,17 @@ class ThreadCreateBody(BaseModel):
     thread_id: ThreadId | None = None
     metadata: JsonObject | None = None
     if_exists: Literal["raise", "do_nothing"] = "raise"
+
+
+async def _check_webhook(url: str, settings: Settings) -> None:
+    """422 for a webhook Shipway would not deliver: no signing secret configured, not http(s), or
+    an address it may not reach (checked again at delivery)."""
+    if not settings.run_webhook_secret:
+        raise ApiError(422, "webhook: run webhooks are signed; set SHIPWAY_RUN_WEBHOOK_SECRET to use them")
+    try:
+        await check_destination(url, settings.run_webhook_allow_private)
+    except ApplicationError as exc:
+        raise ApiError(422, f"webhook: {exc.message}") from exc
 
 
 def _refuse_unimplemented(body: RunCreate) -> None:
@@ -142,11 +160,34 @@ async def _thread(db: Database, client: Client, thread_id: str, body: RunCreate,
     return thread
 
 
-async def _start(thread_id: str | None, body: RunCreate, db: Database, client: Client, versions: VersionCache,
-                 principal: Principal, wait: bool, stream_modes: list[str] | None = None) -> Run:
+@dataclass(frozen=True)
+class _Start:
+    """What starting a run needs: the database, Temporal, the served versions, the settings and the caller."""
+
+    db: Database
+    client: Client
+    versions: VersionCache
+    settings: Settings
+    principal: Principal
+
+
+async def _starter(db: Annotated[Database, Depends(get_db)], client: Annotated[Client, Depends(get_client)],
+                   versions: Annotated[VersionCache, Depends(get_versions)], settings: Annotated[Settings, Depends(get_settings)],
+                   principal: Annotated[Principal, Depends(require(Action.RUN_START))]) -> _Start:
+    return _Start(db, client, versions, settings, principal)
+
+
+Starter = Annotated[_Start, Depends(_starter)]
+
+
+async def _start(thread_id: str | None, body: RunCreate, start: _Start, wait: bool,
+                 stream_modes: list[str] | None = None) -> Run:
     """Start (and with ``wait`` wait for) one Platform run, storing its chunks of ``stream_modes``
     for its stream; returns its row."""
+    db, client, versions, settings, principal = start.db, start.client, start.versions, start.settings, start.principal
     _refuse_unimplemented(body)
+    if body.webhook is not None:
+        await _check_webhook(body.webhook, settings)
     agent = await _agent(db, body.assistant_id, principal.tenant)
     queued = False
     if thread_id is not None:
@@ -167,7 +208,7 @@ async def _start(thread_id: str | None, body: RunCreate, db: Database, client: C
         raise ApiError(422, "invalid input for agent", errors)
     await refuse_over_daily_budget(db, agent, principal)
     platform = control.PlatformRun(resume=resume, wait_for_thread=queued, metadata=body.metadata or {},
-                                   stream_modes=stream_modes, stream_subgraphs=body.stream_subgraphs)
+                                   stream_modes=stream_modes, stream_subgraphs=body.stream_subgraphs, webhook=body.webhook)
     configurable = (body.config or {}).get("configurable")
     # local graph steps only for a caller who waits: the run's acceptance is answered with the
     # workflow task, which a local step holds until the graph ends
@@ -206,41 +247,31 @@ async def _settled_body(request: Request, db: Database, client: Client, run: Run
 
 
 @router.post("/threads/{thread_id}/runs", responses=_CONFLICT)
-async def create_run(thread_id: ThreadId, body: RunCreate, db: Annotated[Database, Depends(get_db)],
-                     client: Annotated[Client, Depends(get_client)], versions: Annotated[VersionCache, Depends(get_versions)],
-                     principal: Annotated[Principal, Depends(require(Action.RUN_START))]) -> JSONResponse:
+async def create_run(thread_id: ThreadId, body: RunCreate, start: Starter) -> JSONResponse:
     """Start a background run on the thread; answers the Run object (``runs.create``)."""
-    run = await _start(thread_id, body, db, client, versions, principal, wait=False)
+    run = await _start(thread_id, body, start, wait=False)
     return _located(run, run_object(run, assistants.assistant_id(run.agent_name), body.multitask_strategy))
 
 
 @router.post("/runs", responses=_CONFLICT)
-async def create_stateless_run(body: RunCreate, db: Annotated[Database, Depends(get_db)],
-                               client: Annotated[Client, Depends(get_client)],
-                               versions: Annotated[VersionCache, Depends(get_versions)],
-                               principal: Annotated[Principal, Depends(require(Action.RUN_START))]) -> JSONResponse:
+async def create_stateless_run(body: RunCreate, start: Starter) -> JSONResponse:
     """Start a background run on a new thread of its own (``runs.create`` with no thread)."""
-    run = await _start(None, body, db, client, versions, principal, wait=False)
+    run = await _start(None, body, start, wait=False)
     return _located(run, run_object(run, assistants.assistant_id(run.agent_name), body.multitask_strategy))
 
 
 @router.post("/threads/{thread_id}/runs/wait", responses=_CONFLICT)
-async def wait_run(request: Request, thread_id: ThreadId, body: RunCreate, db: Annotated[Database, Depends(get_db)],
-                   client: Annotated[Client, Depends(get_client)], versions: Annotated[VersionCache, Depends(get_versions)],
-                   principal: Annotated[Principal, Depends(require(Action.RUN_START))]) -> JSONResponse:
+async def wait_run(request: Request, thread_id: ThreadId, body: RunCreate, start: Starter) -> JSONResponse:
     """Run on the thread and answer its final values, ``__interrupt__`` or ``__error__`` (``runs.wait``)."""
-    run = await _start(thread_id, body, db, client, versions, principal, wait=True)
-    return _located(run, await _settled_body(request, db, client, run, principal.tenant))
+    run = await _start(thread_id, body, start, wait=True)
+    return _located(run, await _settled_body(request, start.db, start.client, run, start.principal.tenant))
 
 
 @router.post("/runs/wait", responses=_CONFLICT)
-async def wait_stateless_run(request: Request, body: RunCreate, db: Annotated[Database, Depends(get_db)],
-                             client: Annotated[Client, Depends(get_client)],
-                             versions: Annotated[VersionCache, Depends(get_versions)],
-                             principal: Annotated[Principal, Depends(require(Action.RUN_START))]) -> JSONResponse:
+async def wait_stateless_run(request: Request, body: RunCreate, start: Starter) -> JSONResponse:
     """Run on a new thread of its own and answer as ``runs.wait`` does; the thread is kept."""
-    run = await _start(None, body, db, client, versions, principal, wait=True)
-    return _located(run, await _settled_body(request, db, client, run, principal.tenant))
+    run = await _start(None, body, start, wait=True)
+    return _located(run, await _settled_body(request, start.db, start.client, run, start.principal.tenant))
 
 
 async def _run_of_thread(db: Database, client: Client, thread_id: str, run_id: str, principal: Principal) -> Run:
@@ -356,25 +387,20 @@ def _event_stream(request: Request, run: Run, tenant: str, after_id: int | None,
 
 
 @router.post("/threads/{thread_id}/runs/stream", response_class=StreamingResponse, responses=_CONFLICT)
-async def stream_run(request: Request, thread_id: ThreadId, body: RunCreate, db: Annotated[Database, Depends(get_db)],
-                     client: Annotated[Client, Depends(get_client)], versions: Annotated[VersionCache, Depends(get_versions)],
-                     principal: Annotated[Principal, Depends(require(Action.RUN_START))]) -> StreamingResponse:
+async def stream_run(request: Request, thread_id: ThreadId, body: RunCreate, start: Starter) -> StreamingResponse:
     """Start a run on the thread and stream it (``runs.stream``); the stream can be joined again
     from any gateway with ``Last-Event-ID`` (``GET .../stream``)."""
     modes = _stream_modes(body.stream_mode)
-    run = await _start(thread_id, body, db, client, versions, principal, wait=False, stream_modes=modes)
-    return _event_stream(request, run, principal.tenant, None, modes)
+    run = await _start(thread_id, body, start, wait=False, stream_modes=modes)
+    return _event_stream(request, run, start.principal.tenant, None, modes)
 
 
 @router.post("/runs/stream", response_class=StreamingResponse, responses=_CONFLICT)
-async def stream_stateless_run(request: Request, body: RunCreate, db: Annotated[Database, Depends(get_db)],
-                               client: Annotated[Client, Depends(get_client)],
-                               versions: Annotated[VersionCache, Depends(get_versions)],
-                               principal: Annotated[Principal, Depends(require(Action.RUN_START))]) -> StreamingResponse:
+async def stream_stateless_run(request: Request, body: RunCreate, start: Starter) -> StreamingResponse:
     """Start a run on a new thread of its own and stream it."""
     modes = _stream_modes(body.stream_mode)
-    run = await _start(None, body, db, client, versions, principal, wait=False, stream_modes=modes)
-    return _event_stream(request, run, principal.tenant, None, modes)
+    run = await _start(None, body, start, wait=False, stream_modes=modes)
+    return _event_stream(request, run, start.principal.tenant, None, modes)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=StreamingResponse)
