@@ -346,12 +346,13 @@ class GraphActivities:
                                     inp.agent_name, inp.version)
             c.durability = PER_NODE
 
-    async def _already_ended(self, inp: GraphStepInput, c: CompiledVersion, values: dict) -> GraphStepResult:
-        """The result of a step whose graph an earlier execution ran to its end (the run's own last
-        checkpoint has nothing left to run): its output, no node run now, the run's LLM totals so far."""
-        activity.logger.info("run %s: graph already ended in an earlier execution; answering from its checkpoint", inp.run_id)
+    async def _already_ended(self, inp: GraphStepInput, c: CompiledVersion, values: dict,
+                             why: str = "graph already ended in an earlier execution") -> GraphStepResult:
+        """The result of a step with nothing to run (an earlier execution ran the graph to its end, or
+        a resume finds no interrupt): the output of the state, no node run now, the run's LLM totals so far."""
+        activity.logger.info("run %s: %s; answering from its checkpoint", inp.run_id, why)
         run_in, run_out, run_cost = await self._run_usage(inp.run_id)
-        return GraphStepResult(status=GraphStepStatus.COMPLETED, output=c.output(values), nodes=[], tokens_in=0,
+        return GraphStepResult(status=GraphStepStatus.COMPLETED, output=_partial_output(c, values), nodes=[], tokens_in=0,
                                tokens_out=0, cost_usd=0.0, run_tokens_in=run_in, run_tokens_out=run_out, run_cost_usd=run_cost)
 
     @activity.defn(name=RUN_GRAPH)
@@ -394,6 +395,10 @@ class GraphActivities:
             return await self._already_ended(inp, c, state.values)
         elif inp.input is not None:
             payload = c.validated_input(inp.input)
+        elif inp.resume is not None:
+            # a Platform resume with no interrupt left to answer (the thread's state was updated past
+            # it) runs nothing and answers the state, as the Platform does
+            return await self._already_ended(inp, c, state.values, "no pending interrupt to resume")
         else:
             raise ApplicationError("nothing to run: no input, and no pending interrupt to resume", type="InvalidInput",
                                    non_retryable=True)

@@ -116,7 +116,8 @@ def thread_view(row: ThreadRow, state: dict[str, Any] | None) -> dict[str, Any]:
         "created_at": t.created_at.isoformat(),
         "updated_at": t.updated_at.isoformat(),
         "metadata": thread_metadata(row),
-        "status": row.status,
+        # a state updated past the interrupt of the thread's last run has nothing left to answer
+        "status": "idle" if row.status == "interrupted" and state is not None and not interrupts else row.status,
         "values": state["values"] if state else None,
         "interrupts": interrupts,
     }

@@ -78,6 +78,7 @@ async def test_an_update_writes_a_checkpoint_the_state_history_and_next_runs_sho
     # the counting agent's nodes route with Command(goto=...): a state update (plain values) routes
     # nowhere, so the pending node b and its interrupt end here, as LangGraph decides
     assert state["next"] == [] and state["interrupts"] == []
+    assert (await sdk.threads.get(thread_id))["status"] == "idle"  # nothing is left to answer
     history = await sdk.threads.get_history(thread_id, limit=50)
     assert history[0]["checkpoint"] == updated["checkpoint"]
     assert history[0]["parent_checkpoint"] == before["checkpoint"] and history[1]["checkpoint"] == before["checkpoint"]
@@ -88,6 +89,9 @@ async def test_an_update_writes_a_checkpoint_the_state_history_and_next_runs_sho
     assert event.actor.startswith("key:") and event.actor.endswith("(reviewer-key)")
     assert event.detail["as_node"] == "a" and event.detail["values"] == EDITED and event.detail["agent"] == name
     assert event.detail["checkpoint_id"] == updated["checkpoint"]["checkpoint_id"]
+    # a resume with no interrupt left runs nothing and answers the state, as the Platform does
+    nothing = await sdk.runs.wait(thread_id, name, command={"resume": YES})
+    assert nothing["visited"] == EDITED["visited"] and log.read_text().split() == ["a"]
 
     # the next run continues from the updated state: interrupted in b again, then a Platform resume run finishes it
     again = await sdk.runs.wait(thread_id, name, input={"log_path": str(log), "ask": True})
