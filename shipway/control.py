@@ -11,7 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (Client, WithStartWorkflowOperation, WorkflowFailureError, WorkflowHandle,
+                              WorkflowUpdateFailedError)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -354,14 +355,21 @@ async def create_thread(client: Client, thread_id: str, tenant: str, metadata: d
     return result.created
 
 
-async def cancel_run(client: Client, run_id: str) -> RunResult | None:
-    """Cancel a run (running, queued, or waiting for a human) and wait until it has recorded
-    ``cancelled``; None when its workflow had already closed (nothing to cancel)."""
+async def cancel_run(client: Client, run_id: str, wait: bool = True) -> bool:
+    """Cancel a run (running, queued, or waiting for a human) and, with ``wait``, wait until its
+    workflow closed, having recorded ``cancelled`` (or its outcome, when it ended first); False
+    when the workflow had already closed (nothing to cancel)."""
     handle = client.get_workflow_handle(run_workflow_id(run_id))
     try:
         await handle.cancel()
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-        return None
-    return await wait_run(client, run_id)
+        return False
+    if not wait:
+        return True
+    try:
+        await handle.result()
+    except WorkflowFailureError:
+        pass  # cancelled (or failed first): the run row says which
+    return True

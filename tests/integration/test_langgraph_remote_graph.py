@@ -14,7 +14,7 @@ import pytest_asyncio
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.pregel.remote import RemoteGraph
-from langgraph.types import Command
+from langgraph.types import Command, interrupt
 
 from tests.support.gateways import gateway_processes
 from tests.support.keys import make_key
@@ -94,7 +94,7 @@ async def test_ainvoke_on_a_thread_state_history_and_update(remote, tmp_path):
 
 
 class ParentState(TypedDict, total=False):
-    """The keys of the counting agent's state the parent shares with it."""
+    """The keys of the counting agent's state that the parent shares with it."""
 
     log_path: str
     ask: bool
@@ -102,17 +102,62 @@ class ParentState(TypedDict, total=False):
     answer: dict
 
 
-async def test_remote_graph_as_a_node_of_a_parent_graph(remote, tmp_path):
+def _parent(node) -> object:
+    """A parent graph ``START -> counting``, ``node`` being the counting step, with its own checkpointer."""
     parent = StateGraph(ParentState)
-    parent.add_node("counting", remote(name="counting"))
+    parent.add_node("counting", node)
     parent.add_edge(START, "counting")
-    app = parent.compile(checkpointer=InMemorySaver())
+    return parent.compile(checkpointer=InMemorySaver())
+
+
+async def test_remote_graph_as_a_node_runs_on_the_parents_thread_and_its_interrupt_reaches_the_parent(remote, tmp_path):
+    graph = remote(name="counting")
+    app = _parent(graph)
+    log = tmp_path / "nodes.log"
     config = _thread(str(uuid.uuid4()))
 
+    done = await app.ainvoke({"log_path": str(log)}, config)
+    assert done["visited"] == ["a", "b", "c"] and log.read_text().split() == ["a", "b", "c"]
+    # RemoteGraph passes the parent's thread id on: the remote thread is made by the run and has the same id
+    assert (await graph.aget_state(config)).values["visited"] == ["a", "b", "c"]
+
+    config = _thread(str(uuid.uuid4()))
+    stopped = await app.ainvoke({"log_path": str(log), "ask": True}, config)
+    print("STOPPED", stopped)
+    [asked] = stopped["__interrupt__"]
+    assert asked.value["kind"] == "counting_continue" and asked.value["context"] == {"visited": ["a"]}
+    parent_state = await app.aget_state(config)
+    assert parent_state.next == ("counting",) and [i.id for i in parent_state.interrupts] == [asked.id]
+    remote_state = await graph.aget_state(config)
+    assert remote_state.next == ("b",) and [i.id for i in remote_state.interrupts] == [asked.id]
+
+
+async def test_a_parent_node_answers_the_remote_interrupt_with_its_own_and_resumes_it(remote, tmp_path):
+    graph = remote()
+
+    async def counting(state: ParentState, config) -> dict:
+        # its own thread per parent thread, without the parent's config: RemoteGraph forwards no resume
+        # value from a parent's Command(resume=...) (langchain-ai/langgraph#4879), so the node asks the
+        # parent's human itself and answers the remote interrupt with a Command(resume=...) run
+        remote_config = _thread(str(uuid.uuid5(uuid.NAMESPACE_URL, config["configurable"]["thread_id"])))
+        await graph.client.threads.create(thread_id=remote_config["configurable"]["thread_id"], if_exists="do_nothing")
+        snapshot = await graph.aget_state(remote_config)
+        if not snapshot.interrupts:  # not yet asked: a re-execution after the parent's resume skips this
+            await graph.ainvoke({"log_path": state["log_path"], "ask": state.get("ask", False)}, remote_config)
+            snapshot = await graph.aget_state(remote_config)
+        while snapshot.interrupts:
+            await graph.ainvoke(Command(resume=interrupt(snapshot.interrupts[0].value)), remote_config)
+            snapshot = await graph.aget_state(remote_config)
+        return {"visited": snapshot.values["visited"], "answer": snapshot.values["answer"]}
+
+    app = _parent(counting)
     log = tmp_path / "nodes.log"
-    out = await app.ainvoke({"log_path": str(log), "ask": True}, config)
-    print("PARENT", out)
-    print("PSTATE", await app.aget_state(config))
-    resumed = await app.ainvoke(Command(resume=YES), config)
-    print("RESUMED", resumed)
-    print(log.read_text().split())
+    config = _thread(str(uuid.uuid4()))
+    stopped = await app.ainvoke({"log_path": str(log), "ask": True}, config)
+    [asked] = stopped["__interrupt__"]
+    assert asked.value["kind"] == "counting_continue" and (await app.aget_state(config)).next == ("counting",)
+
+    done = await app.ainvoke(Command(resume=YES), config)
+    assert done["visited"] == ["a", "b", "c"] and done["answer"]["decision"] == "yes"
+    assert "__interrupt__" not in done and (await app.aget_state(config)).next == ()
+    assert log.read_text().split() == ["a", "b", "c"]  # the remote graph resumed: nothing ran twice

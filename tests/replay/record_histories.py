@@ -17,7 +17,8 @@ breaching on its error rate; and under ``run-budget``, a run whose LLM cost reac
 and a checkpoint-retention pass in batches of one thread that continues as new; and a cost rollup;
 and under ``failed-deployment-runbook`` a rollback that starts the Failed Deployment runbook, and
 connection-pool runbooks confirmed, skipped and timed out; and a LangGraph Platform API thread made
-before its first run, then its state updated.
+before its first run, then its state updated; and Platform runs: ended at an interrupt, resumed with
+its stream and webhook, queued behind a busy thread, cancelled.
 """
 
 from __future__ import annotations
@@ -219,6 +220,7 @@ async def _scenarios(client, db) -> None:
     await _runbook_scenarios(client, db)  # runbooks
     await _cost_rollup_scenario(client)  # cost governance
     await _thread_scenarios(client, db)  # LangGraph Platform API threads
+    await _platform_run_scenarios(client, db)  # LangGraph Platform API runs
 
 
 # -- checkpoint retention ------------------------------------------------------------------------
@@ -315,6 +317,48 @@ async def _thread_scenarios(client, db) -> None:
 # -- end LangGraph Platform API threads ----------------------------------------------------------
 
 
+# -- LangGraph Platform API runs -----------------------------------------------------------------
+async def _platform_run_scenarios(client, db) -> None:
+    """Platform runs (``PlatformRun``): one ending at node b's interrupt, the run that resumes it
+    (``command.resume``) streaming its chunks and POSTing its webhook (a loopback receiver refusing
+    the first delivery), one queued behind a busy thread, and one cancelled mid-graph."""
+    import uuid
+
+    from shipway import control, queries
+    from tests.support.lifecycle import counting_spec, deploy
+    from tests.support.webhook_receiver import Receiver
+    from workflows.statuses import RunStatus
+    from workflows.types import run_workflow_id
+
+    name, version = await deploy(client, db, counting_spec())
+    thread_id = str(uuid.uuid4())
+    run_id, result = await control.start_run(client, name, version, {"log_path": os.devnull, "ask": True},
+                                             thread_id=thread_id, wait=True, platform=control.PlatformRun())
+    assert result.status == RunStatus.INTERRUPTED, result
+    await _record(client.get_workflow_handle(run_workflow_id(run_id)), "platform_run_ended_at_interrupt")
+    with Receiver([(503, {}, 0.0)]) as receiver:
+        answer = {"decision": "yes", "reviewer": "replay", "note": "ok"}
+        run_id, result = await control.start_run(
+            client, name, version, {}, thread_id=thread_id, wait=True,
+            platform=control.PlatformRun(resume=answer, stream_modes=["updates", "values"], webhook=receiver.url))
+        assert result.status == RunStatus.SUCCEEDED, result
+        await client.get_workflow_handle(run_workflow_id(run_id)).result()
+    await _record(client.get_workflow_handle(run_workflow_id(run_id)), "platform_run_resumed_streamed_webhook")
+    busy, _ = await control.start_run(client, name, version, {"log_path": os.devnull, "delay_s": 0.5}, thread_id=thread_id,
+                                      platform=control.PlatformRun())
+    queued, _ = await control.start_run(client, name, version, {"log_path": os.devnull}, thread_id=thread_id,
+                                        platform=control.PlatformRun(wait_for_thread=True))
+    await client.get_workflow_handle(run_workflow_id(queued)).result()
+    await _record(client.get_workflow_handle(run_workflow_id(queued)), "platform_run_queued")
+    cancelled, _ = await control.start_run(client, name, version, {"log_path": os.devnull, "delay_s": 2},
+                                           platform=control.PlatformRun())
+    await asyncio.sleep(0.5)
+    assert await control.cancel_run(client, cancelled)
+    assert (await db.read(queries.run, cancelled)).status == RunStatus.CANCELLED
+    await _record(client.get_workflow_handle(run_workflow_id(cancelled)), "platform_run_cancelled")
+# -- end LangGraph Platform API runs -------------------------------------------------------------
+
+
 async def main() -> None:
     sys.path.insert(0, str(ROOT / "tests" / "agents"))
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "tests" / "agents"), os.environ.get("PYTHONPATH", "")) if p)
@@ -342,7 +386,8 @@ async def main() -> None:
             upgrade(info.url)
             os.environ.update(DATABASE_URL=info.url, TEMPORAL_ADDRESS=env.client.service_client.config.target_host,
                               SHIPWAY_STATE_DIR=str(Path(tmp) / "state"), SHIPWAY_JIRA_URL=jira.url, SHIPWAY_JIRA_EMAIL=jira.email,
-                              SHIPWAY_JIRA_API_TOKEN=jira.api_token, SHIPWAY_JIRA_PROJECT=jira.project)
+                              SHIPWAY_JIRA_API_TOKEN=jira.api_token, SHIPWAY_JIRA_PROJECT=jira.project,
+                              SHIPWAY_RUN_WEBHOOK_SECRET="replay", SHIPWAY_RUN_WEBHOOK_ALLOW_PRIVATE="true")
             get_settings.cache_clear()
             async with running_workers(env.client) as client, Database.from_settings(pool_size=2) as db:
                 await _scenarios(client, db)

@@ -340,7 +340,7 @@ async def cancel_run(thread_id: ThreadId, run_id: LookupText, db: Annotated[Data
     run = await _run_of_thread(db, client, thread_id, run_id, principal)
     if run.status != "running":
         raise ApiError(409, f"run {run_id!r} is not running: it is {run.status}")
-    await control.cancel_run(client, run_id)
+    await control.cancel_run(client, run_id, wait=wait)
     if wait:
         run = await db.read(queries.run, run_id, as_tenant=principal.tenant)
         return JSONResponse(run_object(run, assistants.assistant_id(run.agent_name)))
