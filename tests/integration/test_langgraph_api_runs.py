@@ -50,6 +50,9 @@ async def test_wait_stops_at_the_interrupt_and_a_resume_command_finishes_the_thr
     assert run["status"] == "success" and run["metadata"] == {}
     row = await db.read(queries.thread, thread["thread_id"])
     assert row.agent_name == name and row.active_run_id is None
+    assert (await sdk.threads.get(thread["thread_id"]))["status"] == "interrupted"
+    state = await sdk.threads.get_state(thread["thread_id"])
+    assert state["next"] == ["b"] and state["interrupts"][0]["value"] == interrupt["value"]
 
     done = await sdk.runs.wait(thread["thread_id"], name, command={"resume": YES}, metadata={"step": 2})
     assert "__interrupt__" not in done and done["visited"] == ["a", "b", "c"]
