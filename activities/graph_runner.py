@@ -56,6 +56,8 @@ from workflows.types import RUN_GRAPH, RUN_USAGE_DETAIL, GraphStepInput, GraphSt
 # Compiled graphs kept per worker: a canary and its stable version of every agent fit many times over.
 MAX_COMPILED_GRAPHS = 64
 PRICE_CACHE_TTL_S = 60.0
+# a caller's configurable may not steer which checkpoint a step runs from
+_RESERVED_CONFIGURABLE = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
 
 
 @dataclass
@@ -379,7 +381,10 @@ class GraphActivities:
         c = await self.compiled(inp.agent_name, inp.version)
         usage = UsageCollector()
         # the caller's configurable first: the thread, run and model are the platform's to set
-        configurable = {**inp.configurable, "thread_id": inp.thread_id, "model": c.model, "run_id": inp.run_id}
+        # LangGraph's own keys are its runtime's: RemoteGraph forwards its caller's (``__pregel_resuming``
+        # when the caller's parent resumes), which would make a new input run resume without a value
+        caller = {k: v for k, v in inp.configurable.items() if not k.startswith("__") and k not in _RESERVED_CONFIGURABLE}
+        configurable = {**caller, "thread_id": inp.thread_id, "model": c.model, "run_id": inp.run_id}
         trace = self._trace(inp, c)
         config = {"configurable": configurable, "callbacks": [usage, *trace.callbacks], **trace.config()}
         state = await c.graph.aget_state(config)

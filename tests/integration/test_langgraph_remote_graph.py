@@ -1,8 +1,12 @@
-"""LangGraph's own ``RemoteGraph`` (``langgraph.pregel.remote``) calling a Shipway agent through a
-real gateway process: ``ainvoke`` without a thread and on a thread (made first, or by the run with
-``if_not_exists="create"`` as RemoteGraph asks), ``aget_state``, ``aget_state_history``,
-``aupdate_state``, and RemoteGraph as a node of a parent graph with its own checkpointer, whose
-remote interrupt reaches the parent."""
+"""LangGraph's own ``RemoteGraph`` (``langgraph.pregel.remote``, url + api_key) calling a Shipway
+agent through a real gateway process: ``ainvoke`` without a thread and on a thread (made first, or
+by the run with ``if_not_exists="create"`` as RemoteGraph asks), a resume with ``Command(resume=...)``
+(RemoteGraph sends every ``Command`` field, ``goto=[]`` and ``update=None`` included), ``aget_state``
+(latest and at an earlier checkpoint), ``aget_state_history``, ``aupdate_state``; LangGraph-internal
+keys of a caller's ``configurable`` (RemoteGraph forwards its caller's ``__pregel_resuming``) do not
+steer the run; RemoteGraph as a node of a parent graph with its own checkpointer runs on the
+parent's thread id and its interrupt reaches the parent; a parent node answering the remote
+interrupt with its own ``interrupt()`` resumes it."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import pytest
 import pytest_asyncio
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.pregel.remote import RemoteGraph
 from langgraph.types import Command, interrupt
 
@@ -63,21 +68,23 @@ async def test_ainvoke_on_a_thread_state_history_and_update(remote, tmp_path):
     config = _thread(thread_id)
 
     first = await graph.ainvoke({"log_path": str(log), "ask": True}, config)
-    print("FIRST", first)
     state = await graph.aget_state(config)
-    print("STATE", state)
     assert state.next == ("b",) and state.values["visited"] == ["a"]
     [pending] = state.interrupts
-    assert pending.value["kind"] == "counting_continue"
+    assert pending.value["kind"] == "counting_continue" and [i["id"] for i in first["__interrupt__"]] == [pending.id]
 
     done = await graph.ainvoke(Command(resume=YES), config)
     assert done["visited"] == ["a", "b", "c"] and done["answer"]["decision"] == "yes"
     assert log.read_text().split() == ["a", "b", "c"]
 
     history = [s async for s in graph.aget_state_history(config, limit=50)]
-    print("HISTORY", [(h.next, h.values.get("visited")) for h in history])
+    # newest first, a checkpoint per step (durability "sync"), each linked to the one before
+    assert [(h.next, h.values.get("visited")) for h in history] == [
+        ((), ["a", "b", "c"]), (("c",), ["a", "b"]), (("b",), ["a"]), (("a",), None), (("__start__",), None)]
+    assert all(h.parent_config == older.config for h, older in zip(history, history[1:]))
     assert history[0].values == (await graph.aget_state(config)).values
-    assert history[0].next == () and history[0].parent_config == history[1].config
+    at_b = await graph.aget_state(history[2].config)  # an earlier checkpoint, by its config
+    assert at_b.values["visited"] == ["a"] and at_b.next == ("b",)
 
     updated = await graph.aupdate_state(config, {"message": "checked by hand"}, as_node="c")
     assert updated["configurable"]["thread_id"] == thread_id
@@ -93,6 +100,20 @@ async def test_ainvoke_on_a_thread_state_history_and_update(remote, tmp_path):
     assert (await graph.aget_state(fresh)).values["visited"] == ["a", "b", "c"]
 
 
+async def test_a_callers_langgraph_internal_configurable_does_not_steer_the_run(remote, tmp_path):
+    # RemoteGraph forwards the configurable of the node calling it, with LangGraph's own
+    # ``__pregel_resuming: True`` when its parent resumes: Shipway's graph must not treat the new
+    # input run as a resume without a value (node b asked again, node a never re-run)
+    graph = remote()
+    log = tmp_path / "nodes.log"
+    config = _thread(str(uuid.uuid4()))
+    await graph.ainvoke({"log_path": str(log), "ask": True}, config)
+    resuming = {"configurable": {**config["configurable"], "__pregel_resuming": True}}
+    again = await graph.ainvoke({"log_path": str(log), "ask": True, "message": "again"}, resuming)
+    assert log.read_text().split() == ["a", "a"]  # a new input starts the graph again, as on a fresh call
+    assert again["message"] == "again" and again["__interrupt__"]
+
+
 class ParentState(TypedDict, total=False):
     """The keys of the counting agent's state that the parent shares with it."""
 
@@ -102,7 +123,7 @@ class ParentState(TypedDict, total=False):
     answer: dict
 
 
-def _parent(node) -> object:
+def _parent(node) -> CompiledStateGraph:
     """A parent graph ``START -> counting``, ``node`` being the counting step, with its own checkpointer."""
     parent = StateGraph(ParentState)
     parent.add_node("counting", node)
@@ -123,7 +144,6 @@ async def test_remote_graph_as_a_node_runs_on_the_parents_thread_and_its_interru
 
     config = _thread(str(uuid.uuid4()))
     stopped = await app.ainvoke({"log_path": str(log), "ask": True}, config)
-    print("STOPPED", stopped)
     [asked] = stopped["__interrupt__"]
     assert asked.value["kind"] == "counting_continue" and asked.value["context"] == {"visited": ["a"]}
     parent_state = await app.aget_state(config)

@@ -113,7 +113,8 @@ def _refuse_unimplemented(body: RunCreate) -> None:
     unsupported = [name for name in _NOT_IMPLEMENTED if getattr(body, name, None) not in (None, [], {})]
     if body.multitask_strategy == "rollback":
         unsupported.append("multitask_strategy=rollback")
-    if body.command is not None and (body.command.update is not None or body.command.goto is not None):
+    # RemoteGraph sends every field of its Command: no update is None, no goto an empty list
+    if body.command is not None and (body.command.update not in (None, [], {}) or body.command.goto not in (None, [], {})):
         unsupported.append("command.update/goto")
     if unsupported:
         raise ApiError(422, f"not implemented by Shipway: {', '.join(unsupported)}")
