@@ -19,7 +19,7 @@ from langgraph_sdk.client import LangGraphClient
 from shipway import queries
 from shipway.gateway.app import create_app
 from tests.support.keys import make_key
-from tests.support.lifecycle import deploy_counting
+from tests.support.lifecycle import shared_counting
 from workflows.statuses import RunStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -38,7 +38,7 @@ async def sdk(worker):
 
 
 async def test_wait_stops_at_the_interrupt_and_a_resume_command_finishes_the_thread(worker, db, sdk, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     log = tmp_path / "nodes.log"
     thread = await sdk.threads.create(metadata={"case": "platform"})
     assert thread["metadata"]["case"] == "platform"
@@ -64,7 +64,7 @@ async def test_wait_stops_at_the_interrupt_and_a_resume_command_finishes_the_thr
 
 
 async def test_a_background_run_is_joined_and_reject_refuses_a_busy_thread(worker, db, sdk, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     thread = await sdk.threads.create()
     run = await sdk.runs.create(thread["thread_id"], name, input={"log_path": str(tmp_path / "l"), "delay_s": 1.5})
     assert run["status"] == "running" and run["thread_id"] == thread["thread_id"]
@@ -78,7 +78,7 @@ async def test_a_background_run_is_joined_and_reject_refuses_a_busy_thread(worke
 
 
 async def test_enqueue_runs_after_the_run_holding_the_thread(worker, db, sdk, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     thread = await sdk.threads.create()
     log = tmp_path / "l"
     first = await sdk.runs.create(thread["thread_id"], name, input={"log_path": str(log), "delay_s": 1.0, "message": "one"})
@@ -90,7 +90,7 @@ async def test_enqueue_runs_after_the_run_holding_the_thread(worker, db, sdk, tm
 
 
 async def test_a_graph_that_raises_makes_wait_raise(worker, db, sdk, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     with pytest.raises(Exception, match="asked to fail in node b"):
         await sdk.runs.wait(None, name, input={"log_path": str(tmp_path / "l"), "fail": True})
     body = await sdk.runs.wait(None, name, input={"log_path": str(tmp_path / "l"), "fail": True}, raise_error=False)
@@ -98,7 +98,7 @@ async def test_a_graph_that_raises_makes_wait_raise(worker, db, sdk, tmp_path):
 
 
 async def test_cancel_ends_the_run_interrupted_and_frees_the_thread(worker, db, sdk, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     thread = await sdk.threads.create()
     run = await sdk.runs.create(thread["thread_id"], name, input={"log_path": str(tmp_path / "l"), "delay_s": 5})
     await asyncio.sleep(0.5)
@@ -112,7 +112,7 @@ async def test_cancel_ends_the_run_interrupted_and_frees_the_thread(worker, db, 
 
 
 async def test_unknown_assistant_thread_and_unimplemented_fields_are_clear_errors(worker, db, sdk, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     for call, status in (
         (sdk.runs.wait(None, "no-such-agent", input={}), 404),
         (sdk.runs.wait(str(uuid.uuid4()), name, input={"log_path": "x"}), 404),
@@ -143,7 +143,7 @@ async def test_a_webhook_gets_the_ended_run_and_its_values_signed(webhook_settin
     from shipway.run_webhook_signature import DELIVERY_HEADER, SIGNATURE_HEADER, verify
     from tests.support.webhook_receiver import Receiver
 
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     with Receiver([(503, {}, 0.0)]) as receiver:  # the first delivery is refused for now: retried
         values = await sdk.runs.wait(None, name, input={"log_path": str(tmp_path / "l")}, webhook=receiver.url,
                                      metadata={"ticket": "T-1"})

@@ -24,7 +24,7 @@ from shipway import queries
 from shipway.gateway.app import create_app
 from shipway.settings import get_settings
 from tests.support.keys import make_key
-from tests.support.lifecycle import deploy_counting
+from tests.support.lifecycle import shared_counting
 from workflows.types import ThreadStateUpdate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -59,7 +59,7 @@ async def _status(call) -> tuple[int, object]:
 
 
 async def test_an_update_writes_a_checkpoint_the_state_history_and_next_runs_show(worker, db, clients, tmp_path):
-    name = await deploy_counting(worker, db, durability="sync")  # a checkpoint per step: a history to fork from
+    name = await shared_counting(worker, db, durability="sync")  # a checkpoint per step: a history to fork from
     sdk = clients(await make_key(name="reviewer-key"))
     log = tmp_path / "nodes.log"
     thread_id = (await sdk.threads.create())["thread_id"]
@@ -108,7 +108,7 @@ async def test_an_update_writes_a_checkpoint_the_state_history_and_next_runs_sho
 
 
 async def test_busy_foreign_unbound_and_refused_updates_write_nothing(worker, db, clients, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     admin = clients(await make_key())
     thread_id = (await admin.threads.create())["thread_id"]
 
@@ -147,7 +147,7 @@ async def test_busy_foreign_unbound_and_refused_updates_write_nothing(worker, db
 
 
 async def test_a_retried_write_answers_the_checkpoint_its_earlier_attempt_wrote(worker, db, clients, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     sdk = clients(await make_key())
     thread_id = (await sdk.threads.create())["thread_id"]
     await sdk.runs.wait(thread_id, name, input={"log_path": str(tmp_path / "l")})

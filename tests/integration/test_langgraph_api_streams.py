@@ -17,7 +17,7 @@ from langgraph_sdk.client import LangGraphClient
 
 from tests.support.gateways import gateway_processes
 from tests.support.keys import make_key
-from tests.support.lifecycle import deploy_counting
+from tests.support.lifecycle import shared_counting
 from tests.support.workers import agents_worker_process, running_workers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -38,7 +38,7 @@ async def two_gateways(worker, tmp_path):
 async def test_a_resume_streams_metadata_then_updates_and_leaves_the_thread_idle(worker, db, two_gateways, tmp_path):
     (url, _), key = two_gateways
     sdk = _sdk(url, key)
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     thread = await sdk.threads.create()
     first = await sdk.runs.wait(thread["thread_id"], name, input={"log_path": str(tmp_path / "l"), "ask": True})
     assert first["__interrupt__"]
@@ -57,7 +57,7 @@ async def test_a_resume_streams_metadata_then_updates_and_leaves_the_thread_idle
 async def test_a_graph_that_raises_streams_an_error_event(worker, db, two_gateways, tmp_path):
     (url, _), key = two_gateways
     sdk = _sdk(url, key)
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     parts = [p async for p in sdk.runs.stream(None, name, input={"log_path": str(tmp_path / "l"), "fail": True},
                                                stream_mode=["updates", "values"])]
     assert parts[0].event == "metadata"
@@ -66,7 +66,7 @@ async def test_a_graph_that_raises_streams_an_error_event(worker, db, two_gatewa
 
 async def test_a_dropped_stream_is_resumed_on_another_gateway_from_last_event_id(worker, db, two_gateways, tmp_path):
     (url1, url2), key = two_gateways
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     thread = await _sdk(url1, key).threads.create()
     body = {"assistant_id": name, "input": {"log_path": str(tmp_path / "l"), "delay_s": 0.7},
             "stream_mode": ["values", "updates"], "stream_resumable": True}
@@ -105,7 +105,7 @@ async def test_a_worker_killed_mid_run_and_join_still_returns_the_final_values(s
     monkeypatch.setenv("SHIPWAY_GRAPH_HEARTBEAT_TIMEOUT_S", "3")
     get_settings.cache_clear()
     async with running_workers(temporal_env.client, ["shipway-control"]) as client:
-        name = await deploy_counting(client, db, durability="async")
+        name = await shared_counting(client, db, durability="async")
         first = agents_worker_process(tmp_path / "worker1.log")
         second = None
         try:

@@ -23,7 +23,7 @@ from langgraph.types import Command, interrupt
 
 from tests.support.gateways import gateway_processes
 from tests.support.keys import make_key
-from tests.support.lifecycle import deploy_counting
+from tests.support.lifecycle import shared_counting
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 YES = {"decision": "yes", "reviewer": "uma.underwriter", "note": "checked"}
@@ -33,7 +33,7 @@ YES = {"decision": "yes", "reviewer": "uma.underwriter", "note": "checked"}
 async def remote(worker, db, tmp_path):
     """A function making a ``RemoteGraph`` (url + api_key, as a user makes one) of a live counting
     agent on one gateway process; its clients are closed afterwards."""
-    name = await deploy_counting(worker, db, durability="sync")  # a checkpoint per step: a history to read
+    name = await shared_counting(worker, db, durability="sync")  # a checkpoint per step: a history to read
     made: list[RemoteGraph] = []
     async with gateway_processes(1, {}, tmp_path) as [url]:
         key = await make_key(name="remote-graph")

@@ -64,3 +64,17 @@ async def deploy_counting(client, db, **overrides) -> str:
     """A live counting agent with a fresh name; returns the name."""
     name, _ = await deploy(client, db, counting_spec(**overrides))
     return name
+
+
+_SHARED: dict[tuple[str, tuple], str] = {}
+
+
+async def shared_counting(client, db, **overrides) -> str:
+    """A live counting agent shared by the tests of one session that ask for the same ``overrides``
+    (deployed by the first of them: a lifecycle costs ~5 s). For tests that only run it: one that
+    changes the agent, or counts what all its runs did, takes :func:`deploy_counting`."""
+    key = (db.url, tuple(sorted(overrides.items())))
+    if key not in _SHARED:
+        _SHARED[key] = await deploy_counting(client, db, **overrides)
+    return _SHARED[key]
+
