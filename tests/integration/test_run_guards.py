@@ -9,7 +9,7 @@ import pytest
 
 from activities.guards.rails import RailsGuard
 from shipway import queries
-from tests.support.lifecycle import deploy_counting
+from tests.support.lifecycle import deploy_counting, shared_counting
 from workflows.statuses import RunStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -35,7 +35,7 @@ async def _audit_actions(db, run_id: str) -> list[str]:
 
 
 async def test_a_jailbreak_in_the_input_is_blocked_before_any_node_runs(worker, db, gateway, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     log = tmp_path / "nodes.log"
     run = await _run(gateway, name, {"log_path": str(log), "message": JAILBREAK})
     assert run["status"] == RunStatus.BLOCKED and run["output"] is None
@@ -52,7 +52,7 @@ async def test_a_jailbreak_in_the_input_is_blocked_before_any_node_runs(worker, 
 
 
 async def test_a_benign_finance_question_passes_every_guard(worker, db, gateway, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     run = await _run(gateway, name, {"log_path": str(tmp_path / "n.log"), "message": BENIGN})
     assert run["status"] == RunStatus.SUCCEEDED and run["output"]["message"] == BENIGN and run["guard"] is None
     guards = await _guards(db, run["run_id"])
@@ -94,7 +94,7 @@ async def test_an_output_with_pii_that_was_not_in_the_input_is_withheld(worker, 
 
 
 async def test_a_decline_without_reasons_fails_the_agents_output_check_and_is_withheld(worker, db, gateway, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     run = await _run(gateway, name, {"log_path": str(tmp_path / "n.log"), "decline": True})
     assert run["status"] == RunStatus.WITHHELD and run["output"] is None
     assert run["guard"]["reason_code"] == "OUTPUT_CHECK_FAILED"
@@ -102,7 +102,7 @@ async def test_a_decline_without_reasons_fails_the_agents_output_check_and_is_wi
 
 
 async def test_a_humans_answer_is_guarded_like_an_input(worker, db, gateway, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     log = tmp_path / "n.log"
     run = await _run(gateway, name, {"log_path": str(log), "ask": True})
     assert run["status"] == RunStatus.INTERRUPTED
@@ -123,7 +123,7 @@ async def test_a_humans_answer_is_guarded_like_an_input(worker, db, gateway, tmp
 
 
 async def test_a_rail_that_raises_blocks_the_run(worker, db, gateway, tmp_path, monkeypatch):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
 
     def broken(*args, **kwargs):
         raise RuntimeError("embedding index unavailable")

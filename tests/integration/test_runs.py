@@ -23,7 +23,7 @@ from shipway.gateway.app import create_app
 from shipway.gateway.errors import ErrorResponse
 from shipway.settings import get_settings
 from tests.support.keys import bearer, make_key
-from tests.support.lifecycle import deploy_counting
+from tests.support.lifecycle import deploy_counting, shared_counting
 from tests.support.workers import agents_worker_process, running_workers
 from workflows.statuses import RunStatus
 from workflows.types import SIGNAL_RESUME_RUN, TrafficUpdate, run_workflow_id
@@ -45,7 +45,7 @@ async def _start(gateway, name: str, body: dict, wait: bool = True) -> httpx.Res
 
 
 async def test_run_interrupts_then_resumes_to_completion_and_the_answer_is_audited(worker, db, gateway, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     log = tmp_path / "nodes.log"
     r = await _start(gateway, name, {"input": {"log_path": str(log), "ask": True}})
     assert r.status_code == 200, r.text
@@ -77,7 +77,7 @@ async def test_run_interrupts_then_resumes_to_completion_and_the_answer_is_audit
 
 
 async def test_resume_by_signal_as_the_temporal_cli_sends_it(worker, db, gateway, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     run = (await _start(gateway, name, {"input": {"log_path": str(tmp_path / "l"), "ask": True}})).json()
     handle = worker.get_workflow_handle(run_workflow_id(run["run_id"]))
     await handle.signal(SIGNAL_RESUME_RUN, "yes please")  # malformed: refused and audited, the run keeps waiting
@@ -90,7 +90,7 @@ async def test_resume_by_signal_as_the_temporal_cli_sends_it(worker, db, gateway
 
 async def test_a_bad_answer_by_signal_is_reasked_by_the_graph(worker, db, gateway, tmp_path):
     """The gateway validates against the schema; a signal bypasses it, and the graph re-asks naming the field."""
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     run = (await _start(gateway, name, {"input": {"log_path": str(tmp_path / "l"), "ask": True}})).json()
     handle = worker.get_workflow_handle(run_workflow_id(run["run_id"]))
     await handle.signal(SIGNAL_RESUME_RUN, {"value": {"decision": "maybe", "reviewer": "uma"}, "actor": "uma"})
@@ -106,7 +106,7 @@ async def test_a_bad_answer_by_signal_is_reasked_by_the_graph(worker, db, gatewa
 
 
 async def test_async_run_can_be_polled(worker, db, gateway, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     r = await _start(gateway, name, {"input": {"log_path": str(tmp_path / "l")}}, wait=False)
     assert r.status_code == 202
     run_id = r.json()["run_id"]
@@ -148,7 +148,7 @@ async def test_a_thread_belongs_to_one_agent_and_one_unfinished_run(worker, db, 
 
 
 async def test_a_graph_that_raises_fails_the_run_with_its_error_and_frees_the_thread(worker, db, gateway, tmp_path):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     r = await _start(gateway, name, {"input": {"log_path": str(tmp_path / "l"), "fail": True}})
     assert r.status_code == 200, r.text
     run = r.json()
@@ -162,7 +162,7 @@ async def test_a_graph_that_raises_fails_the_run_with_its_error_and_frees_the_th
 async def test_an_unanswered_interrupt_fails_at_the_resume_deadline(worker, db, tmp_path, monkeypatch):
     from shipway.settings import get_settings
 
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     monkeypatch.setenv("SHIPWAY_RESUME_TIMEOUT_S", "1.5")
     get_settings.cache_clear()
     version = await control.pick_version(db, name)
@@ -176,7 +176,7 @@ async def test_an_unanswered_interrupt_fails_at_the_resume_deadline(worker, db, 
 
 
 async def test_gateway_errors_are_the_documented_json(worker, db, gateway):
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     assert "no-such-agent" in _error(await gateway.post("/v1/agents/no-such-agent/runs", json={"input": {}}), 404).error
     assert _error(await gateway.post(f"/v1/agents/{name}/runs", json={"inputs": {}}), 422).detail[0].loc == ["body", "input"]
     _error(await gateway.post(f"/v1/agents/{name}/runs", content=b"{not json", headers={"content-type": "application/json"}), 422)
@@ -205,14 +205,14 @@ async def test_gateway_errors_are_the_documented_json(worker, db, gateway):
 ])
 async def test_nul_characters_are_refused_with_422_naming_the_field(worker, db, gateway, body, field):
     """Before: a text/plain 500 (PostgreSQL refuses NUL in text)."""
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     err = _error(await gateway.post(f"/v1/agents/{name}/runs", json=body), 422)
     assert err.detail[0].loc == ["body", field] and "NUL" in err.detail[0].msg
 
 
 async def test_deeply_nested_json_is_a_422(worker, db, gateway):
     """Before: 400 with FastAPI's own message, where the README promises 422."""
-    name = await deploy_counting(worker, db)
+    name = await shared_counting(worker, db)
     deep = ('{"input": ' + '{"a": ' * 10_000 + "1" + "}" * 10_000 + "}").encode()
     err = _error(await gateway.post(f"/v1/agents/{name}/runs", content=deep, headers={"content-type": "application/json"}), 422)
     assert err.detail[0].loc == ["body"] and "deep" in err.detail[0].msg
