@@ -63,7 +63,7 @@ class RunCreate(BaseModel):
     multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] = "enqueue"
     if_not_exists: Literal["create", "reject"] = "reject"
     webhook: LookupText | None = None
-    stream_mode: Any = None
+    stream_mode: LookupText | list[LookupText] | None = None
     stream_subgraphs: bool = False
     stream_resumable: bool = False
     on_completion: Literal["delete", "keep"] | None = None
