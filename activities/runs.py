@@ -41,7 +41,8 @@ class RunActivities:
             if await s.get(Run, inp.run_id) is not None:
                 return RunStartResult(accepted=True)
             await s.exec(insert(Thread).values(thread_id=inp.thread_id, agent_name=inp.agent_name, tenant=inp.tenant,
-                                               last_run_id=inp.run_id, created_at=now, updated_at=now).on_conflict_do_nothing())
+                                               last_run_id=inp.run_id, created_by=inp.started_by, created_at=now,
+                                               updated_at=now).on_conflict_do_nothing())
             thread = (await s.exec(select(Thread).where(Thread.thread_id == inp.thread_id).with_for_update())).one()
             if thread.agent_name not in (None, inp.agent_name) or thread.tenant != inp.tenant:
                 return RunStartResult(accepted=False, reason=f"thread {inp.thread_id!r} belongs to another agent or tenant")
@@ -74,7 +75,8 @@ class RunActivities:
         now = utcnow()
         async with self.db.session() as s:
             done = await s.exec(insert(Thread).values({"thread_id": inp.thread_id, "tenant": inp.tenant,
-                                                       "metadata": inp.metadata, "created_at": now, "updated_at": now})
+                                                       "metadata": inp.metadata, "created_by": inp.created_by,
+                                                       "created_at": now, "updated_at": now})
                                 .on_conflict_do_nothing().returning(Thread.thread_id))
             created = done.first() is not None
             await s.commit()

@@ -339,15 +339,17 @@ async def resume_run(client: Client, run_id: str, value: dict, actor: str) -> Re
         raise ActionRefused("run has finished; it is not waiting for input") from exc
 
 
-async def create_thread(client: Client, thread_id: str, tenant: str, metadata: dict, if_exists: str = "raise") -> bool:
-    """Make a thread before its first run (``ThreadWorkflow``); True when made, False when
-    ``if_exists="do_nothing"`` found it already there.
+async def create_thread(client: Client, thread_id: str, tenant: str, metadata: dict, if_exists: str = "raise",
+                        created_by: str = "") -> bool:
+    """Make a thread before its first run (``ThreadWorkflow``), recording the id of the key that
+    made it (``created_by``); True when made, False when ``if_exists="do_nothing"`` found it already there.
 
     Raises:
         ActionRefused: the id is taken (by this tenant with ``if_exists="raise"``, or by another tenant).
     """
     result = await client.execute_workflow(
-        THREAD_WORKFLOW, ThreadCreate(thread_id=thread_id, tenant=tenant, metadata=metadata, if_exists=if_exists),
+        THREAD_WORKFLOW, ThreadCreate(thread_id=thread_id, tenant=tenant, metadata=metadata, if_exists=if_exists,
+                                      created_by=created_by),
         id=thread_workflow_id(thread_id), task_queue=AGENTS_TASK_QUEUE, result_type=ThreadCreateResult,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
     if result.reason:

@@ -610,8 +610,10 @@ def _thread_status():
 
 
 def _not_started_by_others(key_id: str):
+    """Threads a caller key may see: made by it or by no known key, and run by no other key."""
     other = aliased(Run)
-    return ~exists().where(other.thread_id == Thread.thread_id, other.started_by != key_id)
+    return (col(Thread.created_by).in_((key_id, ""))) & ~exists().where(other.thread_id == Thread.thread_id,
+                                                                        other.started_by != key_id)
 
 
 def lg_thread(s: Session, thread_id: str, started_by: str | None = None) -> ThreadRow | None:

@@ -789,6 +789,7 @@ class ThreadCreate:
     tenant: str
     metadata: dict[str, Any] = field(default_factory=dict)
     if_exists: str = "raise"
+    created_by: str = ""  # id of the API key that made it
 
 
 @dataclass

@@ -210,6 +210,7 @@ class Thread(SQLModel, table=True):
     active_run_id: str | None = None
     last_run_id: str | None = None
     meta: dict = Field(default_factory=dict, sa_column=Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")))
+    created_by: str = Field(default="", sa_column_kwargs={"server_default": ""})  # id of the key that made it ("": unknown)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 

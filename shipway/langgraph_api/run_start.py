@@ -111,7 +111,7 @@ async def run_thread(db: Database, client: Client, thread_id: str, body: RunCrea
         if body.if_not_exists != "create":
             raise ApiError(404, f"thread {thread_id!r} not found")
         try:
-            await control.create_thread(client, thread_id, principal.tenant, {}, "do_nothing")
+            await control.create_thread(client, thread_id, principal.tenant, {}, "do_nothing", created_by=principal.key_id)
         except control.ActionRefused as exc:
             raise ApiError(409, "thread not available", exc.reason) from exc
         thread = await db.read(queries.thread, thread_id, as_tenant=principal.tenant)

@@ -183,6 +183,10 @@ async def test_keys_roles_and_tenants_on_the_platform_routes(worker, db, tmp_pat
         caller_key = await make_key("default", "caller")
         own = await _interrupted_thread(http(bearer(caller_key)), name, str(tmp_path / "own.log"))
         assert (await sdk(caller_key).threads.get(own))["status"] == "interrupted"
+        # a thread another caller made (no run yet) stays that caller's
+        theirs = (await sdk(await make_key("default", "caller")).threads.create())["thread_id"]
+        with pytest.raises(NotFoundError):
+            await sdk(caller_key).threads.get(theirs)
         assert [t["thread_id"] for t in await sdk(caller_key).threads.search(limit=1000)] == [own]
 
         # a request the Platform's schema refuses: 422 naming the field, in the Platform's shape

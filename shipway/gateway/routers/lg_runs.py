@@ -56,7 +56,8 @@ async def create_thread(body: ThreadCreateBody, db: Annotated[Database, Depends(
     ``if_exists="raise"``, or by another tenant)."""
     thread_id = body.thread_id or str(uuid.uuid4())
     try:
-        await control.create_thread(client, thread_id, principal.tenant, body.metadata or {}, body.if_exists)
+        await control.create_thread(client, thread_id, principal.tenant, body.metadata or {}, body.if_exists,
+                                    created_by=principal.key_id)
     except control.ActionRefused as exc:
         raise ApiError(409, "thread exists", exc.reason) from exc
     row = await thread_row(db, thread_id, principal)

@@ -1,7 +1,8 @@
 """The LangGraph Platform API: threads made before their first run, cancelled runs, run events.
 
 - ``threads``: a thread made with ``POST /threads`` has no agent and no run until its first run
-  binds it (``agent_name``, ``last_run_id`` nullable), and carries the caller's ``metadata``.
+  binds it (``agent_name``, ``last_run_id`` nullable), and carries the caller's ``metadata`` and the
+  id of the key that made it (``created_by``).
 - ``runs.status`` may be ``cancelled`` (``POST .../cancel``); ``runs.metadata`` is the caller's.
 - ``run_events``: the chunks a run streams, in order (``id``), for any gateway process to replay
   from a client's ``Last-Event-ID`` and follow with ``LISTEN run_events``. Tenant-scoped like
@@ -34,6 +35,8 @@ def upgrade() -> None:
     op.alter_column("threads", "agent_name", nullable=True)
     op.alter_column("threads", "last_run_id", nullable=True)
     op.add_column("threads", sa.Column("metadata", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")))
+    # the key that made it: a caller key sees the threads it made or ran, not another caller's
+    op.add_column("threads", sa.Column("created_by", sa.String, nullable=False, server_default=""))
     op.drop_constraint("ck_runs_status", "runs", type_="check")
     op.create_check_constraint("ck_runs_status", "runs", _in(RUN_STATUSES))
     op.add_column("runs", sa.Column("metadata", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")))
@@ -62,6 +65,7 @@ def downgrade() -> None:
     op.execute("UPDATE runs SET status = 'failed' WHERE status = 'cancelled'")
     op.drop_constraint("ck_runs_status", "runs", type_="check")
     op.create_check_constraint("ck_runs_status", "runs", _in(OLD_RUN_STATUSES))
+    op.drop_column("threads", "created_by")
     op.drop_column("threads", "metadata")
     op.execute("DELETE FROM threads WHERE agent_name IS NULL OR last_run_id IS NULL")
     op.alter_column("threads", "last_run_id", nullable=False)
