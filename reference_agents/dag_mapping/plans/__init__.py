@@ -1,0 +1,1 @@
+"""Query execution plans as a tree of :class:`PlanNode`, read by one adapter per plan format."""
