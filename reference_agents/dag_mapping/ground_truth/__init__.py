@@ -1,0 +1,2 @@
+"""Ground truth for DAG -> code mapping, derived by running ibis's TPC query functions; the mapper
+never sees it."""
