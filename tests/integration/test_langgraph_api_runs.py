@@ -2,7 +2,8 @@
 the gateway (ASGI, real lifespan) on a real Temporal server and PostgreSQL: a run that stops at an
 interrupt ends ``success`` with the thread ``interrupted``; a new run with ``command={"resume": ...}``
 answers it; background runs are joined; ``multitask_strategy="reject"`` is a 409 on a busy thread;
-a graph that raises makes ``runs.wait`` raise; cancel ends a run ``interrupted`` and frees its thread;
+a graph that raises makes ``runs.wait`` raise; cancel ends a run ``interrupted`` and frees its thread, as
+``multitask_strategy="interrupt"`` does for the run holding a thread;
 a ``webhook`` receives the ended run and its values, signed, after a retry."""
 
 from __future__ import annotations
@@ -109,6 +110,19 @@ async def test_cancel_ends_the_run_interrupted_and_frees_the_thread(worker, db, 
     assert (await db.read(queries.thread, thread["thread_id"])).active_run_id is None
     again = await sdk.runs.wait(thread["thread_id"], name, input={"log_path": str(tmp_path / "l2")})
     assert again["visited"] == ["a", "b", "c"]
+
+
+async def test_interrupt_cancels_the_run_holding_the_thread_and_runs_the_new_one(worker, db, sdk, tmp_path):
+    name = await shared_counting(worker, db)
+    thread = await sdk.threads.create()
+    holding = await sdk.runs.create(thread["thread_id"], name,
+                                    input={"log_path": str(tmp_path / "l"), "delay_s": 5, "message": "one"})
+    await asyncio.sleep(0.5)
+    done = await sdk.runs.wait(thread["thread_id"], name, input={"log_path": str(tmp_path / "l2"), "message": "two"},
+                               multitask_strategy="interrupt")
+    assert done["message"] == "two" and done["visited"] == ["a", "b", "c"]
+    assert (await sdk.runs.get(thread["thread_id"], holding["run_id"]))["status"] == "interrupted"
+    assert (await db.read(queries.run, holding["run_id"])).status == RunStatus.CANCELLED
 
 
 async def test_unknown_assistant_thread_and_unimplemented_fields_are_clear_errors(worker, db, sdk, tmp_path):
