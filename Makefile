@@ -37,7 +37,7 @@ sysdeps:
 	fi
 
 test: $(STAMP) sysdeps
-	$(BIN)/python -m pytest -q -rs -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp tests
+	$(BIN)/python -m pytest -q -rs --durations=25 -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp tests
 
 up: $(STAMP)
 	$(BIN)/shipway up
