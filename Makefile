@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.guard_eval
 	$(BIN)/python -m bench.access_overhead
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.dag_mapping
 
 # Shipway vs the LangGraph dev server (installed once into .venv-langgraph/) and the AsyncPostgresSaver floor; needs `make demo`
 bench-langgraph: $(STAMP)
