@@ -36,6 +36,7 @@ from reference_agents.dag_mapping.plans.model import OperatorKind, PlanNode
 ACCEPT = 0.8
 SECOND_PASS = 0.5
 TOP_UNITS = 3
+WIDE_UNITS = TOP_UNITS * 3  # units a second pass draws candidates from
 RETRIEVAL_TOP_K = 10
 MAX_ALTERNATIVES = rerank.MAX_SPANS - 1  # so the spans a confidence weighs are the ones reported
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009), as shipway.search
@@ -182,28 +183,77 @@ def map_plan(
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
     prepared = index if isinstance(index, MapperIndex) else MapperIndex(index)
+    ranking = rank_plan(plan, prepared)
+    chosen: dict[str, int] = {}
+    results: dict[str, NodeMapping] = {}
+    for node in _post_order(plan):
+        child_positions = [chosen[c.node_id] for c in node.children if c.node_id in chosen]
+        result = map_node(prepared, node, ranking, child_positions, top_k=top_k)
+        if result.position is not None:
+            chosen[node.node_id] = result.position
+        results[node.node_id] = result.mapping
+    return [results[node.node_id] for node in plan.walk()]
+
+
+@dataclass(frozen=True)
+class PlanRanking:
+    """The plan context of one plan: its best :data:`WIDE_UNITS` units, best first, and each one's
+    probability of being the plan's code (:func:`rerank.unit_probabilities` over all units)."""
+
+    units: list[UnitScore]
+    probability: dict[int, float]
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """What :func:`map_node` found for one node: its ``mapping``, the index position of the chunk
+    it chose (``None`` when no candidate; its parents' data flow reads it) and whether its first
+    pass fell in the second-pass band (so a wider pass was taken)."""
+
+    mapping: NodeMapping
+    position: int | None
+    second_pass: bool
+
+
+def rank_plan(plan: PlanNode, prepared: MapperIndex) -> PlanRanking:
+    """Rank ``prepared``'s code units with every feature of ``plan`` (step 1 of the module
+    docstring); with an encoder, also embeds the plan's nodes for retrieval."""
     if prepared.dense is not None:
         prepared.dense.prepare(plan.walk())
     ranking = prepared.context.rank(plan)
-    unit_probability = dict(
+    probability = dict(
         zip((s.unit.position for s in ranking), rerank.unit_probabilities([s.score for s in ranking]))
     )
-    subtree_tables = _subtree_tables(plan)
-    chosen: dict[str, rerank.Candidate] = {}
-    results: dict[str, NodeMapping] = {}
-    for node in _post_order(plan):
-        child_chunks = [chosen[c.node_id].chunk for c in node.children if c.node_id in chosen]
-        tables = subtree_tables[node.node_id]
-        ranked, units = _rank_node(prepared, node, ranking, tables, child_chunks, top_k, TOP_UNITS)
-        signals = rerank.confidence_signals(ranked, _unit_probability(ranked, unit_probability, prepared))
-        if SECOND_PASS <= rerank.confidence(signals) < ACCEPT:
-            wider, wider_units = _rank_node(prepared, node, ranking, tables, child_chunks, top_k * 3, TOP_UNITS * 3)
-            ranked, units = _union(ranked, wider), wider_units
-            signals = rerank.confidence_signals(ranked, _unit_probability(ranked, unit_probability, prepared))
-        if ranked:
-            chosen[node.node_id] = ranked[0]
-        results[node.node_id] = _mapping(node, tables, ranked, signals, units, prepared)
-    return [results[node.node_id] for node in plan.walk()]
+    units = ranking[:WIDE_UNITS]
+    return PlanRanking(units, {s.unit.position: probability[s.unit.position] for s in units})
+
+
+def map_node(
+    prepared: MapperIndex,
+    node: PlanNode,
+    ranking: PlanRanking,
+    child_positions: Sequence[int],
+    *,
+    top_k: int = RETRIEVAL_TOP_K,
+) -> NodeResult:
+    """Map one node (steps 2-4 of the module docstring) given its plan's :func:`rank_plan` and
+    the index positions of the chunks its children were mapped to (mapped first: data flow).
+    ``node`` must keep its subtree (the tables under a join and the columns of a node naming none
+    are read from it). Raises ValueError for ``top_k < 1``."""
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    child_chunks = [prepared.chunks[p] for p in child_positions]
+    tables = _subtree_tables(node)[node.node_id]
+    probability = ranking.probability
+    ranked, units = _rank_node(prepared, node, ranking.units, tables, child_chunks, top_k, TOP_UNITS)
+    signals = rerank.confidence_signals(ranked, _unit_probability(ranked, probability, prepared))
+    second_pass = SECOND_PASS <= rerank.confidence(signals) < ACCEPT
+    if second_pass:
+        wider, wider_units = _rank_node(prepared, node, ranking.units, tables, child_chunks, top_k * 3, WIDE_UNITS)
+        ranked, units = _union(ranked, wider), wider_units
+        signals = rerank.confidence_signals(ranked, _unit_probability(ranked, probability, prepared))
+    mapping = _mapping(node, tables, ranked, signals, units, prepared)
+    return NodeResult(mapping, ranked[0].position if ranked else None, second_pass)
 
 
 def _rank_node(
