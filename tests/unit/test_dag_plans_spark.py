@@ -292,6 +292,8 @@ def test_same_query_reads_alike_in_all_layouts():
         ("Sort [a]\nProject [a]\n", "a second root 'Project [a]'"),
         ("== Physical Plan ==\n*(1) Project [a#1]\n+- Filter (a#1 > 1)\n     +- Scan x\n", "line 4: column 5"),
         ("[a, b]\n", "line 1 has no operator name"),
+        ("this is no plan", "line 1 has no operator name: 'this is no plan'"),
+        ("Foo\n+- Bar [a]\n", "no Spark operator in the text (known: "),
     ],
 )
 def test_malformed_text_raises_plan_format_error(text, problem):

@@ -63,7 +63,8 @@ def parse_spark_text(text: str) -> PlanNode:
     ``operator_id`` (formatted layout) and ``join_type``.
 
     Raises :class:`PlanFormatError` (message starting ``spark_text:``) when the text holds no operator
-    line, when indentation is not a whole number of levels, jumps more than one level (two for a
+    line, a line with no operator name (Spark's are PascalCase) or no operator Spark is known to
+    print, when indentation is not a whole number of levels, jumps more than one level (two for a
     subquery), or starts a second root, or when a subquery names a hosting operator id the plan lacks."""
     if not isinstance(text, str):
         raise fail(f"expected plan text, got {type(text).__name__}")
@@ -76,6 +77,8 @@ def parse_spark_text(text: str) -> PlanNode:
         root = assemble(tree_lines(lines, first), _default_operator, step=3, max_jump=6)
     else:
         root = assemble(_indented_lines(lines, first), _simplified_operator, step=2, max_jump=2)
+    if not any(node.operator in OPERATOR_KINDS for node in root.walk()):
+        raise fail(f"no Spark operator in the text (known: {', '.join(sorted(OPERATOR_KINDS))})")
     # An adaptive plan that ran prints its final plan and the initial one it started from; the
     # initial plan's operators never ran as such.
     for node in root.walk():
