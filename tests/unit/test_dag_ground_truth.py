@@ -35,22 +35,8 @@ H = load_query_functions("h")
 
 
 @pytest.fixture(scope="module")
-def tpch():
-    conn = tpc.connect("h", scale_factor=0.01)
-    yield conn
-    conn.close()
-
-
-@pytest.fixture(scope="module")
 def h_schemas(tpch):
     return tpc_schemas(tpch)
-
-
-@pytest.fixture(scope="module")
-def tpcds():
-    conn = tpc.connect("ds", scale_factor=0.01)
-    yield conn
-    conn.close()
 
 
 @pytest.fixture(scope="module")

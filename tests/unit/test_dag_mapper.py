@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import ibis
 import pytest
 
@@ -29,13 +28,6 @@ TPC_DIR = Path(ibis.__file__).parent / "backends" / "tests" / "tpc"
 H_FILE = "h/test_queries.py"
 SPARK_PLANS = Path(__file__).parent / "fixtures" / "spark_plans"
 K = OperatorKind
-
-
-@pytest.fixture(scope="module")
-def tpch() -> duckdb.DuckDBPyConnection:
-    conn = tpc.connect("h", 0.01)
-    yield conn
-    conn.close()
 
 
 @pytest.fixture(scope="module")

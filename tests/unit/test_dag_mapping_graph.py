@@ -31,14 +31,11 @@ MODEL = "openai:gpt-4o-mini"
 
 
 @pytest.fixture(scope="module")
-def plans() -> dict[int, list]:
-    conn = tpc.connect("h", 0.01)
-    sql = tpc.queries(conn, "h")
+def plans(tpch) -> dict[int, list]:
+    sql = tpc.queries(tpch, "h")
     # Q2: 30 nodes, waves of up to 15 ready scans; Q1: 4 low-confidence nodes; Q13: 3 nodes left in
     # the second-pass band; Q6: every node accepted
-    out = {q: tpc.explain_json(conn, sql[q]) for q in (1, 2, 6, 13)}
-    conn.close()
-    return out
+    return {q: tpc.explain_json(tpch, sql[q]) for q in (1, 2, 6, 13)}
 
 
 @pytest.fixture(scope="module")

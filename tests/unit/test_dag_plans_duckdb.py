@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
 
 from reference_agents.dag_mapping import tpc
@@ -16,20 +15,6 @@ from reference_agents.dag_mapping.plans.registry import parse_plan
 # Operators with no SQL clause of their own: CTE materialisation and reads, correlated-subquery
 # plumbing (DELIM_SCAN), constant tables, SELECT without FROM, and plans folded to nothing.
 ALLOWED_OTHER = {"CTE", "CTE_SCAN", "DELIM_SCAN", "COLUMN_DATA_SCAN", "DUMMY_SCAN", "EMPTY_RESULT"}
-
-
-@pytest.fixture(scope="module")
-def tpch() -> duckdb.DuckDBPyConnection:
-    conn = tpc.connect("h", 0.01)
-    yield conn
-    conn.close()
-
-
-@pytest.fixture(scope="module")
-def tpcds() -> duckdb.DuckDBPyConnection:
-    conn = tpc.connect("ds", 0.01)
-    yield conn
-    conn.close()
 
 
 @pytest.fixture(scope="module")
