@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 from activities.runbook_starter import start_runbook
 from shipway.db.models import Agent, RunbookRun, RunbookStep
 from shipway.settings import get_settings
-from tests.support.runbooks import ended, record_runs, until, waiting
+from tests.support.runbooks import finished, record_runs, until, waiting
 from workflows.runbook_types import (
     RUNBOOK_TRIGGERS_WORKFLOW,
     SIGNAL_CONFIRM,
@@ -84,7 +84,7 @@ async def test_connection_pool_runbook_finds_idle_in_transaction_backends_and_te
             p=[pid for _, pid in idle_backends]))).scalars().all())
     assert alive == {pid for _, pid in idle_backends}
     await worker.get_workflow_handle(wid).signal(SIGNAL_CONFIRM, RunbookDecision(by="dba@bank.example", reason="pool exhausted"))
-    state = await until(worker, wid, ended)
+    state = await finished(worker, wid)
     assert state.status == RunbookStatus.COMPLETED, state
     step = next(s for s in state.steps if s.kind == "remediation")
     assert (step.status, step.decided_by, step.reason) == (RunbookStepStatus.DONE, "dba@bank.example", "pool exhausted")
@@ -105,7 +105,7 @@ async def test_a_skipped_or_unanswered_remediation_changes_nothing(worker, db, i
     handle = worker.get_workflow_handle(wid)
     await handle.signal(SIGNAL_CONFIRM, RunbookDecision(by="", reason="no name"))  # ignored: who is required
     await handle.signal(SIGNAL_SKIP, RunbookDecision(by="dba@bank.example", reason="investigating first"))
-    state = await until(worker, wid, ended)
+    state = await finished(worker, wid)
     step = next(s for s in state.steps if s.kind == "remediation")
     assert (step.status, step.decided_by) == (RunbookStepStatus.SKIPPED, "dba@bank.example")
     assert all([await _alive(c) for c, _ in idle_backends])
@@ -114,7 +114,7 @@ async def test_a_skipped_or_unanswered_remediation_changes_nothing(worker, db, i
         params={"idle_in_transaction_min_s": IDLE_S}, started_by="ops", confirm_timeout_s=3.0, escalate_after_s=1.0))
     state = await until(worker, started.workflow_id, lambda s: s.awaiting() is not None
                          and s.awaiting().status == RunbookStepStatus.ESCALATED)
-    state = await until(worker, started.workflow_id, ended)
+    state = await finished(worker, started.workflow_id)
     step = next(s for s in state.steps if s.kind == "remediation")
     assert step.status == RunbookStepStatus.TIMED_OUT and step.decided_by is None
     assert all([await _alive(c) for c, _ in idle_backends])
@@ -137,7 +137,7 @@ async def test_slow_search_runbook_finds_the_dropped_hnsw_index_and_recreates_it
         with psycopg.connect(pg_url) as conn:  # not before
             assert conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", (index,)).fetchone() is None
         await worker.get_workflow_handle(wid).signal(SIGNAL_CONFIRM, RunbookDecision(by="dba@bank.example", reason="search slow"))
-        state = await until(worker, wid, ended, timeout_s=300)
+        state = await finished(worker, wid, timeout_s=300)
         assert state.status == RunbookStatus.COMPLETED, state
         rebuilt = next(s for s in state.steps if s.kind == "remediation")
         assert rebuilt.result["action"] == "created" and rebuilt.result["valid"]
@@ -179,7 +179,7 @@ async def test_an_error_rate_breach_and_new_dead_letters_start_their_runbooks_on
     high, dead = f"runbook:{Runbook.HIGH_ERROR_RATE}:{agent}", f"runbook:{Runbook.WEBHOOK_FAILURES}:dead-letters"
     assert first[high].started and dead in first
     high, dead = first[high].workflow_id, first[dead].workflow_id
-    state = await until(worker, high, ended)
+    state = await finished(worker, high)
     assert (state.trigger, state.params["agent"], state.status) == (RunbookTrigger.ERROR_RATE, agent, RunbookStatus.COMPLETED)
     assert state.steps[0].findings["rows"][0]["errors"] == 4 and "4 of 10 runs failed" in state.reason
     # no deployment of this agent to roll back: nothing to change
@@ -218,6 +218,6 @@ async def test_high_error_rate_runbook_sends_the_traffic_back_to_the_stable_vers
     assert pending.name == "roll back to v1" and "100% of" in pending.proposal, pending
     assert {w.version: w.weight_pct for w in await db.read(queries.traffic, agent)} == {2: 100.0}  # not before
     await worker.get_workflow_handle(wid).signal(SIGNAL_CONFIRM, RunbookDecision(by="sre@bank.example", reason="v2 regressed"))
-    state = await until(worker, wid, ended)
+    state = await finished(worker, wid)
     assert state.status == RunbookStatus.COMPLETED and "8/10 runs failed" in state.summary, state
     assert {w.version: w.weight_pct for w in await db.read(queries.traffic, agent)} == {1: 100.0}

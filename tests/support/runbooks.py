@@ -60,3 +60,12 @@ async def stored_until(db, run_id: str, done, timeout_s: float = 60):
             return detail
         assert time.monotonic() < deadline, f"{run_id} never got there: {detail}"
         await asyncio.sleep(0.2)
+
+
+async def finished(client, workflow_id: str, timeout_s: float = 90) -> RunbookState:
+    """The run's final state once its workflow has returned. The ``progress`` query shows the end
+    before the workflow's last save (the run row, then its audit records, one activity each), so
+    tests that read what the run stored wait for the workflow's result, not only for :func:`ended`."""
+    await until(client, workflow_id, ended, timeout_s)
+    handle = client.get_workflow_handle(workflow_id, result_type=RunbookState)
+    return await asyncio.wait_for(handle.result(), timeout_s)
