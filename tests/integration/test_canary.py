@@ -19,14 +19,18 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
+import httpx
 import pytest
 import pytest_asyncio
+from langgraph_sdk.client import LangGraphClient
 from sqlmodel import select
 from temporalio.service import RPCError
 
 from shipway import control, queries
 from shipway.db.models import LlmUsage
+from shipway.gateway.app import create_app
 from shipway.settings import get_settings
+from tests.support.keys import make_key
 from tests.support.lifecycle import APPROVER, counting_spec, deploy, submit, wait_for_step
 from workflows.statuses import ApprovalKind, DeploymentState, LifecycleStep, RunStatus, VersionStatus
 from workflows.runbook_types import RunbookState, runbook_workflow_id
@@ -396,6 +400,35 @@ class _Edge:
 
 
 LOW, HIGH = _Edge(False), _Edge(True)
+
+
+async def test_platform_api_runs_are_routed_by_the_canary_and_a_thread_stays_on_its_version(worker, db, stable):
+    """The LangGraph Platform API (langgraph-sdk on the gateway) routes as ``/v1`` does: each new
+    thread's first run goes to a version the rollout serves, and the thread's later runs stay there."""
+    spec, v1 = stable
+    name = spec["name"]
+    canary = await _canary(worker, db, spec, STABLE_CONFIG, steps(50, bake_s=600))  # unscaled: ends by abort
+    await _progress(worker, name, canary, lambda p: p.weight_pct == 50.0)
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        headers = {"x-api-key": await make_key()}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                     headers=headers, timeout=60) as http:
+            sdk = LangGraphClient(http)
+            threads = [(await sdk.threads.create())["thread_id"] for _ in range(4)]
+            for _ in range(3):
+                for thread in threads:
+                    await sdk.runs.wait(thread, name, input={"log_path": os.devnull})
+    served = defaultdict(list)
+    for r in sorted(await db.read(queries.runs, name), key=lambda r: r.started_at):
+        if r.thread_id in threads:
+            served[r.thread_id].append(r.version)
+    assert set(served) == set(threads)
+    for versions in served.values():
+        assert len(versions) == 3 and versions[0] in (v1, canary) and set(versions) == {versions[0]}, served
+
+    await control.signal_deployment(worker, name, canary, "abort", "abe.aborter@bank.example")
+    assert (await _settle(worker, name, canary)).status == VersionStatus.ROLLED_BACK
 
 
 async def test_a_thread_stays_on_the_version_that_served_it_until_that_version_is_aborted(worker, db, stable):
