@@ -36,6 +36,7 @@ from reference_agents.dag_mapping.llm_rerank import choose_candidate
 from reference_agents.dag_mapping.mapper.mapper import rank_plan
 from reference_agents.dag_mapping.outputs import mapping_row
 from reference_agents.dag_mapping.plan_rows import from_rows, subtree_rows, to_rows
+from reference_agents.dag_mapping.plans.model import post_order
 from reference_agents.dag_mapping.plans.registry import parse_plan as read_plan
 from reference_agents.dag_mapping.review import MappingReviewAnswer, answer_check, review_request, settle
 from reference_agents.dag_mapping.state import JobInput, MappingState
@@ -64,7 +65,7 @@ def dispatch(state: MappingState, config: RunnableConfig) -> dict:
     :func:`wave_size`; an empty wave once every node is mapped."""
     results = state.get("results") or {}
     rows = state["nodes"]
-    ready = [r["node_id"] for r in _post_order(rows) if r["node_id"] not in results
+    ready = [r["node_id"] for r in _rows_post_order(rows) if r["node_id"] not in results
              and all(c in results for c in r["children"])]
     return {"waves": [*state.get("waves", []), ready[: wave_size(state, config)]]}
 
@@ -160,17 +161,9 @@ def _low_confidence(state: MappingState) -> list[str]:
     return [r["node_id"] for r in state["nodes"] if results[r["node_id"]]["band"] == "review"]
 
 
-def _post_order(rows: list[dict]) -> list[dict]:
+def _rows_post_order(rows: list[dict]) -> list[dict]:
     by_id = {r["node_id"]: r for r in rows}
-    out, stack = [], [(rows[0], False)]
-    while stack:
-        row, expanded = stack.pop()
-        if expanded:
-            out.append(row)
-            continue
-        stack.append((row, True))
-        stack.extend((by_id[c], False) for c in reversed(row["children"]))
-    return out
+    return post_order(rows[0], lambda r: [by_id[c] for c in r["children"]])
 
 
 def build_graph(config: dict) -> StateGraph:

@@ -31,7 +31,7 @@ from reference_agents.dag_mapping.mapper.plan_context import (
     chunk_features,
     code_units,
 )
-from reference_agents.dag_mapping.plans.model import OperatorKind, PlanNode
+from reference_agents.dag_mapping.plans.model import OperatorKind, PlanNode, post_order
 
 ACCEPT = 0.8
 SECOND_PASS = 0.5
@@ -186,7 +186,7 @@ def map_plan(
     ranking = rank_plan(plan, prepared)
     chosen: dict[str, int] = {}
     results: dict[str, NodeMapping] = {}
-    for node in _post_order(plan):
+    for node in post_order(plan, lambda n: n.children):
         child_positions = [chosen[c.node_id] for c in node.children if c.node_id in chosen]
         result = map_node(prepared, node, ranking, child_positions, top_k=top_k)
         if result.position is not None:
@@ -355,23 +355,10 @@ def _explain(
     )
 
 
-def _post_order(plan: PlanNode) -> list[PlanNode]:
-    out: list[PlanNode] = []
-    stack = [(plan, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            out.append(node)
-            continue
-        stack.append((node, True))
-        stack.extend((child, False) for child in reversed(node.children))
-    return out
-
-
 def _subtree_tables(plan: PlanNode) -> dict[str, list[str]]:
     """node_id -> the base tables read under it (itself included), in first-seen order."""
     out: dict[str, list[str]] = {}
-    for node in _post_order(plan):
+    for node in post_order(plan, lambda n: n.children):
         tables = list(node.tables)
         for child in node.children:
             tables += [t for t in out[child.node_id] if t not in tables]

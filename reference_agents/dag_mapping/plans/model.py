@@ -3,7 +3,9 @@ constants and aggregate functions it names, and a kind shared across engines."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from enum import StrEnum
 
 
@@ -55,3 +57,20 @@ class PlanNode:
 
 class PlanFormatError(ValueError):
     """A plan that its adapter cannot read; the message names the format and what is wrong."""
+
+
+T = TypeVar("T")
+
+
+def post_order(root: T, children: Callable[[T], list[T]]) -> list[T]:
+    """``root``'s tree, children before parents (left to right), without recursion (plans can be deep)."""
+    out: list[T] = []
+    stack = [(root, False)]
+    while stack:
+        item, expanded = stack.pop()
+        if expanded:
+            out.append(item)
+            continue
+        stack.append((item, True))
+        stack.extend((child, False) for child in reversed(children(item)))
+    return out
