@@ -11,16 +11,20 @@ activity re-executed after a workflow task timeout, the fallback from a local to
 activity) recognises its own run's checkpoints by the ``run_id`` LangGraph records in their
 metadata: it continues from the last one instead of starting again (no checkpointed node runs a
 second time), and a step whose graph already ended answers from that checkpoint without running
-anything. This module is the only writer of ``llm_usage`` (and, through LangGraph, of the
-checkpoint tables).
+anything. Attempts of one thread's steps never overlap: each holds the thread's step lock (a
+PostgreSQL session advisory lock, :meth:`GraphActivities.thread_step`) from before it reads the
+thread's checkpoint until its last checkpoint write is done, so a retry that Temporal starts while a
+superseded attempt still runs (a heartbeat timeout on a busy worker) waits for it and continues from
+its checkpoints instead of running the same step beside it. This module is the only writer of
+``llm_usage`` (and, through LangGraph, of the checkpoint tables).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +62,16 @@ MAX_COMPILED_GRAPHS = 64
 PRICE_CACHE_TTL_S = 60.0
 # a caller's configurable may not steer which checkpoint a step runs from
 _RESERVED_CONFIGURABLE = ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
+# The thread's step lock: a session advisory lock on a 64-bit hash of the thread id, seeded apart from
+# run_events' transaction locks on hashtextextended(run_id, 0) (a run id may be its own thread id).
+_STEP_LOCK_SEED = 0x5354_4550  # "STEP"
+_TRY_STEP_LOCK = "SELECT pg_try_advisory_lock(hashtextextended(%s, %s)) AS locked"
+_STEP_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended(%s, %s)) AS unlocked"
+# The lock lives as long as its session. A killed worker's socket closes and the server ends the session
+# at once; a vanished host is noticed by TCP keepalives (~25 s); no idle timeout may end it mid-step.
+_STEP_LOCK_SESSION = "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 -c idle_session_timeout=0"
+STEP_LOCK_POOL_SIZE = 64  # step locks held at once per worker (one connection each); more steps wait, heartbeating
+STEP_LOCK_WAIT_S = 600.0  # longest wait for a lock connection: the graph activity's start-to-close timeout
 
 
 @dataclass
@@ -111,6 +125,15 @@ async def _keep_heartbeating(details) -> None:
     while True:
         await asyncio.sleep(period)
         activity.heartbeat(details())
+
+
+async def _settle_checkpoint_writes(exc: BaseException) -> None:
+    """Wait for the checkpoint writes of a cancelled graph stream. LangGraph awaits its background
+    writes when a stream ends; if that wait is itself cancelled it hands the exiting task on in the
+    ``CancelledError``'s args, and the step lock must not be released while it still writes."""
+    for pending in exc.args:
+        if isinstance(pending, asyncio.Future) and not pending.done():
+            await asyncio.wait([pending])
 
 
 def _fields(exc: ValidationError) -> str:
@@ -199,6 +222,7 @@ class GraphActivities:
             :func:`shipway.checkpoint_crypto.encrypted_serde` of the current settings.
         tracing: LangSmith tracing of each graph step (:class:`activities.tracing.Tracing`); default off.
         events: the writer of ``run_events``, for steps that stream (``stream_modes``); required by them.
+        step_lock_pool_size: most threads' step locks held at once (:meth:`thread_step`, one connection each).
 
     Raises:
         shipway.checkpoint_crypto.CheckpointKeyError: the configured checkpoint keys do not parse.
@@ -206,7 +230,7 @@ class GraphActivities:
 
     def __init__(self, db: Database, artifacts: ArtifactCache, default_model: str | None = None, pool_size: int = 30,
                  serde: EncryptedSerializer | None = None, tracing: Tracing | None = None,
-                 events: RunEventWriter | None = None) -> None:
+                 events: RunEventWriter | None = None, step_lock_pool_size: int = STEP_LOCK_POOL_SIZE) -> None:
         self.db = db
         self.events = events  # where streamed runs' chunks go (LangGraph Platform API streams); None: not streamed
         self.tracing = tracing or Tracing()  # LangSmith tracing of graph steps; off by default
@@ -217,15 +241,59 @@ class GraphActivities:
                                          kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
                                                  **role_options(db.role)})
         self._opened = False
+        # step locks (thread_step) on connections of their own: a step holds one while its graph takes
+        # checkpointer connections, so sharing the checkpointer's pool could leave none for the graphs
+        options = " ".join(filter(None, (role_options(db.role).get("options"), _STEP_LOCK_SESSION)))
+        self._step_locks = AsyncConnectionPool(db.url, min_size=1, max_size=step_lock_pool_size, open=False,
+                                               timeout=STEP_LOCK_WAIT_S, max_idle=60.0,
+                                               kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row,
+                                                       "options": options})
+        self._step_locks_opened = False
         self._graphs: LRUCache = LRUCache(maxsize=MAX_COMPILED_GRAPHS)
         self._prices: TTLCache = TTLCache(maxsize=1, ttl=PRICE_CACHE_TTL_S)
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:
-        """Close the checkpointer's connection pool and the LangSmith client (after a bounded flush)."""
+        """Close the checkpointer's and the step locks' connection pools and the LangSmith client (after a bounded flush)."""
         await self.tracing.close()
         if self._opened:
             await self._pool.close()
+        if self._step_locks_opened:
+            await self._step_locks.close()
+
+    @asynccontextmanager
+    async def thread_step(self, thread_id: str) -> AsyncIterator[None]:
+        """Hold ``thread_id``'s step lock for the block: a PostgreSQL session advisory lock, so one
+        execution at a time (across workers) reads the thread's checkpoint, runs nodes and writes
+        checkpoints. Another holder (an earlier attempt Temporal gave up on that still runs, a local
+        attempt timed out into the regular activity) is waited for, polling; the caller keeps
+        heartbeating meanwhile. A holder whose worker died holds nothing: its session ended with it.
+        A lock whose release fails or is interrupted ends its session instead of going back to the pool.
+        """
+        if not self._step_locks_opened:  # on the event loop that runs the activities
+            await self._step_locks.open()
+            self._step_locks_opened = True
+        key = (thread_id, _STEP_LOCK_SEED)
+        async with self._step_locks.connection() as conn:
+            released = False
+            try:
+                pause, waited = 0.02, 0.0
+                while not (await (await conn.execute(_TRY_STEP_LOCK, key)).fetchone())["locked"]:
+                    if waited == 0.0:
+                        activity.logger.info("thread %s: another execution of its step still runs; waiting for it", thread_id)
+                    await asyncio.sleep(pause)
+                    waited += pause
+                    pause = min(pause * 2, 0.5)
+                if waited:
+                    activity.logger.info("thread %s: step lock taken after %.1f s", thread_id, waited)
+                try:
+                    yield
+                finally:
+                    await conn.execute(_STEP_UNLOCK, key)
+                    released = True
+            finally:
+                if not released:
+                    await conn.close()  # ends the session and any lock it holds; the pool drops a closed connection
 
     async def _checkpointer(self) -> EncryptedAsyncPostgresSaver:
         # opened on first use: the pool must live on the event loop that runs the activities
@@ -378,7 +446,23 @@ class GraphActivities:
                 ApplicationError was), with the run's LLM totals in its details (``RUN_USAGE_DETAIL``).
         """
         observe_queue_wait(inp.agent_name, activity.info())
-        c = await self.compiled(inp.agent_name, inp.version)
+        nodes: list[str] = []
+        # a local activity has no heartbeat: the workflow task's timeout notices a dead worker
+        local = activity.info().is_local
+        # heartbeat from the start: loading the graph, waiting for the thread's step lock and reading its
+        # checkpoint may outlast the heartbeat timeout on a busy worker, and the attempt is alive
+        beat = None if local else asyncio.create_task(
+            _keep_heartbeating(lambda: {"node": nodes[-1] if nodes else None, "nodes": len(nodes)}))
+        try:
+            c = await self.compiled(inp.agent_name, inp.version)
+            async with self.thread_step(inp.thread_id):
+                return await self._run_step(inp, c, nodes, local)
+        finally:
+            if beat is not None:
+                beat.cancel()
+
+    async def _run_step(self, inp: GraphStepInput, c: CompiledVersion, nodes: list[str], local: bool) -> GraphStepResult:
+        """:meth:`run_graph` under the thread's step lock; ``nodes`` collects the nodes executed."""
         usage = UsageCollector()
         # the caller's configurable first: the thread, run and model are the platform's to set
         # LangGraph's own keys are its runtime's: RemoteGraph forwards its caller's (``__pregel_resuming``
@@ -409,13 +493,8 @@ class GraphActivities:
                                    non_retryable=True)
 
         budget = await self._budget(inp)
-        nodes: list[str] = []
         interrupt = None
         stopped = budget is not None and budget.reached(usage)  # earlier attempts spent it all: run nothing
-        # a local activity has no heartbeat: the workflow task's timeout notices a dead worker
-        local = activity.info().is_local
-        beat = None if local else asyncio.create_task(
-            _keep_heartbeating(lambda: {"node": nodes[-1] if nodes else None, "nodes": len(nodes)}))
         try:
             if not stopped:
                 streamed = _Streamed(inp, self.events) if inp.stream_modes is not None else None
@@ -436,13 +515,13 @@ class GraphActivities:
                             stopped = True
                             break
         except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                await _settle_checkpoint_writes(exc)  # before the step lock goes
             await self._record_usage(inp.run_id, usage, inp.agent_name)
             if not isinstance(exc, Exception):  # cancelled: the calls are recorded, the cancellation goes on
                 raise
             raise _failure(exc, await self._run_usage(inp.run_id)) from exc
         finally:
-            if beat is not None:
-                beat.cancel()
             await self.tracing.flush()  # before the activity returns, so no span is lost
         tokens_in, tokens_out, cost = await self._record_usage(inp.run_id, usage, inp.agent_name)
         self._detect_llm(inp, c, usage)

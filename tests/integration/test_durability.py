@@ -1,26 +1,32 @@
 """Durability modes under a killed worker (shipway.durability): 50 runs in flight, half checkpointed at
 exit and run as local activities, half checkpointed after every node as regular activities; the
 worker is killed mid-graph and every accepted run completes once. Also: a step re-executed after
-its graph already ended answers from the checkpoint without running a node again."""
+its graph already ended answers from the checkpoint without running a node again; two attempts of
+one step at once (Temporal retried an attempt it had given up on while that still ran) checkpoint
+each step once; and a step waits for a thread's step lock only as long as its holder's session lives."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest_asyncio
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from temporalio.testing import ActivityEnvironment
 
 from activities.artifact_loader import ArtifactCache
 from activities.artifact_store import store_from_settings
+from activities import graph_runner
 from activities.graph_runner import GraphActivities
 from shipway import control, queries
 from shipway.checkpoint_crypto import encrypted_serde
 from shipway.settings import get_settings
-from tests.support.lifecycle import deploy_counting
+from tests.support.lifecycle import deploy_counting, shared_counting
 from tests.support.workers import agents_worker_process, running_workers
 from workflows.statuses import GraphStepStatus, RunStatus
 from workflows.types import RUN_WORKFLOW, GraphStepInput
@@ -130,3 +136,68 @@ async def test_the_gateway_runs_an_exit_graph_as_a_local_activity_and_a_per_node
     # auto without a model: checkpointed at exit, the step a local activity in the run's only workflow task
     assert kinds["auto"] == (0, 1)
     assert kinds["async"][0] == 1 and kinds["async"][1] > 1
+
+
+async def _per_node_step(temporal_env, db, log: Path, delay_s: float) -> tuple[GraphActivities, GraphStepInput]:
+    """The worker's graph activities and a first step of a fresh run of a per-node (``async``) counting agent."""
+    settings = get_settings()
+    async with running_workers(temporal_env.client, ["shipway-control"]) as client:
+        name = await shared_counting(client, db, durability="async")
+    version = await control.pick_version(db, name)
+    graphs = GraphActivities(db, ArtifactCache(settings.resolved_artifact_cache_dir, store_from_settings(settings).get))
+    run = uuid.uuid4().hex
+    return graphs, GraphStepInput(run_id=f"run-{run}", agent_name=name, version=version, thread_id=f"thread-{run}",
+                                  input={"log_path": str(log), "delay_s": delay_s})
+
+
+def _attempt(n: int) -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=n)
+    return env
+
+
+async def _wait_for(path: Path, timeout_s: float = 30.0) -> None:
+    for _ in range(int(timeout_s / 0.01)):
+        if path.exists() and path.read_text():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{path} stayed empty")
+
+
+async def test_two_attempts_of_a_step_at_once_checkpoint_each_step_once(settings_env, temporal_env, db, pg_url, tmp_path):
+    log = tmp_path / "nodes.log"
+    graphs, step = await _per_node_step(temporal_env, db, log, delay_s=0.3)
+    try:
+        first = asyncio.create_task(_attempt(1).run(graphs.run_graph, step))
+        await _wait_for(log)  # the first attempt runs node a
+        # Temporal gave up on it (a heartbeat missed on a busy worker) and started the next attempt beside it
+        again = await asyncio.wait_for(_attempt(2).run(graphs.run_graph, step), timeout=60)
+        first = await first
+    finally:
+        await graphs.close()
+    # the second attempt waited for the first and answered from its checkpoints
+    assert first.status == again.status == GraphStepStatus.COMPLETED
+    assert first.nodes == ["a", "b", "c"] and again.nodes == []
+    assert again.output == first.output
+    assert log.read_text().split() == ["a", "b", "c"]
+    steps = [c.metadata["step"] for c in await _checkpoints(pg_url, step.thread_id)]
+    assert sorted(steps) == [-1, 0, 1, 2, 3], steps
+
+
+async def test_a_step_waits_for_the_thread_lock_until_its_holder_s_session_ends(settings_env, temporal_env, db, tmp_path):
+    log = tmp_path / "nodes.log"
+    graphs, step = await _per_node_step(temporal_env, db, log, delay_s=0.0)
+    # the step lock of an attempt whose worker is about to die
+    holder = await psycopg.AsyncConnection.connect(db.url, autocommit=True)
+    try:
+        await holder.execute("SELECT pg_advisory_lock(hashtextextended(%s, %s))", (step.thread_id, graph_runner._STEP_LOCK_SEED))
+        attempt = asyncio.create_task(_attempt(2).run(graphs.run_graph, step))
+        await asyncio.sleep(1.5)
+        assert not attempt.done() and not log.exists(), "the step ran while another session held its thread"
+        await holder.close()  # the worker died: its session ends, and the lock with it
+        result = await asyncio.wait_for(attempt, timeout=60)
+    finally:
+        await holder.close()
+        await graphs.close()
+    assert result.status == GraphStepStatus.COMPLETED and result.nodes == ["a", "b", "c"]
+    assert log.read_text().split() == ["a", "b", "c"]
