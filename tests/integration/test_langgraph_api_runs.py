@@ -109,7 +109,9 @@ async def test_cancel_ends_the_run_interrupted_and_frees_the_thread(worker, db, 
     assert (await sdk.runs.get(thread["thread_id"], run["run_id"]))["status"] == "interrupted"
     assert (await db.read(queries.thread, thread["thread_id"])).active_run_id is None
     again = await sdk.runs.wait(thread["thread_id"], name, input={"log_path": str(tmp_path / "l2")})
-    assert again["visited"] == ["a", "b", "c"]
+    # the cancelled run's node ``a`` was running (a sync node cannot be stopped): it finished and its step was
+    # kept, as the Platform keeps a cancelled run's work; the new run waited for it (the thread's step lock)
+    assert again["visited"] == ["a", "a", "b", "c"]
 
 
 async def test_interrupt_cancels_the_run_holding_the_thread_and_runs_the_new_one(worker, db, sdk, tmp_path):
@@ -120,7 +122,8 @@ async def test_interrupt_cancels_the_run_holding_the_thread_and_runs_the_new_one
     await asyncio.sleep(0.5)
     done = await sdk.runs.wait(thread["thread_id"], name, input={"log_path": str(tmp_path / "l2"), "message": "two"},
                                multitask_strategy="interrupt")
-    assert done["message"] == "two" and done["visited"] == ["a", "b", "c"]
+    # the holding run's node ``a`` finished and was kept (work done until the interrupt is saved), then "two" ran
+    assert done["message"] == "two" and done["visited"] == ["a", "a", "b", "c"]
     assert (await sdk.runs.get(thread["thread_id"], holding["run_id"]))["status"] == "interrupted"
     assert (await db.read(queries.run, holding["run_id"])).status == RunStatus.CANCELLED
 
