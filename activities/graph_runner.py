@@ -31,6 +31,7 @@ from typing import Any
 from cachetools import LRUCache, TTLCache
 from jsonschema import Draft202012Validator
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
+from langgraph.store.postgres import AsyncPostgresStore
 from langgraph.types import Command
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -51,6 +52,7 @@ from shipway.checkpoint_crypto import EncryptedAsyncPostgresSaver, encrypted_ser
 from shipway.db.engine import Database, role_options
 from shipway.db.models import LlmUsage
 from shipway.durability import PER_NODE, spec_durability
+from shipway.graph_store import close_graph_store, open_graph_store
 from shipway.metrics import observe_llm_call, observe_queue_wait
 from shipway.pricing import DEFAULT_PRICES, price_usd
 from shipway.settings import get_settings
@@ -241,6 +243,7 @@ class GraphActivities:
                                          kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
                                                  **role_options(db.role)})
         self._opened = False
+        self._store: AsyncPostgresStore | None = None  # the graphs' LangGraph store (shipway.graph_store)
         # step locks (thread_step) on connections of their own: a step holds one while its graph takes
         # checkpointer connections, so sharing the checkpointer's pool could leave none for the graphs
         options = " ".join(filter(None, (role_options(db.role).get("options"), _STEP_LOCK_SESSION)))
@@ -254,8 +257,11 @@ class GraphActivities:
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:
-        """Close the checkpointer's and the step locks' connection pools and the LangSmith client (after a bounded flush)."""
+        """Stop the graph store's TTL sweeper, close the checkpointer's and the step locks' connection pools
+        and the LangSmith client (after a bounded flush)."""
         await self.tracing.close()
+        if self._store is not None:
+            await close_graph_store(self._store)
         if self._opened:
             await self._pool.close()
         if self._step_locks_opened:
@@ -335,8 +341,11 @@ class GraphActivities:
         model = row.spec.get("model") or self.default_model
         graph = loaded.graph({"configurable": {"model": model}})
         checkpointer = await self._checkpointer()
-        compiled = graph.copy(update={"checkpointer": checkpointer}) if hasattr(graph, "astream") else graph.compile(
-            checkpointer=checkpointer)
+        if self._store is None:  # on first use, on the activities' loop and the checkpointer's (now open) pool
+            self._store = await open_graph_store(self._pool)
+        parts = {"checkpointer": checkpointer, "store": self._store}
+        # an artifact's build() may compile its graph itself: the platform's checkpointer and store replace its own
+        compiled = graph.copy(update=parts) if hasattr(graph, "astream") else graph.compile(**parts)
         m = loaded.manifest
         input_model = loaded.attr(m.input_model) if m.input_model else None
         return CompiledVersion(

@@ -1,7 +1,8 @@
 """The DAG -> code mapping graph: map every node of a query plan to the code that produced it.
 
-``parse_plan`` (validate the input, the plan as node rows) -> ``ensure_index`` (the repository's
-prepared code index, from the process cache when fresh: :mod:`.index_cache`) -> ``plan_context``
+``parse_plan`` (the repository within the spec's roots, the input validated, the plan as node rows)
+-> ``ensure_index`` (the repository's prepared code index: from the process cache when fresh, else
+from the graph's store, else built and stored: :mod:`.index_cache`, :mod:`.index_store`) -> ``plan_context``
 (the code units the whole plan ranks best, from all its tables, columns and constants) -> waves of
 ``dispatch`` -> ``map_node`` x at most N (one ``Send`` branch per node) -> ``collect`` -> ...
 -> ``human_review`` (one interrupt listing every low-confidence node, if any) -> ``persist``.
@@ -25,13 +26,14 @@ from typing import Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from langgraph.store.base import BaseStore
 from langgraph.types import Send
 
 from reference_agents.common.hitl import ask_human
 from reference_agents.common.llm import get_chat_model, model_from_config
 from reference_agents.dag_mapping import node_task
 from reference_agents.dag_mapping.index_cache import INDEX_CACHE, INDEX_TTL_SECONDS
-from reference_agents.dag_mapping.inputs import MappingJobInput
+from reference_agents.dag_mapping.inputs import MappingJobInput, check_repository_root, default_repository_roots
 from reference_agents.dag_mapping.llm_rerank import choose_candidate
 from reference_agents.dag_mapping.mapper.mapper import rank_plan
 from reference_agents.dag_mapping.outputs import mapping_row
@@ -93,8 +95,10 @@ def after_dispatch(state: MappingState) -> list[Send] | Literal["human_review", 
     ]
 
 
-def map_node(task: dict) -> dict:
-    """Map one node (:func:`node_task.map_task`, looked up at call time so it can be observed)."""
+def map_node(task: dict, store: BaseStore) -> dict:
+    """Map one node (:func:`node_task.map_task`, looked up at call time so it can be observed), the
+    index read from the graph's store first when this process has none (a resumed job, another worker)."""
+    INDEX_CACHE.of(task["index"], store)
     result = node_task.map_task(task, INDEX_CACHE)
     return {"results": {result["node_id"]: result}}
 
@@ -153,7 +157,7 @@ def human_review(state: MappingState) -> dict:
 def persist(state: MappingState) -> dict:
     """The final ``code_mappings``, one per node in plan order (the platform stores them)."""
     results = state["results"]
-    return {"code_mappings": [mapping_row(results[r["node_id"]]) for r in state["nodes"]]}
+    return {"code_mappings": [mapping_row(results[r["node_id"]], r["children"]) for r in state["nodes"]]}
 
 
 def _low_confidence(state: MappingState) -> list[str]:
@@ -166,40 +170,69 @@ def _rows_post_order(rows: list[dict]) -> list[dict]:
     return post_order(rows[0], lambda r: [by_id[c] for c in r["children"]])
 
 
+CONFIG_KEYS = ("index_ttl_seconds", "repository_roots")
+
+
+def repository_roots(config: dict) -> list[str]:
+    """The directories jobs of an agent with spec ``config`` may map into (``repository_roots``, else
+    :func:`~reference_agents.dag_mapping.inputs.default_repository_roots`). Raises ValueError when
+    ``repository_roots`` is not a non-empty list of path strings."""
+    roots = config.get("repository_roots")
+    if roots is None:
+        return [str(r) for r in default_repository_roots()]
+    if not isinstance(roots, list) or not roots or not all(isinstance(r, str) and r for r in roots):
+        raise ValueError(f"repository_roots must be a non-empty list of directory paths, got {roots!r}")
+    return roots
+
+
 def build_graph(config: dict) -> StateGraph:
     """The uncompiled graph.
 
     Args:
         config: the spec's ``config``: ``index_ttl_seconds`` (how long a cached code index is
             reused, seconds, > 0; default :data:`~reference_agents.dag_mapping.index_cache.INDEX_TTL_SECONDS`);
+            ``repository_roots`` (directories whose code jobs may map into, a non-empty list of
+            paths; default :func:`~reference_agents.dag_mapping.inputs.default_repository_roots`);
             ``{}`` for defaults.
 
     Raises:
-        ValueError: an unknown config key or a TTL that is not a positive number.
+        ValueError: an unknown config key, a TTL that is not a positive number, or roots that are
+            not a non-empty list of paths.
     """
-    unknown = sorted(set(config) - {"index_ttl_seconds"})
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
-        raise ValueError(f"unknown config keys {unknown}; known: ['index_ttl_seconds']")
+        raise ValueError(f"unknown config keys {unknown}; known: {list(CONFIG_KEYS)}")
     ttl = config.get("index_ttl_seconds", INDEX_TTL_SECONDS)
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
         raise ValueError(f"index_ttl_seconds must be a positive number of seconds, got {ttl!r}")
+    roots = repository_roots(config)
 
-    def ensure_index(state: MappingState) -> dict:
-        """The repository's prepared index (cached by path, content and languages; raises
+    def parse(state: MappingState) -> dict:
+        """:func:`parse_plan`, refusing first a repository outside the agent's roots
+        (``RepositoryNotAllowed``), so a caller cannot learn which paths exist elsewhere."""
+        if isinstance(state.get("repository"), str):
+            check_repository_root(state["repository"], roots)
+        return parse_plan(state)
+
+    def ensure_index(state: MappingState, store: BaseStore) -> dict:
+        """The repository's prepared index (cached in the process by path, content and languages,
+        then in the graph's store, if any, by content and languages; raises
         ``RepositoryNotFound``/``ArchiveError`` for a path that is no repository)."""
-        entry = INDEX_CACHE.ensure(state["repository"], state["languages"], ttl)
+        found = INDEX_CACHE.lookup(state["repository"], state["languages"], ttl, store)
+        entry = found.entry
         return {"index": {
             "root": entry.root, "fingerprint": entry.fingerprint, "languages": state["languages"],
             "ttl_seconds": ttl, "content_hash": entry.content_hash, "chunks": len(entry.index.chunks),
+            "source": found.source,
         }}
 
-    def plan_context(state: MappingState) -> dict:
+    def plan_context(state: MappingState, store: BaseStore) -> dict:
         """Rank the code units with every table, column, constant and aggregate of the plan."""
-        index = node_task.cached_index(INDEX_CACHE, state["index"]).index
+        index = INDEX_CACHE.of(state["index"], store).index
         return {"plan_context": node_task.context_rows(rank_plan(from_rows(state["nodes"]), index))}
 
     builder = StateGraph(MappingState, input_schema=JobInput)
-    builder.add_node("parse_plan", parse_plan)
+    builder.add_node("parse_plan", parse)
     builder.add_node("ensure_index", ensure_index)
     builder.add_node("plan_context", plan_context)
     builder.add_node("dispatch", dispatch)

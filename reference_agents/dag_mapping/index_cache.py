@@ -1,11 +1,14 @@
 """The prepared code index of a repository, built once and reused across plans and jobs.
 
-In-process for now: a module-level, bounded (least recently used out), expiring cache
+Two levels: a module-level, bounded (least recently used out), expiring cache in the process
 (:data:`INDEX_CACHE`) keyed by the repository's resolved path, its content fingerprint and the
-languages kept. Persisting indexes (pgvector) comes later; until then every worker process builds
-its own. A repository whose files change gets a new fingerprint, so a stale index is never used
-for a new job; a job's later steps ask for the fingerprint its first step saw, and get
-:class:`RepositoryChanged` if the files changed in between (mixing two versions would be wrong).
+languages kept; behind it, when the graph has a LangGraph store, the store
+(:mod:`.index_store`: PostgreSQL + pgvector on the platform, shared by every worker), keyed by the
+fingerprint and the languages. A process miss reads the store before it builds, and a build is
+written to the store. A repository whose files change gets a new fingerprint, so a stale index is
+never used for a new job; a job's later steps ask for the fingerprint its first step saw: the store
+still has exactly those files' index, and a rebuild from the files raises :class:`RepositoryChanged`
+if they changed in between (mixing two versions would be wrong).
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from langgraph.store.base import BaseStore
+
+from reference_agents.dag_mapping import index_store
 from reference_agents.dag_mapping.code_index.repository import index_repository
 from reference_agents.dag_mapping.code_index.repository_files import iter_source_files
 from reference_agents.dag_mapping.mapper.mapper import MapperIndex
@@ -51,6 +58,18 @@ class CachedIndex:
         return (self.root, self.fingerprint, self.languages)
 
 
+Source = Literal["process", "store", "built"]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A prepared index and where it came from: this process's cache (``process``), the graph's
+    store (``store``), or indexed from the files now (``built``)."""
+
+    entry: CachedIndex
+    source: Source
+
+
 def fingerprint(root: str | Path) -> str:
     """SHA-256 hex over the sorted (path, SHA-256 of bytes) of the repository's ``.py``/``.sql``
     files: reads every file but parses none, so it is cheap beside indexing. Raises
@@ -64,8 +83,8 @@ def fingerprint(root: str | Path) -> str:
 
 class IndexCache:
     """Prepared indexes by (resolved root, fingerprint, languages), at most ``max_entries``, each
-    reused for ``ttl_seconds`` after it was built (given per call: agents may differ). Thread-safe;
-    two branches asking for the same missing index build it once."""
+    reused for ``ttl_seconds`` after it was built or read from a store (given per call: agents may
+    differ). Thread-safe; two branches asking for the same missing index build (or read) it once."""
 
     def __init__(self, max_entries: int = MAX_CACHED_INDEXES, clock: Callable[[], float] = time.monotonic):
         if max_entries < 1:
@@ -75,44 +94,69 @@ class IndexCache:
         self._entries: OrderedDict[tuple, CachedIndex] = OrderedDict()
         self._lock = threading.Lock()
         self._building: dict[tuple, threading.Lock] = {}
-        self.builds = 0  # how many indexes were built (not found): what a cache hit saves
+        self.builds = 0  # how many indexes were built (not cached, not in a store): what a hit saves
 
-    def ensure(self, root: str | Path, languages: list[str] | None, ttl_seconds: float = INDEX_TTL_SECONDS) -> CachedIndex:
-        """The index of ``root`` as its files are now: cached if fresh, else built. Raises
-        ``RepositoryNotFound``/``ArchiveError`` for a path that is no repository and ValueError
-        for an unknown language."""
-        return self._get(root, fingerprint(root), languages, ttl_seconds, verified=True)
+    def ensure(self, root: str | Path, languages: list[str] | None, ttl_seconds: float = INDEX_TTL_SECONDS,
+               store: BaseStore | None = None) -> CachedIndex:
+        """The index of ``root`` as its files are now (:meth:`lookup`'s entry)."""
+        return self.lookup(root, languages, ttl_seconds, store).entry
+
+    def lookup(self, root: str | Path, languages: list[str] | None, ttl_seconds: float = INDEX_TTL_SECONDS,
+               store: BaseStore | None = None) -> Lookup:
+        """The index of ``root`` as its files are now: cached if fresh, else from ``store`` when it
+        holds it, else built (and written to ``store``, entries expiring after ``ttl_seconds``).
+        Raises ``RepositoryNotFound``/``ArchiveError`` for a path that is no repository, ValueError
+        for an unknown language, and what the store raises."""
+        return self._get(root, fingerprint(root), languages, ttl_seconds, store, verified=True)
 
     def get(
-        self, root: str | Path, expected: str, languages: list[str] | None, ttl_seconds: float = INDEX_TTL_SECONDS
+        self, root: str | Path, expected: str, languages: list[str] | None, ttl_seconds: float = INDEX_TTL_SECONDS,
+        store: BaseStore | None = None,
     ) -> CachedIndex:
         """The index of ``root`` at fingerprint ``expected`` (from :meth:`ensure`): cached if
-        fresh, else rebuilt. Raises :class:`RepositoryChanged` when a rebuild finds other files."""
-        return self._get(root, expected, languages, ttl_seconds, verified=False)
+        fresh, else from ``store`` when it holds it, else rebuilt. Raises :class:`RepositoryChanged`
+        when a rebuild finds other files, and what the store raises."""
+        return self._get(root, expected, languages, ttl_seconds, store, verified=False).entry
 
-    def _get(self, root, expected: str, languages, ttl_seconds: float, *, verified: bool) -> CachedIndex:
+    def of(self, key: dict, store: BaseStore | None = None) -> CachedIndex:
+        """The index named by a graph state's ``index`` key (``{"root", "fingerprint",
+        "languages", "ttl_seconds"}``, as :meth:`get`)."""
+        return self.get(key["root"], key["fingerprint"], key["languages"], key["ttl_seconds"], store)
+
+    def _get(self, root, expected: str, languages, ttl_seconds: float, store: BaseStore | None, *,
+             verified: bool) -> Lookup:
         key = (str(Path(root).resolve()), expected, tuple(sorted(languages)) if languages is not None else None)
         with self._lock:
             build_lock = self._building.setdefault(key, threading.Lock())
         with build_lock:
             found = self._fresh(key, ttl_seconds)
             if found is not None:
-                return found
-            if not verified and fingerprint(root) != expected:
-                raise RepositoryChanged(f"repository {key[0]} changed while it was being mapped; run the job again")
-            code = index_repository(root)
-            entry = CachedIndex(
-                key[0], expected, key[2], MapperIndex(code, languages=set(key[2]) if key[2] else None),
-                code.content_hash, self._clock(),
-            )
+                return Lookup(found, "process")
+            kept = set(key[2]) if key[2] else None
+            stored = index_store.load_index(store, expected, key[2]) if store is not None else None
+            if stored is not None:
+                # the entry is the index of exactly the files fingerprinted: no need to read them
+                entry = CachedIndex(key[0], expected, key[2], MapperIndex(stored.chunks, languages=kept),
+                                    stored.content_hash, self._clock())
+                source: Source = "store"
+            else:
+                if not verified and fingerprint(root) != expected:
+                    raise RepositoryChanged(f"repository {key[0]} changed while it was being mapped; run the job again")
+                code = index_repository(root)
+                entry = CachedIndex(key[0], expected, key[2], MapperIndex(code, languages=kept), code.content_hash,
+                                    self._clock())
+                if store is not None:
+                    index_store.save_index(store, expected, key[2], entry.index.chunks, code.content_hash,
+                                           code.skipped, ttl_seconds)
+                source = "built"
             with self._lock:
-                self.builds += 1
+                self.builds += source == "built"
                 self._entries[key] = entry
                 self._entries.move_to_end(key)
                 while len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
                 self._building.pop(key, None)
-            return entry
+            return Lookup(entry, source)
 
     def _fresh(self, key: tuple, ttl_seconds: float) -> CachedIndex | None:
         with self._lock:

@@ -17,7 +17,53 @@ MAX_JOB_COST_USD = 5.0
 """What one job may spend on LLM calls by default, US dollars."""
 
 
-class MappingJobInput(BaseModel):
+class RepositoryNotAllowed(ValueError):
+    """The repository is outside every directory the agent may read; the message names both."""
+
+
+def default_repository_roots() -> list[Path]:
+    """Where an agent without ``repository_roots`` in its config may read code: ibis's TPC
+    directory inside the installed ``ibis-framework`` wheel (the demo's repository)."""
+    import ibis
+
+    return [Path(ibis.__file__).parent / "backends" / "tests" / "tpc"]
+
+
+def check_repository_root(repository: str | Path, roots: list[str | Path]) -> None:
+    """Refuse a repository (directory or archive) that is not inside one of ``roots``, after
+    resolving symbolic links and ``..``: a job reads every ``.py``/``.sql`` file under it and shows
+    code from them to reviewers, so the deployed spec (``config.repository_roots``, approved with
+    the version) decides what may be read, not the caller.
+
+    Raises:
+        RepositoryNotAllowed: ``repository`` is outside every root.
+    """
+    path = Path(repository).resolve()
+    allowed = [Path(root).resolve() for root in roots]
+    if not any(path == root or path.is_relative_to(root) for root in allowed):
+        raise RepositoryNotAllowed(f"repository {repository} is outside the directories this agent may read "
+                                   f"({', '.join(str(r) for r in allowed)}; the spec's config.repository_roots)")
+
+
+class MappingJobFields(BaseModel):
+    """The fields of a mapping job and their types and bounds, without the checks that read the
+    plan or the disk (those are :class:`MappingJobInput`'s): what the gateway parses a request
+    into before it checks the repository against the agent's roots."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    analysis_id: str = Field(min_length=1, max_length=200, description="The caller's id of this analysis.")
+    repository: str = Field(min_length=1, max_length=4096, description="Directory, .zip or tar archive of the code, on the worker's disk.")
+    plan: str | dict | list | None = Field(default=None, description="The plan as the engine printed it.")
+    dag_nodes: list[dict] | None = Field(default=None, description="The plan already parsed, as node rows.")
+    plan_format: str = Field(default="duckdb_json", description=f"One of: {', '.join(sorted(PLAN_FORMATS))}.")
+    languages: list[str] | None = Field(default=None, description="Keep only code in these languages.")
+    max_parallel_nodes: int = Field(default=MAX_PARALLEL_NODES, ge=1, le=32, description="Nodes mapped at once.")
+    retrieval_top_k: int = Field(default=RETRIEVAL_TOP_K, ge=1, le=100, description="Candidates retrieved per node.")
+    max_job_cost_usd: float = Field(default=MAX_JOB_COST_USD, ge=0, le=1000, description="LLM spend cap, USD.")
+
+
+class MappingJobInput(MappingJobFields):
     """One mapping job: map every node of a query plan to the code that produced it.
 
     Give the plan either as the engine's text (``plan`` in ``plan_format``: DuckDB
@@ -32,18 +78,6 @@ class MappingJobInput(BaseModel):
             malformed ``dag_nodes`` (the adapter's message); a repository path that does not
             exist; an unknown language; a bound out of range. Each error's ``loc`` names the field.
     """
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    analysis_id: str = Field(min_length=1, max_length=200, description="The caller's id of this analysis.")
-    repository: str = Field(min_length=1, description="Directory, .zip or tar archive of the code, on the worker's disk.")
-    plan: str | dict | list | None = Field(default=None, description="The plan as the engine printed it.")
-    dag_nodes: list[dict] | None = Field(default=None, description="The plan already parsed, as node rows.")
-    plan_format: str = Field(default="duckdb_json", description=f"One of: {', '.join(sorted(PLAN_FORMATS))}.")
-    languages: list[str] | None = Field(default=None, description="Keep only code in these languages.")
-    max_parallel_nodes: int = Field(default=MAX_PARALLEL_NODES, ge=1, le=32, description="Nodes mapped at once.")
-    retrieval_top_k: int = Field(default=RETRIEVAL_TOP_K, ge=1, le=100, description="Candidates retrieved per node.")
-    max_job_cost_usd: float = Field(default=MAX_JOB_COST_USD, ge=0, le=1000, description="LLM spend cap, USD.")
 
     @field_validator("plan_format")
     @classmethod

@@ -35,7 +35,8 @@ class MappingState(JobInput, total=False):
     Attributes:
         nodes: the plan as node rows, pre-order, root first (:mod:`~reference_agents.dag_mapping.plan_rows`).
         index: the key of the prepared code index, ``{"root", "fingerprint", "languages",
-            "ttl_seconds"}``, and about it ``{"content_hash", "chunks"}`` (ensure_index).
+            "ttl_seconds"}``, and about it ``{"content_hash", "chunks", "source"}`` (ensure_index;
+            ``source``: ``process``, ``store`` or ``built``, where the index came from).
         plan_context: the code units the whole plan ranks best, ``[{"position", "path", "symbol",
             "score", "recall", "precision", "probability"}]`` (plan_context).
         results: node_id -> the node's result (:func:`~reference_agents.dag_mapping.node_task.map_task`,

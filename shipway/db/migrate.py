@@ -1,4 +1,5 @@
-"""Bring a database to the current schema: LangGraph's checkpoint tables, then Alembic revisions."""
+"""Bring a database to the current schema: LangGraph's checkpoint tables, Alembic revisions, then
+LangGraph's store tables."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import create_engine, pool
 
 from shipway.db.engine import sqlalchemy_url
 from shipway.db.seed import seed_model_prices
+from shipway.graph_store import setup_graph_store
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Serialises concurrent upgrades (several workers or gateways starting at once); any fixed bigint.
@@ -46,8 +48,8 @@ def current_revision(database_url: str) -> str | None:
 
 def upgrade(database_url: str) -> str:
     """Create/upgrade LangGraph's checkpoint tables (``PostgresSaver.setup()``), apply all Alembic
-    revisions up to head and seed missing model prices. Idempotent; concurrent callers
-    wait on an advisory lock.
+    revisions up to head, create/upgrade the graphs' store tables (:func:`shipway.graph_store.setup_graph_store`)
+    and seed missing model prices. Idempotent; concurrent callers wait on an advisory lock.
 
     Args:
         database_url: ``postgresql://`` URL of the catalog database.
@@ -66,6 +68,9 @@ def upgrade(database_url: str) -> str:
             with PostgresSaver.from_conn_string(database_url) as saver:
                 saver.setup()
             command.upgrade(alembic_config(database_url), "head")
+            # store tables after Alembic: revision 0001 creates the vector extension they need, and
+            # 0008's default privileges give the workers' role (shipway_platform) access to them
+            setup_graph_store(database_url)
             seed_model_prices(database_url)
         finally:
             lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK_KEY,))

@@ -19,7 +19,7 @@ from reference_agents.dag_mapping import node_task, tpc
 from reference_agents.dag_mapping.code_index.repository import ArchiveError, index_repository
 from reference_agents.dag_mapping.graph import build_graph
 from reference_agents.dag_mapping.index_cache import INDEX_CACHE, IndexCache, RepositoryChanged
-from reference_agents.dag_mapping.inputs import MappingJobInput
+from reference_agents.dag_mapping.inputs import MappingJobInput, RepositoryNotAllowed
 from reference_agents.dag_mapping.mapper.mapper import MapperIndex, map_plan
 from reference_agents.dag_mapping.outputs import output
 from reference_agents.dag_mapping.plan_rows import from_rows, to_rows
@@ -244,5 +244,17 @@ def test_graph_refuses_bad_input_and_non_archives(graph, plans, tmp_path):
         run(graph, job(plans[6], plan_format="oracle_xml"))
     not_archive = tmp_path / "code.txt"
     not_archive.write_text("hello")
-    with pytest.raises(ArchiveError, match="neither a directory nor"):
+    with pytest.raises(RepositoryNotAllowed, match=f"repository {not_archive} is outside the directories"):
         run(graph, job(plans[6], repository=str(not_archive)))
+    # through a symbolic link inside a root, to a file outside it: refused too
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "escape").symlink_to(not_archive)
+    roots = build_graph({"repository_roots": [str(tmp_path / "root")]}).compile(checkpointer=InMemorySaver())
+    with pytest.raises(RepositoryNotAllowed, match="outside the directories"):
+        run(roots, job(plans[6], repository=str(tmp_path / "root" / "escape")))
+    allowed = build_graph({"repository_roots": [str(tmp_path)]}).compile(checkpointer=InMemorySaver())
+    with pytest.raises(ArchiveError, match="neither a directory nor"):
+        run(allowed, job(plans[6], repository=str(not_archive)))
+    for bad in ({"repository_roots": []}, {"repository_roots": "/tmp"}, {"index_ttl": 5}):
+        with pytest.raises(ValueError, match="repository_roots|unknown config keys"):
+            build_graph(bad)
