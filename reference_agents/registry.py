@@ -17,6 +17,7 @@ BUILTIN_TEMPLATES = (
     "compliance_monitoring",
     "fraud_detection",
     "portfolio_management",
+    "dag_mapping",
 )
 
 

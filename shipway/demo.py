@@ -33,7 +33,7 @@ from workflows.statuses import ApprovalKind, LifecycleStep, VersionStatus
 DEMO_APPROVER = "carol.approver@bank.example"
 # How many real inputs each agent gets; Credit Underwriting scores the whole German Credit set.
 TRAFFIC = {"credit_underwriting": 1000, "financial_analysis": 12, "compliance_monitoring": 40,
-           "fraud_detection": 40, "portfolio_management": 6, demo_project.KEY: 30}
+           "fraud_detection": 40, "portfolio_management": 6, "dag_mapping": 12, demo_project.KEY: 30}
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ async def run_demo(templates: list[str] | None = None, say=print, traffic: dict[
             f"refer {first['interrupted']} (resumed by the demo underwriter)")
     await show_recovery(client, s, say)
     say(f"Console: {s.stack_info().get('console_url', f'http://127.0.0.1:{s.console_port}')}  (Overview, Agents, Search, Approvals, "
-        "Runs, Deployments, Costs, Runbooks)")
+        "Runs, Mapping jobs, Deployments, Costs, Runbooks)")
     return results
 
 

@@ -18,8 +18,9 @@ REASONS = {
 }
 
 
-def mapping_row(result: Mapping) -> dict:
-    """One node's mapping as the output lists it: ``node_id``, ``operator``, ``kind``, ``path``,
+def mapping_row(result: Mapping, children: list[str]) -> dict:
+    """One node's mapping as the output lists it: ``node_id``, ``children`` (the node ids under it
+    in the plan: its edges, for drawing the DAG), ``operator``, ``kind``, ``path``,
     ``symbol``, ``start_line``/``end_line`` (1-based, inclusive; ``None`` when unplaced),
     ``confidence`` in [0, 1] (1 once a person placed it), ``band`` (``accept``, ``second_pass``,
     ``review``, ``reviewed``, ``rejected``), ``explanation``, ``alternatives`` (the other candidate
@@ -32,7 +33,9 @@ def mapping_row(result: Mapping) -> dict:
         if (c["path"], c["start_line"], c["end_line"]) != chosen
     ]
     return {
-        **{k: result[k] for k in ("node_id", "operator", "kind", "path", "symbol", "start_line", "end_line")},
+        "node_id": result["node_id"],
+        "children": list(children),
+        **{k: result[k] for k in ("operator", "kind", "path", "symbol", "start_line", "end_line")},
         "confidence": round(result["confidence"], 4),
         "band": result["band"],
         "explanation": result["explanation"],
@@ -57,7 +60,7 @@ def output(state: Mapping) -> dict:
     rows = state.get("code_mappings")
     finished = rows is not None
     if rows is None:
-        rows = [mapping_row(results[r["node_id"]]) for r in state.get("nodes") or [] if r["node_id"] in results]
+        rows = [mapping_row(results[r["node_id"]], r["children"]) for r in state.get("nodes") or [] if r["node_id"] in results]
     bands = Counter(row["band"] for row in rows)
     capped = bool(state.get("cost_capped"))
     reasons = []
@@ -95,3 +98,18 @@ def output(state: Mapping) -> dict:
         "cost_usd": state.get("cost_usd", 0.0),
         "max_job_cost_usd": state.get("max_job_cost_usd"),
     }
+
+
+def summarize(outputs: list[dict]) -> str:
+    """One line for the demo: jobs by decision, nodes by band, LLM cost (USD), and the accuracy of
+    the mappings against the TPC-H ground truth (:func:`~reference_agents.dag_mapping.demo.accuracy`)."""
+    from reference_agents.dag_mapping.demo import accuracy
+
+    decisions = Counter(o["decision"] for o in outputs)
+    bands = Counter()
+    for o in outputs:
+        bands.update(o["bands"])
+    score = accuracy(outputs)
+    return (f"{len(outputs)} plans, {sum(bands.values())} nodes: {dict(sorted(decisions.items()))}; bands "
+            f"{dict(sorted(bands.items()))}; LLM ${sum(o['cost_usd'] for o in outputs):.4f}; against the ground truth "
+            f"({score['nodes']} nodes with one): symbol@1 {score['symbol']:.3f}, line@1 {score['line']:.3f}")

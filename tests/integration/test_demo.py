@@ -17,7 +17,7 @@ from workflows.statuses import VersionStatus
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 # enough inputs that the agents with a human step interrupt at least once on their own data
 TRAFFIC = {"credit_underwriting": 12, "financial_analysis": 2, "compliance_monitoring": 6, "fraud_detection": 12,
-           "portfolio_management": 2, "loan-document-checklist": 6}
+           "portfolio_management": 2, "dag_mapping": 3, "loan-document-checklist": 6}
 
 
 async def test_demo_takes_every_reference_agent_live_and_through_real_traffic(worker, db):
@@ -36,6 +36,9 @@ async def test_demo_takes_every_reference_agent_live_and_through_real_traffic(wo
         assert len(res.outputs) == TRAFFIC[template], template
     assert results["credit_underwriting"].first_status["interrupted"] >= 1, "no referral reached the demo underwriter"
     assert any(o["ready_for_underwriting"] for o in results["loan-document-checklist"].outputs)
+    # the mapping agent's accuracy line, scored against the automatic ground truth
+    assert results["dag_mapping"].first_status["interrupted"] >= 1, "no mapping job reached the demo reviewer"
+    assert "3 plans," in text and "against the ground truth" in text and "line@1" in text
     for agent in await db.read(queries.agents):
         if agent.template in TRAFFIC or agent.name == "loan-document-checklist":
             assert agent.live_version is not None
