@@ -1,4 +1,6 @@
-"""Agent runs and their conversation threads (the only writer of ``runs`` and ``threads``).
+"""Agent runs and their conversation threads (the only writer of ``runs`` and ``threads``; a
+mapping job's ``code_mappings`` are written through :mod:`activities.code_mappings` in the
+transaction that ends it).
 
 A thread belongs to the agent and tenant of its first run, and at most one unfinished run (running,
 or waiting for a human) holds it at a time: a run on someone else's thread, or on a thread whose
@@ -11,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select, update
 from temporalio import activity
 
+from activities import code_mappings
 from shipway.db.engine import Database
 from shipway.db.models import AgentVersion, Run, Thread, utcnow
 from shipway.metrics import observe_run
@@ -107,6 +110,8 @@ class RunActivities:
                 run.latency_ms = rec.latency_ms
                 await s.exec(update(Thread).where(Thread.thread_id == run.thread_id, Thread.active_run_id == run.id)
                              .values(active_run_id=None, updated_at=utcnow()))
+            if rec.status == RunStatus.SUCCEEDED and rec.output and await code_mappings.is_mapping_job(s, run):
+                await code_mappings.replace(s, run, rec.output)
             s.add(run)
             await s.commit()
         if ended:

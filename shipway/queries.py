@@ -26,6 +26,7 @@ from shipway.db.models import (
     AgentVersion,
     Approval,
     AuditEvent,
+    CodeMapping,
     Deployment,
     GuardResult,
     LlmUsage,
@@ -657,3 +658,18 @@ def thread_runs(s: Session, thread_id: str, limit: int = 10, offset: int = 0, st
     if status:
         query = query.where(Run.status == status)
     return list(s.exec(query).all())
+
+
+def code_mappings(s: Session, run_id: str) -> list[CodeMapping]:
+    """The ``code_mappings`` rows of one mapping job (run), in plan pre-order."""
+    return list(s.exec(select(CodeMapping).where(CodeMapping.run_id == run_id).order_by(CodeMapping.position)).all())
+
+
+def mapping_jobs(s: Session, template: str, limit: int = 200, tenant: str | None = None) -> list[Run]:
+    """The latest ``limit`` runs of agents built from ``template`` (mapping jobs) of ``tenant``
+    (None: every tenant), newest first."""
+    names = select(Agent.name).where(Agent.template == template)
+    query = select(Run).where(Run.agent_name.in_(names))
+    if tenant is not None:
+        query = query.where(Run.tenant == tenant)
+    return list(s.exec(query.order_by(Run.started_at.desc()).limit(limit)).all())

@@ -231,6 +231,36 @@ class RunEvent(SQLModel, table=True):
                                                                             server_default=text("now()")))
 
 
+class CodeMapping(SQLModel, table=True):
+    """One plan node of a DAG -> code mapping job (a run of a ``dag_mapping`` agent) placed in code:
+    ``path`` (repository-relative), ``symbol``, ``start_line``..``end_line`` (1-based, inclusive;
+    ``None`` when a person found no code for it), ``confidence`` in [0, 1], ``band`` (``accept``,
+    ``second_pass``, ``reviewed``, ``rejected``), ``alternatives`` (other candidate spans with their
+    scores), ``children`` (node ids: the plan's edges), ``position`` (pre-order, root 0). Written once
+    the job ends (:mod:`activities.code_mappings`)."""
+
+    __tablename__ = "code_mappings"
+    run_id: str = Field(primary_key=True)
+    node_id: str = Field(primary_key=True)
+    tenant: str = Field(max_length=100, index=True)
+    analysis_id: str = Field(index=True)
+    position: int
+    operator: str
+    kind: str
+    path: str | None = None
+    symbol: str | None = None
+    start_line: int | None = None
+    end_line: int | None = None
+    confidence: float
+    band: str
+    explanation: str = ""
+    alternatives: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    children: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    source: str
+    reviewed_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 class GuardResult(SQLModel, table=True):
     """One guard's verdict on one stage of a run: its ``input``, a ``resume:<n>`` value, or its
     ``output``. ``verdict``: pass | redacted | blocked | withheld. ``findings`` holds entity counts
