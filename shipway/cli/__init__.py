@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import typer
 
-from shipway.cli import agents, audit, checkpoint_keys, demo, deploy, guard, keys, runs, services, stack, webhooks
+from shipway.cli import agents, audit, checkpoint_keys, demo, deploy, guard, jobs, keys, runs, services, stack, webhooks
 
 app = typer.Typer(help="Shipway: governed LangGraph agents on Temporal.", no_args_is_help=True)
 
-for _module in (stack, services, agents, deploy, runs, guard, audit, keys, checkpoint_keys, webhooks, demo):
+for _module in (stack, services, agents, deploy, runs, jobs, guard, audit, keys, checkpoint_keys, webhooks, demo):
     _module.register(app)
 
 # -- checkpoint retention: `shipway retention run` --

@@ -25,7 +25,8 @@ from shipway.gateway.rate_limit import RateLimiter
 from shipway.gateway.security_headers import SecurityHeadersMiddleware
 from shipway.gateway.request_metrics import RequestMetricsMiddleware
 from shipway.metrics import POOLS, sqlalchemy_pool_stats
-from shipway.gateway.routers import agents, health, lg_assistants, lg_runs, lg_streams, lg_threads, runs, webhooks
+from shipway.gateway.routers import (agents, health, lg_assistants, lg_runs, lg_streams, lg_threads, mapping_jobs, runs,
+                                     webhooks)
 from shipway.settings import Settings, get_settings
 from shipway.temporal import connect
 
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.invalid_request)
     app.add_exception_handler(HTTPException, errors.http_error)
     app.add_exception_handler(Exception, errors.unexpected)
-    for module in (runs, agents, health, webhooks, lg_runs, lg_streams, lg_assistants, lg_threads):
+    for module in (runs, agents, health, webhooks, mapping_jobs, lg_runs, lg_streams, lg_assistants, lg_threads):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_agent_inputs(app)
     return app

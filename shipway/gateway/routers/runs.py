@@ -56,7 +56,7 @@ def visible(run: Run, principal: Principal, any_of_tenant: Action, own: Action) 
     return allows(principal.role, any_of_tenant) or (allows(principal.role, own) and run.started_by == principal.key_id)
 
 
-async def _read(db: Database, run_id: str, principal: Principal, any_of_tenant: Action = Action.RUN_READ,
+async def readable_run(db: Database, run_id: str, principal: Principal, any_of_tenant: Action = Action.RUN_READ,
                 own: Action = Action.RUN_READ_OWN) -> Run:
     """The run, if the principal may see it; 404 alike for a run that does not exist and one of
     another tenant or key, so ids cannot be probed."""
@@ -143,7 +143,7 @@ async def get_run(run_id: LookupText, db: Annotated[Database, Depends(get_db)], 
     """A run: status, output, pending interrupt request, latency (ms), tokens, cost (USD), Temporal UI
     link. With ``?wait=true``, once it is no longer running (at once if it already finished). 404
     for a run of another tenant (or, for a ``caller`` key, one it did not start)."""
-    run = await _read(db, run_id, principal)
+    run = await readable_run(db, run_id, principal)
     if wait:
         return await _settled_view(db, client, settings, run, time.perf_counter())
     return await _view(db, run, settings)
@@ -169,7 +169,7 @@ async def resume(run_id: LookupText, body: ResumeBody, db: Annotated[Database, D
     for a ``caller`` key, one it did not start). 202, or with ``?wait=true`` 200 with the run once
     it settles again. The answer is audited as ``actor`` (default: the key)."""
     started = time.perf_counter()
-    run = await _read(db, run_id, principal, Action.RUN_RESUME, Action.RUN_RESUME_OWN)
+    run = await readable_run(db, run_id, principal, Action.RUN_RESUME, Action.RUN_RESUME_OWN)
     if run.status == RunStatus.INTERRUPTED and (errors := answer_errors(run.interrupt, body.value)):
         raise ApiError(422, "answer does not match the interrupt's answer_schema", errors)
     try:
