@@ -33,6 +33,7 @@ navigation = st.navigation(
         st.Page(PAGES / "create_agent.py", title="Create agent", icon=":material/add_circle:"),
         st.Page(PAGES / "approvals.py", title="Approvals", icon=":material/approval:"),
         st.Page(PAGES / "runs.py", title="Runs", icon=":material/play_circle:"),
+        st.Page(PAGES / "mapping_jobs.py", title="Mapping jobs", icon=":material/account_tree:"),
         st.Page(PAGES / "deployments.py", title="Deployments", icon=":material/alt_route:"),
         st.Page(PAGES / "costs.py", title="Costs", icon=":material/payments:"),
         st.Page(PAGES / "runbooks.py", title="Runbooks", icon=":material/checklist:"),

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlmodel import Session
 
 from activities.artifact_store import store_from_settings
+from activities.code_mappings import MAPPING_TEMPLATE
 from shipway import queries
 from shipway.db.engine import sync_engine
 from shipway.db.models import Approval, Deployment, DeploymentAnalysis, Run, WebhookDelivery, utcnow
@@ -754,3 +755,84 @@ def search_options() -> dict[str, list[str]]:
         agents = queries.agents(s)
     return {"owner": sorted({a.owner for a in agents}), "template": sorted({a.template for a in agents})}
 # == end observability =============================================================================
+
+
+# == DAG -> code mapping jobs (issue 17): the Mapping jobs page =====================================
+
+MAPPING_JOBS_LIMIT = 200  # jobs listed, newest first
+MAPPING_BANDS = ("accept", "second_pass", "review", "reviewed", "rejected")
+MAPPING_JOB_COLUMNS = ["job_id", "analysis_id", "agent", "version", "status", "nodes", *MAPPING_BANDS, "cost_usd",
+                       "started_at"]
+
+
+def _waiting_nodes(run: Run) -> list[dict]:
+    """The nodes an interrupted job waits on a person for (its review request's ``context.nodes``)."""
+    if run.status != RunStatus.INTERRUPTED:
+        return []
+    return list(((run.interrupt or {}).get("context") or {}).get("nodes") or [])
+
+
+def mapping_jobs_frame(tenant: str | None = None, limit: int = MAPPING_JOBS_LIMIT) -> pd.DataFrame:
+    """The newest ``limit`` mapping jobs (runs of agents built from the ``dag_mapping`` template) of
+    ``tenant`` (None: every tenant), newest first.
+
+    Columns: ``job_id`` (the run id), ``analysis_id, agent, version, status, nodes`` (in the plan),
+    one count of nodes per band of :data:`MAPPING_BANDS`, ``cost_usd`` (US dollars), ``started_at``.
+    Counts come from the job's output (its ``code_mappings`` rows are written from it in the same
+    transaction): None until it ends, except ``review``, the nodes an interrupted job waits on.
+    """
+    with session() as s:
+        jobs = queries.mapping_jobs(s, MAPPING_TEMPLATE, limit, tenant=tenant)
+    return pd.DataFrame(
+        [{"job_id": r.id, "analysis_id": r.input.get("analysis_id"), "agent": r.agent_name, "version": r.version,
+          "status": str(r.status), "nodes": (r.output or {}).get("nodes"), **_band_counts(r), "cost_usd": r.cost_usd,
+          "started_at": r.started_at} for r in jobs],
+        columns=MAPPING_JOB_COLUMNS,
+    )
+
+
+def _band_counts(run: Run) -> dict[str, int | None]:
+    """Nodes per band of :data:`MAPPING_BANDS`: from an ended job's output; of a job still going,
+    only ``review`` is known (the nodes an interrupted job waits on), the rest None."""
+    bands = (run.output or {}).get("bands")
+    if bands is not None:
+        return {b: int(bands.get(b, 0)) for b in MAPPING_BANDS}
+    waiting = _waiting_nodes(run)
+    return {b: len(waiting) if b == "review" and waiting else None for b in MAPPING_BANDS}
+
+
+@dataclass
+class MappingJob:
+    """One mapping job: its run, its ``code_mappings`` rows as dicts (the fields of
+    :class:`~shipway.db.models.CodeMapping`, in plan pre-order; empty until it ends) and, while it
+    is interrupted, the nodes waiting for a person (``node_id, operator, kind, confidence,
+    explanation, candidates``)."""
+
+    run: Run
+    mappings: list[dict]
+    waiting: list[dict]
+
+    @property
+    def repository(self) -> str | None:
+        """Where the job read the code (a directory or archive on the worker's machine)."""
+        return self.run.input.get("repository")
+
+    @property
+    def workflow_url(self) -> str:
+        """Link to the job's run workflow in the Temporal Web UI."""
+        return get_settings().workflow_url(self.run.workflow_id)
+
+
+def mapping_job(job_id: str, tenant: str | None = None) -> MappingJob | None:
+    """The mapping job ``job_id``, or None: no such run, a run of another tenant than ``tenant``
+    (when given), or a run of an agent not built from the ``dag_mapping`` template."""
+    with session() as s:
+        run = queries.run(s, job_id)
+        if run is None or tenant not in (None, run.tenant):
+            return None
+        agent = queries.agent(s, run.agent_name)
+        if agent is None or agent.template != MAPPING_TEMPLATE:
+            return None
+        rows = [m.model_dump() for m in queries.code_mappings(s, run.id)]
+    return MappingJob(run=run, mappings=rows, waiting=_waiting_nodes(run))
+# == end mapping jobs ==============================================================================

@@ -26,7 +26,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from console.data import day_start
-from shipway.db.models import (Agent, AgentVersion, ApprovalRequest, CostRollup, Deployment, LlmUsage, ModelPrice, Run,
+from reference_agents.dag_mapping.demo import tpc_repository
+from shipway.db.models import (Agent, AgentVersion, ApprovalRequest, CodeMapping, CostRollup, Deployment, LlmUsage, ModelPrice, Run,
                                TrafficWeight, utcnow)
 from shipway.search import embed_query
 from shipway.stack.ports import free_port
@@ -45,9 +46,10 @@ PAGES = [
     ("04-create-agent", "/create_agent", "Create agent"),
     ("05-approvals", "/approvals", "Approvals"),
     ("06-runs", "/runs", "Runs"),
-    ("07-deployments", "/deployments", "Deployments"),
-    ("08-costs", "/costs", "Costs"),
-    ("09-runbooks", "/runbooks", "Runbooks"),
+    ("07-mapping-jobs", "/mapping_jobs", "Mapping jobs"),
+    ("08-deployments", "/deployments", "Deployments"),
+    ("09-costs", "/costs", "Costs"),
+    ("10-runbooks", "/runbooks", "Runbooks"),
 ]
 SEARCH_QUERY = "suspicious card payments"
 START_TIMEOUT_S = 90
@@ -159,6 +161,27 @@ def _review_thread(database_url: str, thread_id: str) -> None:
         graph.compile(checkpointer=saver).invoke({"loan_amnt": 48000}, {"configurable": {"thread_id": thread_id}})
 
 
+def _mapping_job(seed, now) -> None:
+    """A finished DAG -> code mapping job of TPC-H Q6 (the page draws its plan with Graphviz in the
+    browser beside ibis's real ``test_06``)."""
+    run_id, repository = str(uuid.uuid4()), str(tpc_repository())
+    nodes = [("n0", ["n1"], "UNGROUPED_AGGREGATE", "aggregate", 176, 176, 0.97, "accept"),
+             ("n1", ["n2"], "FILTER", "filter", 170, 175, 0.71, "second_pass"),
+             ("n2", [], "SEQ_SCAN", "scan", None, None, 0.0, "rejected")]
+    run = Run(id=run_id, agent_name="dag-to-code-mapping", version=1, thread_id=run_id, tenant="bank-a",
+              status=RunStatus.SUCCEEDED, input={"analysis_id": "tpch-q06", "repository": repository},
+              output={"analysis_id": "tpch-q06", "nodes": 3, "bands": {"accept": 1, "second_pass": 1, "rejected": 1}},
+              workflow_id=f"run:{run_id}", started_at=now - timedelta(minutes=1), finished_at=now, latency_ms=2100.0)
+    seed(Agent(name="dag-to-code-mapping", description="Maps query plan nodes to code.", owner="qp@bank.example",
+               template="dag_mapping", status=VersionStatus.LIVE, live_version=1), run)
+    seed(*(CodeMapping(run_id=run_id, node_id=node_id, tenant="bank-a", analysis_id="tpch-q06", position=i, operator=operator,
+                       kind=kind, path=None if start is None else "h/test_queries.py", symbol=None if start is None else "test_06",
+                       start_line=start, end_line=end, confidence=confidence, band=band, explanation=f"{kind} in test_06",
+                       alternatives=[], children=children, source="human" if band == "rejected" else "mapper",
+                       reviewed_by="ana" if band == "rejected" else None)
+           for i, (node_id, children, operator, kind, start, end, confidence, band) in enumerate(nodes)))
+
+
 def _seed(seed, database_url: str) -> None:
     now = utcnow()
     today = now.date()
@@ -224,6 +247,7 @@ def _seed(seed, database_url: str) -> None:
     seed(*runs)
     seed(*usage)
     _review_thread(database_url, "th-browser-review")
+    _mapping_job(seed, now)
 
     # rollouts: one in progress (with its weights and analyses), one rolled back this morning
     t1 = now - timedelta(minutes=12)
