@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from reference_agents.dag_mapping.inputs import MappingJobFields
-from shipway.gateway.schemas import LookupText
+from shipway.gateway.schemas import LookupText, storable
 
 
 class MapToCodeRequest(MappingJobFields):
@@ -16,6 +16,13 @@ class MapToCodeRequest(MappingJobFields):
     mapping agent runs the job (default: the tenant's one live agent of the ``dag_mapping`` template)."""
 
     agent: LookupText | None = Field(default=None, description="Name of the mapping agent; needed when several are live.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        """Refuse text PostgreSQL cannot store (a NUL, a lone surrogate) or a path cannot hold, anywhere
+        in the body, before the repository path is resolved (schemathesis found a 500 there)."""
+        return storable(data)
 
 
 class JobAccepted(BaseModel):

@@ -96,7 +96,8 @@ async def test_bad_jobs_get_a_4xx_naming_the_problem_and_start_nothing(gateway, 
 
     async def problem(status: int, **change) -> str:
         body = {k: v for k, v in {**good, **change}.items() if v is not None}
-        r = await gateway.post("/v1/map-to-code", json=body)
+        # JSON with \u escapes, as a hostile client sends it: httpx's own encoder refuses lone surrogates
+        r = await gateway.post("/v1/map-to-code", content=json.dumps(body), headers={"Content-Type": "application/json"})
         assert r.status_code == status, r.text
         return r.text
 
@@ -110,6 +111,9 @@ async def test_bad_jobs_get_a_4xx_naming_the_problem_and_start_nothing(gateway, 
         text = await problem(422, repository=outside)
         assert "outside the directories this agent may read" in text and "not found" not in text
     assert '"repository"' in await problem(422, repository="")
+    # text no path or PostgreSQL can hold (found by the API fuzzer: a 500 from resolving the path)
+    assert "NUL" in await problem(422, repository="\udb0e\udd6d\u0000", analysis_id="\udb0e\udd6d\u0000")
+    assert "surrogate" in await problem(422, repository="/tmp/\udb0e")
     assert "extra" in (await problem(422, surprise=1)).lower()
     assert "no live DAG -> code mapping agent named 'no-such-agent'" in await problem(404, agent="no-such-agent")
     assert len(await db.read(queries.mapping_jobs, "dag_mapping", limit=100_000)) == before
