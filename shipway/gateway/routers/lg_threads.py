@@ -115,13 +115,17 @@ class ThreadSearch(BaseModel):
 
 async def _listed_state(states: graphs.GraphStates, row: queries.ThreadRow, tenant: str) -> dict[str, Any] | None:
     """A listed thread's latest state; None (no values shown) when its checkpoint cannot be
-    decrypted with the configured keys, so one such thread does not fail the whole search (reading
-    that thread alone still fails closed)."""
+    decrypted with the configured keys or its run's version has no graph here (no artifact), so one
+    such thread does not fail the whole search (reading that thread alone still fails closed)."""
     try:
         return await read_state(states, row, tenant)
     except CheckpointDecryptionError as exc:
         log.warning("thread %s listed without values: %s", row.thread.thread_id, exc)
-        return None
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        log.warning("thread %s listed without values: %s", row.thread.thread_id, exc.error)
+    return None
 
 
 @router.post("/threads/search")
