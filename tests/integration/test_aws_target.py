@@ -196,10 +196,12 @@ async def test_a_rollout_on_the_aws_target_moves_the_listener_weights(aws, rule,
         await wait_for_step(client, name, v2, LifecycleStep.APPROVAL)
         await control.decide(client, name, v2, ApprovalKind.APPROVE, APPROVER, "aws target: v2 canary")
         deadline = asyncio.get_running_loop().time() + 60
-        while target.current(rule) != {groups[1]: 90, groups[2]: 10}:
-            assert asyncio.get_running_loop().time() < deadline, target.current(rule)
+        # the listener's weights change first, then the catalog records them (the next activity): wait for both
+        recorded = lambda: db.read(queries.traffic, name)  # noqa: E731
+        while target.current(rule) != {groups[1]: 90, groups[2]: 10} or \
+                {w.version: w.weight_pct for w in await recorded()} != {1: 90.0, 2: 10.0}:
+            assert asyncio.get_running_loop().time() < deadline, (target.current(rule), await recorded())
             await asyncio.sleep(0.2)
-        assert {w.version: w.weight_pct for w in await db.read(queries.traffic, name)} == {1: 90.0, 2: 10.0}
         await control.signal_deployment(client, name, v2, "promote", "oscar.ops@bank.example")
         assert (await control.wait_lifecycle(client, name, v2)).status == VersionStatus.LIVE
         assert target.current(rule) == {groups[2]: 100}
