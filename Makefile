@@ -36,8 +36,11 @@ sysdeps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# test processes, each with its own PostgreSQL and Temporal server; a file's tests stay in one process
+TEST_WORKERS ?= 2
 test: $(STAMP) sysdeps
-	$(BIN)/python -m pytest -q -rs --durations=25 -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp tests
+	$(BIN)/python -m pytest -q -rs --durations=25 -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
+	  --basetemp=$(CURDIR)/.pytest-tmp tests
 
 up: $(STAMP)
 	$(BIN)/shipway up

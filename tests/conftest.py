@@ -35,6 +35,12 @@ def temporal_cli_path() -> str:
 
 TEST_AGENTS_DIR = Path(__file__).resolve().parent / "agents"
 
+# No Temporal deadlock detection in tests (here and in the worker processes they start): it fails a
+# workflow activation that has not yielded within 2 s, and with two test processes on two cores a
+# workflow thread waiting for the GIL or a CPU passes that (seen: TMPRL1101 in a query, then an
+# eviction that never finished and a test hung to its timeout). Replay tests still check determinism.
+os.environ.setdefault("TEMPORAL_DEBUG", "1")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _test_agents_importable() -> None:
