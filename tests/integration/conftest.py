@@ -51,3 +51,16 @@ def auto_runbooks(settings_env, monkeypatch):
     monkeypatch.setenv("SHIPWAY_ERROR_RATE_MIN_RUNS", "5")
     get_settings.cache_clear()
     return get_settings()
+
+
+@pytest.fixture
+def no_local_constants(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep generation deterministic: Hypothesis mixes literals of the local modules imported so far
+    (Shipway's, the tests') into what it draws, a set that depends on which tests ran before and on
+    what the in-process workers import meanwhile. Its own edge cases (the global constants) stay."""
+    from hypothesis.internal.cache import LRUCache
+    from hypothesis.internal.conjecture import providers
+    from hypothesis.internal.constants_ast import Constants
+
+    monkeypatch.setattr(providers, "_get_local_constants", Constants)
+    monkeypatch.setattr(providers, "CONSTANTS_CACHE", LRUCache(1024))

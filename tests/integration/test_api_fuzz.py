@@ -59,19 +59,6 @@ MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 STATUSES: Counter = Counter()
 
 
-@pytest.fixture
-def no_local_constants(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep generation deterministic: Hypothesis mixes literals of the local modules imported so far
-    (Shipway's, the tests') into what it draws, a set that depends on which tests ran before and on
-    what the in-process workers import meanwhile. Its own edge cases (the global constants) stay."""
-    from hypothesis.internal.cache import LRUCache
-    from hypothesis.internal.conjecture import providers
-    from hypothesis.internal.constants_ast import Constants
-
-    monkeypatch.setattr(providers, "_get_local_constants", Constants)
-    monkeypatch.setattr(providers, "CONSTANTS_CACHE", LRUCache(1024))
-
-
 def _is_json(body: bytes | str | None) -> bool:
     try:
         json.loads(body or b"")
@@ -138,11 +125,12 @@ def _strategy(operation, live: dict[str, list[str]], log_path: str) -> st.Search
 
 
 def _fuzz(schema, base_url: str, headers: dict[str, str], examples: int, live: dict[str, list[str]], log_path: str,
-          expect: Callable[[schemathesis.Case, Response], None] | None = None, coverage: bool = True) -> list[str]:
-    """Send every operation of ``schema`` its coverage cases and ``examples`` Hypothesis cases per
-    generation mode (at most :data:`PLATFORM_KEYED_EXAMPLES` for the Platform API's; the coverage
-    cases only with ``coverage``), with ``headers``; run :data:`CHECKS` and ``expect`` on each answer. Returns the
-    failures (the first one of each operation and phase)."""
+          routes: Callable[[str], bool], expect: Callable[[schemathesis.Case, Response], None] | None = None,
+          coverage: bool = True) -> list[str]:
+    """Send every operation of ``schema`` whose path ``routes`` keeps its coverage cases and
+    ``examples`` Hypothesis cases per generation mode (at most :data:`PLATFORM_KEYED_EXAMPLES` for the
+    Platform API's; the coverage cases only with ``coverage``), with ``headers``; run :data:`CHECKS`
+    and ``expect`` on each answer. Returns the failures (the first one of each operation and phase)."""
     failures = []
 
     def send(case: schemathesis.Case) -> None:
@@ -154,13 +142,15 @@ def _fuzz(schema, base_url: str, headers: dict[str, str], examples: int, live: d
 
     for result in schema.get_all_operations():
         operation = result.ok()
+        if not routes(operation.path):
+            continue
         try:
             for case in _coverage_cases(schema, operation, live) if coverage else ():
                 send(case)
         except Exception as exc:  # noqa: BLE001 - every operation is fuzzed, then all failures are reported
             failures.append(f"{operation.label} (coverage): {exc}")
 
-        per_mode = examples if operation.path.startswith(SHIPWAY_PATHS) else min(examples, PLATFORM_KEYED_EXAMPLES)
+        per_mode = examples if shipway_route(operation.path) else min(examples, PLATFORM_KEYED_EXAMPLES)
 
         @settings(max_examples=per_mode * len(MODES), deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate, Phase.shrink])
@@ -175,10 +165,22 @@ def _fuzz(schema, base_url: str, headers: dict[str, str], examples: int, live: d
     return failures
 
 
+def shipway_route(path: str) -> bool:
+    """Whether ``path`` is one of Shipway's own routes (else the LangGraph Platform API's)."""
+    return path.startswith(SHIPWAY_PATHS)
+
+
 async def test_no_endpoint_answers_5xx_to_fuzzed_requests(settings_env, worker, db, tmp_path, no_local_constants):
-    """Every operation, fuzzed with an admin key (rate limits out of the way), answers no 5xx and only
-    documented statuses, content types and bodies; without a key, with a malformed one and with an
-    unknown one, every operation but ``/healthz`` and ``/ok`` answers 401 (or 422 for a body that is not JSON)."""
+    """Every Shipway operation (the Platform API's: ``test_api_fuzz_platform.py``, a file of its own so
+    the two halves run in parallel) passes :func:`fuzz_routes`."""
+    await fuzz_routes(shipway_route, worker, db, tmp_path)
+
+
+async def fuzz_routes(routes: Callable[[str], bool], worker, db, tmp_path) -> None:
+    """Every operation whose path ``routes`` keeps, fuzzed with an admin key (rate limits out of the
+    way), answers no 5xx and only documented statuses, content types and bodies; without a key, with
+    a malformed one and with an unknown one, every operation but ``/healthz`` and ``/ok`` answers 401
+    (or 422 for a body that is not JSON)."""
     agent = await deploy_counting(worker, db)
     key = await make_key(name="fuzz")
     log_path = str(tmp_path / "fuzzed-runs.log")
@@ -194,7 +196,7 @@ async def test_no_endpoint_answers_5xx_to_fuzzed_requests(settings_env, worker, 
 
         schema = await asyncio.to_thread(schemathesis.openapi.from_url, f"{url}/openapi.json")
         started = time.monotonic()
-        failures = await asyncio.to_thread(_fuzz, schema, url, bearer(key), KEYED_EXAMPLES, live, log_path)
+        failures = await asyncio.to_thread(_fuzz, schema, url, bearer(key), KEYED_EXAMPLES, live, log_path, routes)
         keyed_s = time.monotonic() - started
 
         def refused(case: schemathesis.Case, response: Response) -> None:
@@ -206,8 +208,8 @@ async def test_no_endpoint_answers_5xx_to_fuzzed_requests(settings_env, worker, 
 
         # the coverage cases once without a key; a malformed or an unknown key is the same refusal
         for headers, coverage in (({}, True), (bearer("not-a-key"), False), (bearer(f"sw_{'0' * 12}_{'A' * 43}"), False)):
-            failures += await asyncio.to_thread(_fuzz, schema, url, headers, UNKEYED_EXAMPLES, live, log_path, refused,
-                                                coverage)
+            failures += await asyncio.to_thread(_fuzz, schema, url, headers, UNKEYED_EXAMPLES, live, log_path, routes,
+                                                refused, coverage)
         for (label, status), n in sorted(STATUSES.items()):
             print(f"{label:40} {status} x{n}")
         print(f"fuzzed: keyed {keyed_s:.1f} s, all {time.monotonic() - started:.1f} s")
