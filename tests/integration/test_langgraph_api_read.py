@@ -213,17 +213,27 @@ async def test_checkpoint_reads_share_pooled_connections_across_tenants_without_
 async def test_a_listed_thread_whose_version_has_no_graph_here_does_not_fail_the_search(worker, db):
     # a thread whose last run's version has no artifact (seen with a version the runbook tests recorded
     # directly): searching the tenant's threads lists it without values; reading it alone is a 404
-    from shipway.db.models import Run, Thread
+    from shipway.db.models import Agent, AgentVersion, Run, Thread
 
-    tenant, ghost, run_id = f"t-{uuid.uuid4().hex[:6]}", str(uuid.uuid4()), str(uuid.uuid4())
+    tenant, ghosts = f"t-{uuid.uuid4().hex[:6]}", []
     async with db.session() as s:
-        s.add(Run(id=run_id, agent_name=f"ghost-{uuid.uuid4().hex[:6]}", version=2, thread_id=ghost, tenant=tenant,
-                  status="succeeded", workflow_id=f"run:{run_id}"))
-        s.add(Thread(thread_id=ghost, agent_name=None, tenant=tenant, last_run_id=run_id))
+        # one version not in the catalog, one whose artifact is missing from the store (seen from the fuzzer)
+        for agent, artifact in ((f"ghost-{uuid.uuid4().hex[:6]}", None), (f"lost-{uuid.uuid4().hex[:6]}", "ab" * 32)):
+            thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+            if artifact:
+                s.add(Agent(name=agent, owner="t@bank.example", template="counting_agent:AGENT", description="lost"))
+                await s.flush()
+                s.add(AgentVersion(agent_name=agent, version=2, spec={"name": agent}, status="live", submitted_by="t",
+                                   workflow_id=f"agent:{agent}:v2", artifact_sha256=artifact))
+            s.add(Run(id=run_id, agent_name=agent, version=2, thread_id=thread_id, tenant=tenant, status="succeeded",
+                      workflow_id=f"run:{run_id}"))
+            s.add(Thread(thread_id=thread_id, agent_name=None, tenant=tenant, last_run_id=run_id))
+            ghosts.append(thread_id)
         await s.commit()
     async with platform_api() as (sdk, _):
         client = sdk(await make_key(tenant))
         listed = {t["thread_id"]: t for t in await client.threads.search(limit=1000)}
-        assert ghost in listed and listed[ghost]["values"] is None
-        with pytest.raises(NotFoundError, match="has no graph here"):
-            await client.threads.get(ghost)
+        for ghost in ghosts:
+            assert ghost in listed and listed[ghost]["values"] is None
+            with pytest.raises(NotFoundError, match="has no graph here"):
+                await client.threads.get(ghost)

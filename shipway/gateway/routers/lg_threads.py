@@ -20,6 +20,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowFailureError
 
+from activities.artifact_format import IntegrityError
+from activities.artifact_store import ArtifactNotFound
 from shipway import queries
 from shipway.auth.keys import Principal
 from shipway.auth.roles import Action, allows
@@ -73,6 +75,8 @@ async def _graph(states: graphs.GraphStates, row: queries.ThreadRow, tenant: str
         return await states.graph(row.run.agent_name, row.run.version, tenant)
     except graphs.UnknownGraph as exc:
         raise ApiError(404, str(exc)) from exc
+    except (ArtifactNotFound, IntegrityError) as exc:  # its artifact is gone from the store or does not verify
+        raise ApiError(404, f"agent {row.run.agent_name} v{row.run.version} has no graph here: {exc}") from exc
 
 
 async def read_state(states: graphs.GraphStates, row: queries.ThreadRow, tenant: str, checkpoint: dict | None = None,
@@ -115,7 +119,8 @@ class ThreadSearch(BaseModel):
 
 async def _listed_state(states: graphs.GraphStates, row: queries.ThreadRow, tenant: str) -> dict[str, Any] | None:
     """A listed thread's latest state; None (no values shown) when its checkpoint cannot be
-    decrypted with the configured keys or its run's version has no graph here (no artifact), so one
+    decrypted with the configured keys or its run's version has no graph here (no artifact, or one
+    missing from the store or failing its check), so one
     such thread does not fail the whole search (reading that thread alone still fails closed)."""
     try:
         return await read_state(states, row, tenant)
