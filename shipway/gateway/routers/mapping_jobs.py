@@ -113,13 +113,15 @@ def _row(m: CodeMapping) -> dict[str, Any]:
     return {k: getattr(m, k) for k in _MAPPING_ROW_FIELDS}
 
 
-async def _values(states: graphs.GraphStates, run: Run) -> dict:
-    """The job's graph state so far (its thread's latest checkpoint), ``{}`` before the first one."""
+async def _output_so_far(states: graphs.GraphStates, run: Run) -> dict:
+    """The agent's output built from the job's latest checkpoint (the mappings done so far, cost, LLM
+    calls); ``{}`` before the plan is read."""
     try:
         vg = await states.graph(run.agent_name, run.version, run.tenant)
     except graphs.UnknownGraph:
         return {}
-    return (await states.state(vg, run.thread_id, run.tenant)).values or {}
+    values = (await states.state(vg, run.thread_id, run.tenant)).values or {}
+    return mapping_output(values) if values.get("nodes") else {}
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobView, responses=_ERRORS)
@@ -132,18 +134,17 @@ async def get_job(job_id: str, db: Db, states: States, settings: Annotated[Setti
     agent = await db.read(queries.agent, run.agent_name, as_tenant=principal.tenant)
     if agent is None or agent.template != MAPPING_TEMPLATE:
         raise ApiError(404, f"job {job_id!r} not found")
-    values = await _values(states, run)
-    out = run.output or (mapping_output(values) if values.get("nodes") else {})
+    # an ended job's output has everything; only a job still going is read from its checkpoint
+    out = run.output or await _output_so_far(states, run)
     stored = await db.read(queries.code_mappings, run.id, as_tenant=principal.tenant)
     mappings = [_row(m) for m in stored] if stored else out.get("mappings", [])
     pending = (run.interrupt or {}).get("context", {}).get("nodes", []) if run.status == RunStatus.INTERRUPTED else []
-    total = out.get("nodes") or len(values.get("nodes") or [])
     return JobView(
         job_id=run.id, analysis_id=out.get("analysis_id") or run.input.get("analysis_id"), agent=run.agent_name,
         version=run.version, status="pending_review" if run.status == RunStatus.INTERRUPTED else str(run.status),
         decision=out.get("decision") if run.status == RunStatus.SUCCEEDED else None, reasons=out.get("reasons", []),
-        progress=JobProgress(nodes_done=len(mappings), nodes_total=total),
-        cost_usd=max(run.cost_usd, values.get("cost_usd", 0.0)), max_job_cost_usd=values.get("max_job_cost_usd"),
-        llm_calls=values.get("llm_calls", 0), cost_capped=bool(values.get("cost_capped")), mappings=mappings,
+        progress=JobProgress(nodes_done=len(mappings), nodes_total=out.get("nodes", 0)),
+        cost_usd=max(run.cost_usd, out.get("cost_usd", 0.0)), max_job_cost_usd=out.get("max_job_cost_usd"),
+        llm_calls=out.get("llm_calls", 0), cost_capped="COST_CAP_REACHED" in out.get("reasons", []), mappings=mappings,
         pending_reviews=pending, resume_url=f"/v1/runs/{run.id}/resume" if pending else None, error=run.error,
         started_at=run.started_at, finished_at=run.finished_at, workflow_url=settings.workflow_url(run.workflow_id))
