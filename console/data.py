@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from activities.artifact_store import store_from_settings
 from activities.code_mappings import MAPPING_TEMPLATE
+from reference_agents.dag_mapping.review import listed_nodes
 from shipway import queries
 from shipway.db.engine import sync_engine
 from shipway.db.models import Approval, Deployment, DeploymentAnalysis, Run, WebhookDelivery, utcnow
@@ -767,9 +768,7 @@ MAPPING_JOB_COLUMNS = ["job_id", "analysis_id", "agent", "version", "status", "n
 
 def _waiting_nodes(run: Run) -> list[dict]:
     """The nodes an interrupted job waits on a person for (its review request's ``context.nodes``)."""
-    if run.status != RunStatus.INTERRUPTED:
-        return []
-    return list(((run.interrupt or {}).get("context") or {}).get("nodes") or [])
+    return listed_nodes(run.interrupt) if run.status == RunStatus.INTERRUPTED else []
 
 
 def mapping_jobs_frame(tenant: str | None = None, limit: int = MAPPING_JOBS_LIMIT) -> pd.DataFrame:

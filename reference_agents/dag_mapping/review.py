@@ -78,6 +78,12 @@ def review_request(results: Mapping[str, dict], node_ids: list[str]) -> Interrup
     return build_request(KIND, QUESTION, MappingReviewAnswer, {"nodes": nodes}, reason_texts(REASONS, ["LOW_CONFIDENCE"]))
 
 
+def listed_nodes(request: Mapping | None) -> list[dict]:
+    """The nodes a review request (:func:`review_request`, as a run's stored interrupt) lists:
+    its ``context.nodes``; ``[]`` for no request."""
+    return list(((request or {}).get("context") or {}).get("nodes") or [])
+
+
 def answer_check(results: Mapping[str, dict], node_ids: list[str]):
     """The rules an answer must also pass (for :func:`~reference_agents.common.hitl.ask_human`):
     with ``apply``, every listed node answered and no other, and each accepted candidate number one

@@ -15,6 +15,7 @@ from activities.code_mappings import MAPPING_TEMPLATE
 from reference_agents.dag_mapping.graph import repository_roots
 from reference_agents.dag_mapping.inputs import MappingJobInput, RepositoryNotAllowed, check_repository_root
 from reference_agents.dag_mapping.outputs import output as mapping_output
+from reference_agents.dag_mapping.review import listed_nodes
 from shipway import control, queries
 from shipway.auth.keys import Principal
 from shipway.auth.roles import Action
@@ -138,7 +139,7 @@ async def get_job(job_id: str, db: Db, states: States, settings: Annotated[Setti
     out = run.output or await _output_so_far(states, run)
     stored = await db.read(queries.code_mappings, run.id, as_tenant=principal.tenant)
     mappings = [_row(m) for m in stored] if stored else out.get("mappings", [])
-    pending = (run.interrupt or {}).get("context", {}).get("nodes", []) if run.status == RunStatus.INTERRUPTED else []
+    pending = listed_nodes(run.interrupt) if run.status == RunStatus.INTERRUPTED else []
     return JobView(
         job_id=run.id, analysis_id=out.get("analysis_id") or run.input.get("analysis_id"), agent=run.agent_name,
         version=run.version, status="pending_review" if run.status == RunStatus.INTERRUPTED else str(run.status),
