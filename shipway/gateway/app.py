@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 
 from reference_agents.registry import available_templates, get_agent
+from shipway.checkpoint_crypto import CheckpointDecryptionError
 from shipway.db.engine import Database
 from shipway.gateway import errors
 from shipway.gateway.versions import VersionCache
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(errors.ApiError, errors.api_error)
     app.add_exception_handler(RequestValidationError, errors.invalid_request)
     app.add_exception_handler(HTTPException, errors.http_error)
+    app.add_exception_handler(CheckpointDecryptionError, errors.sealed_checkpoint)
     app.add_exception_handler(Exception, errors.unexpected)
     for module in (runs, agents, health, webhooks, mapping_jobs, lg_runs, lg_streams, lg_assistants, lg_threads):
         app.include_router(module.router)

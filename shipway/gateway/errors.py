@@ -2,7 +2,8 @@
 
 Handlers turn request validation errors (422, each naming the field), HTTP errors (including
 FastAPI's 400 for a body it cannot parse, e.g. JSON nested too deeply, answered as 422 since the
-body is malformed) and unexpected exceptions (500) into that shape. :data:`RESPONSES` declares
+body is malformed), a thread's checkpoints the configured keys cannot decrypt (409) and unexpected
+exceptions (500) into that shape. :data:`RESPONSES` declares
 them in the OpenAPI document.
 """
 
@@ -17,7 +18,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from shipway.checkpoint_crypto import CheckpointDecryptionError
+
 log = logging.getLogger("shipway.gateway")
+CHECKPOINT_UNREADABLE = "the thread's checkpoints cannot be decrypted with the configured keys"
 
 
 class FieldError(BaseModel):
@@ -57,7 +61,8 @@ RESPONSES: dict[int | str, dict] = {
     403: _describe(403, "The key's role may not do this, or it acts for another tenant"),
     429: _describe(429, "Rate limit of the key or client address reached; `Retry-After` says when to try again (s)"),
     404: _describe(404, "Unknown agent, version or run"),
-    409: _describe(409, "Conflict: the run is not waiting for input, or the thread belongs to another agent or run"),
+    409: _describe(409, "Conflict: the run is not waiting for input, the thread belongs to another agent or run, "
+                        "or its checkpoints are encrypted under a key this deployment is not configured with"),
     413: _describe(413, "Request body over the size limit"),
     422: _describe(422, "Malformed body or input; `detail` names each field"),
 }
@@ -79,6 +84,14 @@ async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         why = "JSON nested too deeply" if isinstance(exc.__cause__, RecursionError) else str(exc.detail)
         return error_response(422, "malformed request", [{"loc": ["body"], "msg": why}])
     return error_response(exc.status_code, str(exc.detail))
+
+
+async def sealed_checkpoint(_: Request, exc: CheckpointDecryptionError) -> JSONResponse:
+    """409 for a thread whose checkpoints this deployment cannot decrypt (written under a key no
+    longer in ``SHIPWAY_CHECKPOINT_KEYS``, or altered): the thread is there, its state is not
+    readable until that key is configured again."""
+    log.warning("checkpoint not readable here: %s", exc)
+    return error_response(409, CHECKPOINT_UNREADABLE, str(exc))
 
 
 async def unexpected(_: Request, exc: Exception) -> JSONResponse:

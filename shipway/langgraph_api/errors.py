@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shipway.gateway.errors import ApiError
+from shipway.checkpoint_crypto import CheckpointDecryptionError
+from shipway.gateway.errors import CHECKPOINT_UNREADABLE, ApiError
 
 
 class PlatformError(BaseModel):
@@ -34,6 +35,7 @@ RESPONSES: dict[int | str, dict] = {
     401: _described("No API key (`x-api-key` or `Authorization: Bearer`), or a malformed, unknown or revoked one"),
     403: _described("The key's role may not do this"),
     404: _described("Unknown assistant, thread or checkpoint, or one of another tenant"),
+    409: _described("The thread's checkpoints are encrypted under a key this deployment is not configured with"),
     422: _described("Malformed request; `detail` names each field"),
     429: _described("Rate limit of the key or client address reached; `Retry-After` says when to try again (s)"),
 }
@@ -48,7 +50,8 @@ class PlatformRoute(APIRoute):
     """A route class (``APIRouter(route_class=PlatformRoute)``) answering the errors raised while
     handling a request, its dependencies' included (authentication, roles, rate limits), in the
     Platform's shape: an :class:`ApiError` as ``{"detail": "<error>[: <detail>]"}`` with its status
-    and headers, a request validation error as 422 ``{"detail": [...]}``."""
+    and headers, a request validation error as 422 ``{"detail": [...]}``, checkpoints the configured
+    keys cannot decrypt as 409."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -59,6 +62,8 @@ class PlatformRoute(APIRoute):
             except ApiError as exc:
                 message = exc.error if exc.detail in (None, "", [], {}) else f"{exc.error}: {exc.detail}"
                 return platform_error(exc.status, message, exc.headers)
+            except CheckpointDecryptionError as exc:
+                return platform_error(409, f"{CHECKPOINT_UNREADABLE}: {exc}")
             except RequestValidationError as exc:
                 return platform_error(422, [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
                                             for e in exc.errors()])

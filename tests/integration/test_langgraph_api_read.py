@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
-from langgraph_sdk.errors import AuthenticationError, NotFoundError
+from langgraph_sdk.errors import AuthenticationError, ConflictError, NotFoundError
 
 from shipway import queries
 from shipway.db.engine import Database
@@ -20,6 +20,7 @@ from shipway.gateway.app import create_app
 from shipway.langgraph_api.assistants import assistant_id
 from shipway.langgraph_api.graphs import GraphStates
 from shipway.settings import get_settings
+from tests.support.checkpoints import retire_checkpoint_key
 from tests.support.keys import bearer, make_key
 from tests.support.lifecycle import deploy_counting
 
@@ -237,3 +238,22 @@ async def test_a_listed_thread_whose_version_has_no_graph_here_does_not_fail_the
             assert ghost in listed and listed[ghost]["values"] is None
             with pytest.raises(NotFoundError, match="has no graph here"):
                 await client.threads.get(ghost)
+
+
+async def test_a_thread_whose_checkpoints_no_configured_key_decrypts_is_listed_and_read_as_409(worker, db, tmp_path):
+    # its checkpoints name a key this deployment does not have (retired from SHIPWAY_CHECKPOINT_KEYS,
+    # or another deployment's key file): the search lists it without values; reading its state is a
+    # 409 naming the key, not a 500 (the fuzzer met one left by another test's deployment)
+    name = await deploy_counting(worker, db, durability="sync")
+    async with platform_api() as (sdk, http):
+        key = await make_key()
+        thread_id = await _interrupted_thread(http(bearer(key)), name, str(tmp_path / "nodes.log"))
+        client = sdk(key)
+        assert (await client.threads.get_state(thread_id))["values"]["visited"] == ["a"]
+        await retire_checkpoint_key(db, thread_id)
+        for read in (client.threads.get(thread_id), client.threads.get_state(thread_id),
+                     client.threads.get_history(thread_id)):
+            with pytest.raises(ConflictError, match=r"cannot be decrypted.*'retired\.\S+', which is not configured"):
+                await read
+        listed = {t["thread_id"]: t for t in await client.threads.search(limit=1000)}
+        assert listed[thread_id]["values"] is None and listed[thread_id]["status"] == "interrupted"

@@ -19,6 +19,7 @@ import yaml
 from reference_agents.dag_mapping import AGENT
 from reference_agents.dag_mapping.demo import accuracy, resume_value, sample_inputs, tpc_repository
 from shipway import queries
+from tests.support.checkpoints import retire_checkpoint_key
 from tests.support.gateways import REPO, gateway_processes
 from tests.support.keys import bearer, make_key
 from tests.support.lifecycle import deploy, shared_counting
@@ -70,8 +71,14 @@ async def test_a_job_maps_a_tpch_plan_waits_for_review_and_stores_its_code_mappi
     assert job["pending_reviews"] and all(n["confidence"] < 0.5 for n in job["pending_reviews"])
     assert job["resume_url"] == f"/v1/runs/{job['job_id']}/resume"
     assert await db.read(queries.code_mappings, job["job_id"]) == []  # nothing stored before the job ends
+    # its checkpoints under a key this gateway lacks: a 409 naming the key, not a 500
+    run = (await gateway.get(f"/v1/runs/{job['job_id']}")).json()
+    await retire_checkpoint_key(db, run["thread_id"])
+    r = await gateway.get(f"/v1/jobs/{job['job_id']}")
+    assert r.status_code == 409 and "which is not configured" in r.json()["detail"], r.text
+    await retire_checkpoint_key(db, run["thread_id"], retired=False)
 
-    request = (await gateway.get(f"/v1/runs/{job['job_id']}")).json()["interrupt"]
+    request = run["interrupt"]
     r = await gateway.post(job["resume_url"] + "?wait=true", json={"value": resume_value(request, job_input)})
     assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
 

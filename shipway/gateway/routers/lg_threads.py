@@ -120,8 +120,8 @@ class ThreadSearch(BaseModel):
 async def _listed_state(states: graphs.GraphStates, row: queries.ThreadRow, tenant: str) -> dict[str, Any] | None:
     """A listed thread's latest state; None (no values shown) when its checkpoint cannot be
     decrypted with the configured keys or its run's version has no graph here (no artifact, or one
-    missing from the store or failing its check), so one
-    such thread does not fail the whole search (reading that thread alone still fails closed)."""
+    missing from the store or failing its check), so one such thread does not fail the whole
+    search (reading that thread alone answers 409 or 404 respectively)."""
     try:
         return await read_state(states, row, tenant)
     except CheckpointDecryptionError as exc:
