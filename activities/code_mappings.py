@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlmodel import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shipway.db.models import Agent, CodeMapping, Run
+from shipway.db.models import CODE_MAPPING_FIELDS, Agent, CodeMapping, Run
 
 MAPPING_TEMPLATE = "dag_mapping"
 """Runs of agents built from this template are mapping jobs."""
@@ -26,20 +26,14 @@ async def is_mapping_job(s: AsyncSession, run: Run) -> bool:
 
 def rows(run: Run, output: dict) -> list[CodeMapping]:
     """The ``code_mappings`` rows of a mapping job's ``output`` (``analysis_id``, ``mappings``: one
-    dict per node in plan pre-order with ``node_id``, ``children``, ``operator``, ``kind``, ``path``,
-    ``symbol``, ``start_line``, ``end_line``, ``confidence``, ``band``, ``explanation``,
-    ``alternatives``, ``source``, ``reviewed_by``).
+    dict per node in plan pre-order with the fields :data:`~shipway.db.models.CODE_MAPPING_FIELDS`).
 
     Raises:
         KeyError: a mapping lacks one of those fields (the output is not a mapping job's).
     """
     return [
-        CodeMapping(
-            run_id=run.id, node_id=m["node_id"], tenant=run.tenant, analysis_id=output["analysis_id"], position=i,
-            operator=m["operator"], kind=m["kind"], path=m["path"], symbol=m["symbol"], start_line=m["start_line"],
-            end_line=m["end_line"], confidence=m["confidence"], band=m["band"], explanation=m["explanation"],
-            alternatives=m["alternatives"], children=m["children"], source=m["source"], reviewed_by=m["reviewed_by"],
-        )
+        CodeMapping(run_id=run.id, tenant=run.tenant, analysis_id=output["analysis_id"], position=i,
+                    **{k: m[k] for k in CODE_MAPPING_FIELDS})
         for i, m in enumerate(output["mappings"])
     ]
 

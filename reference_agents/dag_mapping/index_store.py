@@ -60,16 +60,9 @@ class StoredIndex:
 
 @dataclass(frozen=True)
 class CodeHit:
-    """One chunk a semantic search found: its span (as :class:`CodeChunk`: lines 1-based inclusive,
-    columns 0-based byte offsets, end exclusive) and ``score``, the cosine similarity to the query."""
+    """One chunk a semantic search found, whole, and ``score``, its cosine similarity to the query."""
 
-    path: str
-    symbol: str
-    kind: str
-    start_line: int
-    end_line: int
-    start_col: int
-    end_col: int
+    chunk: CodeChunk
     score: float
 
 
@@ -103,6 +96,11 @@ def save_index(store: BaseStore, fingerprint: str, languages, chunks: list[CodeC
     store.batch([PutOp(ns, MANIFEST, manifest, index=False, ttl=ttl_minutes)])
 
 
+def _chunk(value: dict) -> CodeChunk:
+    """The chunk a stored item's value holds (it also has its ``position``)."""
+    return CodeChunk(**{f: value[f] for f in _CHUNK_FIELDS})
+
+
 def load_index(store: BaseStore, fingerprint: str, languages) -> StoredIndex | None:
     """The entry of (``fingerprint``, ``languages``), or None when there is none, it expired, or
     part of it is missing (its chunks expired a moment before its manifest, or were deleted).
@@ -117,7 +115,7 @@ def load_index(store: BaseStore, fingerprint: str, languages) -> StoredIndex | N
     if [r["position"] for r in rows] != list(range(count)):
         return None
     return StoredIndex(
-        chunks=[CodeChunk(**{f: r[f] for f in _CHUNK_FIELDS}) for r in rows],
+        chunks=[_chunk(r) for r in rows],
         content_hash=manifest.value["content_hash"],
         skipped=[SkippedFile(s["path"], s["reason"]) for s in manifest.value["skipped"]],
         built_at=manifest.value["built_at"],
@@ -130,7 +128,6 @@ def search_code(store: BaseStore, fingerprint: str, languages, query: str, limit
     has no embedding index. Raises what the store raises."""
     items = store.search(namespace(fingerprint, languages), query=query, limit=limit, refresh_ttl=False)
     return [
-        CodeHit(**{f: i.value[f] for f in ("path", "symbol", "kind", "start_line", "end_line", "start_col", "end_col")},
-                score=i.score)
+        CodeHit(_chunk(i.value), i.score)
         for i in items if i.key != MANIFEST and i.score is not None
     ]

@@ -261,6 +261,12 @@ class CodeMapping(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+# A node's fields of :class:`CodeMapping` as a mapping job's output lists them (one dict per node),
+# in that order: what the rows are written from and what the jobs API answers.
+CODE_MAPPING_FIELDS = ("node_id", "children", "operator", "kind", "path", "symbol", "start_line", "end_line",
+                       "confidence", "band", "explanation", "alternatives", "source", "reviewed_by")
+
+
 class GuardResult(SQLModel, table=True):
     """One guard's verdict on one stage of a run: its ``input``, a ``resume:<n>`` value, or its
     ``output``. ``verdict``: pass | redacted | blocked | withheld. ``findings`` holds entity counts

@@ -1,12 +1,12 @@
 """What the gateway knows of the versions it serves: each one's run input JSON Schema, read from its
-artifact manifest once (LRU-bounded), and its per-run budget from its spec. The gateway never
+artifact manifest once (LRU-bounded), and its per-run budget and agent config from its spec. The gateway never
 imports agent code: validating input against the schema is enough to answer 422 naming the field;
 the worker validates again with the artifact's own model before running it."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 from jsonschema import Draft202012Validator
@@ -15,7 +15,7 @@ from shipway import queries
 from shipway.durability import PER_NODE, spec_durability
 from shipway.db.engine import Database
 
-# Versions a gateway keeps; a version's manifest never changes once built.
+# Versions a gateway keeps; a version's manifest and spec never change once built.
 MAX_VERSIONS = 256
 
 
@@ -26,13 +26,15 @@ class UnknownVersion(LookupError):
 @dataclass(frozen=True)
 class ServedVersion:
     """A version's input schema (``None`` for a version built before artifacts carried one), its
-    per-run budget (the spec's ``max_cost_usd``, US dollars; None: none) and its checkpoint
-    durability (:func:`shipway.durability.spec_durability`)."""
+    per-run budget (the spec's ``max_cost_usd``, US dollars; None: none), its checkpoint
+    durability (:func:`shipway.durability.spec_durability`) and the spec's ``config`` (the agent's
+    own settings, e.g. a mapping agent's ``repository_roots``)."""
 
     input_schema: dict | None
     validator: Draft202012Validator | None
     max_cost_usd: float | None = None
     durability: str = PER_NODE
+    config: dict = field(default_factory=dict)
 
     def input_errors(self, value: dict) -> list[dict]:
         """Where ``value`` breaks the input schema, each as ``{"loc": ["body", "input", ...], "msg"}``;
@@ -75,7 +77,7 @@ class VersionCache:
         schema = (row.manifest or {}).get("input_schema") or None
         spec = row.spec or {}
         served = ServedVersion(schema, Draft202012Validator(schema) if schema else None, spec.get("max_cost_usd"),
-                               spec_durability(spec, self.default_model))
+                               spec_durability(spec, self.default_model), spec.get("config") or {})
         async with self._lock:
             self._cache[key] = served
         return served

@@ -128,13 +128,11 @@ async def test_semantic_search_finds_the_tpch_query_by_meaning(store, built):
     hits = await asyncio.to_thread(index_store.search_code, store, first.entry.fingerprint, PYTHON,
                                    "lineitem shipdate discount revenue", 5)
     assert len(hits) == 5
-    assert all(h.kind == "function" for h in hits)
+    assert all(h.chunk.kind == "function" for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True) and 0 < hits[-1].score <= 1
-    top = hits[0]
+    top = hits[0].chunk
     assert top.path == "h/test_queries.py" and top.symbol.startswith("test_")
-    chunk = next(c for c in first.entry.index.chunks
-                 if c.kind == "function" and (c.path, c.symbol) == (top.path, top.symbol))
-    assert (top.start_line, top.end_line) == (chunk.start_line, chunk.end_line)
-    assert "l_shipdate" in chunk.text and "l_discount" in chunk.text
+    assert top in first.entry.index.chunks  # the indexed chunk, whole: span and text
+    assert "l_shipdate" in top.text and "l_discount" in top.text
     # another entry's namespace holds none of these
     assert await asyncio.to_thread(index_store.search_code, store, "f" * 64, PYTHON, "revenue", 5) == []

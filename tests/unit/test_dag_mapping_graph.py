@@ -24,6 +24,7 @@ from reference_agents.dag_mapping.mapper.mapper import MapperIndex, map_plan
 from reference_agents.dag_mapping.outputs import output
 from reference_agents.dag_mapping.plan_rows import from_rows, to_rows
 from reference_agents.dag_mapping.plans.duckdb_json import parse_duckdb_json
+from shipway.db.models import CODE_MAPPING_FIELDS
 from tests.support.openai_stub import OpenAIStub, use_stub
 
 TPC_DIR = str(Path(ibis.__file__).parent / "backends" / "tests" / "tpc")
@@ -106,6 +107,8 @@ def test_same_mappings_as_map_plan_from_text_or_parsed_rows(graph, plans):
         assert got == [(m.node_id, m.path, m.symbol, m.start_line, m.end_line, round(m.confidence, 4))
                        for m in expected]
         assert all(m["source"] == "mapper" and m["reviewed_by"] is None for m in out["mappings"])
+        # each mapping carries exactly the fields a code_mappings row is written from
+        assert all(tuple(m) == CODE_MAPPING_FIELDS for m in out["mappings"])
 
 
 def test_low_confidence_nodes_interrupt_once_and_resume_marks_them_reviewed(graph, plans):

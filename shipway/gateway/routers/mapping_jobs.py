@@ -20,7 +20,7 @@ from shipway import control, queries
 from shipway.auth.keys import Principal
 from shipway.auth.roles import Action
 from shipway.db.engine import Database
-from shipway.db.models import CodeMapping, Run
+from shipway.db.models import CODE_MAPPING_FIELDS, CodeMapping, Run
 from shipway.gateway.budgets import refuse_over_daily_budget
 from shipway.gateway.deps import get_client, get_db, get_settings, get_versions
 from shipway.gateway.errors import RESPONSES, ApiError
@@ -39,8 +39,6 @@ router = APIRouter(tags=["mapping jobs"], lifespan=graphs.graph_states_lifespan)
 Db = Annotated[Database, Depends(get_db)]
 States = Annotated[graphs.GraphStates, Depends(graph_states)]
 _ERRORS = {k: RESPONSES[k] for k in (401, 403, 404, 409, 422, 429) if k in RESPONSES}
-_MAPPING_ROW_FIELDS = ("node_id", "children", "operator", "kind", "path", "symbol", "start_line", "end_line", "confidence",
-                       "band", "explanation", "alternatives", "source", "reviewed_by")
 
 
 async def _mapping_agent(db: Database, principal: Principal, name: str | None) -> str:
@@ -95,8 +93,7 @@ async def map_to_code(body: MapToCodeRequest, db: Db, client: Annotated[Client, 
         served = await versions.get(name, version, principal.tenant)
     except (control.UnknownAgentError, UnknownVersion) as exc:
         raise ApiError(404, str(exc)) from exc
-    row = await db.read(queries.agent_version, name, version, as_tenant=principal.tenant)
-    run_input = _job_input(body, (row.spec if row else {}).get("config") or {})
+    run_input = _job_input(body, served.config)
     await refuse_over_daily_budget(db, name, principal)
     try:
         run_id, _ = await control.start_run(client, name, version, run_input, tenant=principal.tenant,
@@ -111,7 +108,7 @@ async def map_to_code(body: MapToCodeRequest, db: Db, client: Annotated[Client, 
 
 
 def _row(m: CodeMapping) -> dict[str, Any]:
-    return {k: getattr(m, k) for k in _MAPPING_ROW_FIELDS}
+    return {k: getattr(m, k) for k in CODE_MAPPING_FIELDS}
 
 
 async def _output_so_far(states: graphs.GraphStates, run: Run) -> dict:
