@@ -106,7 +106,8 @@ class BuildActivities:
                 model=spec.get("model"), shipway_version=importlib.metadata.version("shipway"),
                 langgraph_version=importlib.metadata.version("langgraph"), python_version=platform.python_version())
             try:
-                code, output = await run_tests(tree, assembly.python_paths, self.test_timeout_s, activity.heartbeat)
+                code, output = await run_tests(tree, assembly.python_paths, self.test_timeout_s, activity.heartbeat,
+                                               assembly.requirements)
             except TimeoutError as exc:
                 raise _fail("ScaffoldTestsFailed", f"the artifact's tests did not finish: {exc}") from exc
             if code not in (0, NO_TESTS_COLLECTED):

@@ -160,7 +160,8 @@ class ShipwayWorkers:
         self._tasks: list[asyncio.Task] = []
         # -- metrics: pool gauges now; the /metrics server and the backlog poller when the workers start
         self._metrics_stops = [POOLS.track("worker", sqlalchemy_pool_stats(self.db.engine)),
-                               POOLS.track("checkpointer", psycopg_pool_stats(self.graphs._pool))]
+                               POOLS.track("checkpointer", psycopg_pool_stats(self.graphs._pool)),
+                               POOLS.track("step_locks", psycopg_pool_stats(self.graphs._step_locks))]
 
     def _control_activities(self, audit: AuditActivities) -> list:
         catalog = CatalogActivities(self.db, embed)

@@ -103,7 +103,8 @@ async def test_malformed_or_anonymous_approve_signals_are_refused_and_recorded(w
     assert why in rows[0].refusal_reason
     st = await control.lifecycle_status(client, name, version)
     assert st.status == VersionStatus.AWAITING_APPROVAL and why in st.refused[0].why
-    events = await db.read(queries.audit_events, f"agent:{name}:v1", "lifecycle.approval_refused")
+    # recorded by the activity after the one that wrote the approval row
+    events = await _until(lambda: db.read(queries.audit_events, f"agent:{name}:v1", "lifecycle.approval_refused"))
     assert events[0].detail["payload"] == payload
     await control.decide(client, name, version, ApprovalKind.REJECT, APPROVER, "cleanup")
 

@@ -159,7 +159,8 @@ async def test_prometheus_scrapes_gateway_and_worker_and_reads_a_run_counter_bac
                     await query(expr)
                 pools = await query("sum by (job, pool) (shipway_db_pool_max_connections)")
                 assert {(s["metric"]["job"], s["metric"]["pool"]) for s in pools["result"]} == {
-                    ("shipway-gateway", "gateway"), ("shipway-worker", "worker"), ("shipway-worker", "checkpointer")}
+                    ("shipway-gateway", "gateway"), ("shipway-worker", "worker"), ("shipway-worker", "checkpointer"),
+                    ("shipway-worker", "step_locks")}
 
 
 async def _ok(http: httpx.AsyncClient, url: str) -> bool:

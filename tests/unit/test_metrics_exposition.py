@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
+from activities.graph_runner import STEP_LOCK_POOL_SIZE
 from shipway.metrics import poll_task_queue_backlog, serve_metrics
 from shipway.stack.ports import PortInUseError, free_port
 from shipway.temporal import prometheus_runtime
@@ -137,9 +138,9 @@ async def test_a_worker_exposes_its_pools_and_the_task_queue_backlog(stack):
     for metric, queue, task_type in wanted:
         assert (metric, frozenset({"task_queue": queue, "task_type": task_type}.items())) in found, (queue, task_type)
         assert value(found, "shipway_task_queue_backlog_age_seconds", task_queue=queue, task_type=task_type) >= 0
-    # the worker's catalog pool (10 + 20 overflow) and the checkpointer's (30)
-    for pool in ("worker", "checkpointer"):
-        assert value(found, "shipway_db_pool_max_connections", pool=pool) == 30, pool
+    # the worker's catalog pool (10 + 20 overflow), the checkpointer's (30), the step locks' (64)
+    for pool, size in (("worker", 30), ("checkpointer", 30), ("step_locks", STEP_LOCK_POOL_SIZE)):
+        assert value(found, "shipway_db_pool_max_connections", pool=pool) == size, pool
         assert 0 <= value(found, "shipway_db_pool_in_use_connections", pool=pool) <= value(found, "shipway_db_pool_open_connections", pool=pool)
 
 
