@@ -67,7 +67,10 @@ def unsecret(value: Any) -> tuple[Any, bool]:
 
 
 def private_subnet_ids(s: BuiltStack) -> list[str]:
-    return [s.id_of(SUBNET, r.name) for r in s.of(SUBNET) if r.inputs["tags"]["tier"] == "private"]
+    """Ids of the private subnets in zone order (``<name>-private-<i>``): the mocks record resources
+    in the order Pulumi's runtime registers them, which varies from run to run."""
+    private = [r for r in s.of(SUBNET) if r.inputs["tags"]["tier"] == "private"]
+    return [s.id_of(SUBNET, r.name) for r in sorted(private, key=lambda r: int(r.name.rsplit("-", 1)[1]))]
 
 
 def containers(s: BuiltStack) -> dict[str, dict]:
