@@ -40,10 +40,10 @@ from shipway.db.engine import Database, sync_engine
 from shipway.db.models import Backup
 from shipway.settings import Settings
 from shipway.stack.local import LocalStack
-from shipway.stack.ports import free_port
 from shipway.stack.postgres import switch_wal_and_wait
 from tests.support.moto_server import moto_bucket
 from tests.support.lifecycle import counting_spec
+from tests.support.ports import restartable_port
 from workflows.backup_types import (
     BaseBackupRequest,
     PruneBackupsRequest,
@@ -71,7 +71,7 @@ class Stack:
 
 
 def _settings(tmp: Path, **overrides) -> Settings:
-    fields = {"state_dir": tmp / "state", "database_url": None, "temporal_address": None, "postgres_port": free_port(),
+    fields = {"state_dir": tmp / "state", "database_url": None, "temporal_address": None, "postgres_port": restartable_port(),
               "wal_archive_timeout_s": ARCHIVE_TIMEOUT_S, "checkpoint_keys": None, "backup_s3_url": None,
               "artifact_store": "postgres", "artifact_cache_dir": tmp / "artifact-cache", **overrides}
     return Settings(_env_file=None, **fields)

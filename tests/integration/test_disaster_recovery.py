@@ -30,9 +30,9 @@ from shipway.db.engine import Database
 from shipway.db.models import Run
 from shipway.settings import CONTROL_TASK_QUEUE, get_settings
 from shipway.stack.local import LocalStack
-from shipway.stack.ports import free_port
 from shipway.temporal import connect
 from tests.support.lifecycle import counting_spec, deploy
+from tests.support.ports import restartable_port
 from tests.support.runbooks import ended, until, waiting
 from tests.support.workers import running_workers
 from workflows.runbook_types import RUNBOOK_WORKFLOWS, SIGNAL_CONFIRM, RunbookDecision, RunbookInput, runbook_workflow_id
@@ -52,7 +52,7 @@ async def stack(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SHIPWAY_STATE_DIR", str(tmp_path / "state"))
     for name in ("POSTGRES_PORT", "TEMPORAL_PORT", "TEMPORAL_UI_PORT"):
-        monkeypatch.setenv(f"SHIPWAY_{name}", str(free_port()))
+        monkeypatch.setenv(f"SHIPWAY_{name}", str(restartable_port()))
     mark = request.node.get_closest_marker("archive_timeout_s")
     monkeypatch.setenv("SHIPWAY_WAL_ARCHIVE_TIMEOUT_S", str(mark.args[0] if mark else 3600))
     monkeypatch.setenv("SHIPWAY_RUNBOOK_AUTO_START", "false")

@@ -17,9 +17,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from shipway.settings import CONTROL_TASK_QUEUE
-from shipway.stack.ports import free_port
 from shipway.stack.processes import running_pid
 from shipway.temporal import SA_AGENT
+from tests.support.ports import restartable_port
 from workflows.types import SIGNAL_APPROVE, ApprovalDecision, LifecycleInput, lifecycle_workflow_id
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS") and not k.startswith("SHIPWAY_")}
     ports = set()
     for key in ("POSTGRES_PORT", "TEMPORAL_PORT", "TEMPORAL_UI_PORT"):
-        ports.add(port := free_port(avoid=ports))
+        ports.add(port := restartable_port(avoid=ports))
         env[f"SHIPWAY_{key}"] = str(port)
     env["SHIPWAY_STATE_DIR"] = str(tmp_path / "state")
     return env

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from shipway.stack.ports import free_port
+from tests.support.ports import restartable_port
 from workflows.statuses import VersionStatus
 from tests.integration.test_stack import processes_under, shipway, stack_env, stack_record  # noqa: F401 (fixture)
 
@@ -33,7 +33,7 @@ def test_interrupted_run_survives_down_and_up_and_carries_on(stack_env: dict[str
     env = dict(stack_env)
     ports = {int(env[k]) for k in ("SHIPWAY_POSTGRES_PORT", "SHIPWAY_TEMPORAL_PORT", "SHIPWAY_TEMPORAL_UI_PORT")}
     for key in ("SHIPWAY_GATEWAY_PORT", "SHIPWAY_CONSOLE_PORT"):
-        ports.add(port := free_port(avoid=ports))
+        ports.add(port := restartable_port(avoid=ports))
         env[key] = str(port)
     name = f"restart-{uuid.uuid4().hex[:8]}"
     spec = tmp_path / "spec.yaml"
