@@ -19,6 +19,7 @@ from sqlmodel import select
 from temporalio import activity
 
 from activities.graph_runner import GraphActivities
+from shipway.checkpoint_crypto import CheckpointDecryptionError
 from shipway.db.models import Run, Thread
 from workflows.statuses import RunStatus
 from workflows.types import UPDATE_THREAD_STATE, StateUpdateRefusal, ThreadStateUpdate, ThreadStateUpdated
@@ -55,7 +56,8 @@ class ThreadUpdateActivities:
             the new checkpoint (its parent is the checkpoint it was written on); or refused, nothing
             written: ``not_found`` (no such thread of the tenant or of the agent, or no such
             checkpoint), ``busy`` (an unfinished run holds the thread), ``invalid`` (LangGraph refused
-            the update, e.g. an unknown node; the reason is its message). A retried attempt whose
+            the update, e.g. an unknown node; the reason is its message), ``unreadable`` (a
+            checkpoint under a key not configured here; the reason names it). A retried attempt whose
             earlier attempt wrote the checkpoint answers that checkpoint.
 
         Raises:
@@ -73,17 +75,30 @@ class ThreadUpdateActivities:
             if thread.active_run_id and (holder := await s.get(Run, thread.active_run_id)) is not None \
                     and holder.status in _UNFINISHED:
                 return _refused(StateUpdateRefusal.BUSY, f"thread {inp.thread_id!r} is busy: run {holder.id} is {holder.status}")
-            latest = await graph.checkpointer.aget_tuple({"configurable": {"thread_id": inp.thread_id, "checkpoint_ns": ""}})
-            if latest is not None and inp.update_id and latest.metadata.get(UPDATE_ID_KEY) == inp.update_id:
-                activity.logger.info("thread %s: update %s was written by an earlier attempt", inp.thread_id, inp.update_id)
-                return ThreadStateUpdated(checkpoint=_checkpoint(latest.config))
-            if inp.checkpoint_id:
-                configurable["checkpoint_id"] = inp.checkpoint_id
-                # LangGraph would write on an unknown checkpoint as on a new thread
-                if await graph.checkpointer.aget_tuple({"configurable": configurable}) is None:
-                    return _refused(StateUpdateRefusal.NOT_FOUND, f"checkpoint {inp.checkpoint_id!r} not found")
             try:
-                written = await graph.aupdate_state({"configurable": configurable}, inp.values, as_node=inp.as_node)
-            except InvalidUpdateError as exc:
-                return _refused(StateUpdateRefusal.INVALID, str(exc))
+                return await self._write(graph, inp, configurable)
+            except CheckpointDecryptionError as exc:
+                return _refused(StateUpdateRefusal.UNREADABLE,
+                                f"the thread's checkpoints cannot be decrypted with the configured keys: {exc}")
+
+    @staticmethod
+    async def _write(graph: Any, inp: ThreadStateUpdate, configurable: dict[str, Any]) -> ThreadStateUpdated:
+        """The update written on the thread (whose row lock the caller holds), or its refusal.
+
+        Raises:
+            CheckpointDecryptionError: a checkpoint it reads is under a key not configured here.
+        """
+        latest = await graph.checkpointer.aget_tuple({"configurable": {"thread_id": inp.thread_id, "checkpoint_ns": ""}})
+        if latest is not None and inp.update_id and latest.metadata.get(UPDATE_ID_KEY) == inp.update_id:
+            activity.logger.info("thread %s: update %s was written by an earlier attempt", inp.thread_id, inp.update_id)
+            return ThreadStateUpdated(checkpoint=_checkpoint(latest.config))
+        if inp.checkpoint_id:
+            configurable["checkpoint_id"] = inp.checkpoint_id
+            # LangGraph would write on an unknown checkpoint as on a new thread
+            if await graph.checkpointer.aget_tuple({"configurable": configurable}) is None:
+                return _refused(StateUpdateRefusal.NOT_FOUND, f"checkpoint {inp.checkpoint_id!r} not found")
+        try:
+            written = await graph.aupdate_state({"configurable": configurable}, inp.values, as_node=inp.as_node)
+        except InvalidUpdateError as exc:
+            return _refused(StateUpdateRefusal.INVALID, str(exc))
         return ThreadStateUpdated(checkpoint=_checkpoint(written))

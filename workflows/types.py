@@ -1111,12 +1111,14 @@ def thread_state_workflow_id(thread_id: str, update_id: str) -> str:
 class StateUpdateRefusal(StrEnum):
     """Why a thread's state was not updated: ``busy`` (an unfinished run holds the thread),
     ``not_found`` (no such thread of the tenant, or no such checkpoint), ``invalid`` (LangGraph refused
-    the update, e.g. an unknown ``as_node``), ``blocked`` (the run guards refused the values)."""
+    the update, e.g. an unknown ``as_node``), ``blocked`` (the run guards refused the values),
+    ``unreadable`` (its checkpoints are encrypted under a key the worker is not configured with)."""
 
     BUSY = "busy"
     NOT_FOUND = "not_found"
     INVALID = "invalid"
     BLOCKED = "blocked"
+    UNREADABLE = "unreadable"
 
 
 @dataclass

@@ -257,3 +257,12 @@ async def test_a_thread_whose_checkpoints_no_configured_key_decrypts_is_listed_a
                 await read
         listed = {t["thread_id"]: t for t in await client.threads.search(limit=1000)}
         assert listed[thread_id]["values"] is None and listed[thread_id]["status"] == "interrupted"
+
+        # an update of such a thread (no run holds it) is refused the same way by the worker
+        done = str(uuid.uuid4())
+        r = await http(bearer(key)).post(f"/v1/agents/{name}/runs?wait=true", json={
+            "input": {"log_path": str(tmp_path / "done.log"), "message": "hi"}, "thread_id": done})
+        assert r.json()["status"] == "succeeded", r.text
+        await retire_checkpoint_key(db, done)
+        with pytest.raises(ConflictError, match=r"cannot be decrypted.*'retired\.\S+', which is not configured"):
+            await client.threads.update_state(done, {"message": "changed"})

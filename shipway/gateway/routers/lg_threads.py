@@ -239,8 +239,9 @@ class StateUpdate(BaseModel):
 
 Updater = Annotated[Principal, Depends(require(Action.RUN_RESUME, Action.RUN_RESUME_OWN))]
 _UPDATE_REFUSED = {StateUpdateRefusal.NOT_FOUND: 404, StateUpdateRefusal.BUSY: 409, StateUpdateRefusal.INVALID: 422,
-                   StateUpdateRefusal.BLOCKED: 422}
-_STATE_UPDATE = {409: {"model": PlatformError, "description": "A run is executing on the thread (busy)"},
+                   StateUpdateRefusal.BLOCKED: 422, StateUpdateRefusal.UNREADABLE: 409}
+_STATE_UPDATE = {409: {"model": PlatformError, "description": "A run is executing on the thread (busy), or its "
+                                                              "checkpoints are encrypted under a key not configured here"},
                  422: {"model": PlatformError, "description": "No agent bound to the thread yet, values the run guards "
                                                               "blocked, or an update LangGraph refuses"}}
 
@@ -254,7 +255,8 @@ async def update_thread_state(thread_id: ThreadId, body: StateUpdate, db: Db, pr
     on. An update changes what the graph does next, as an answer does: roles that may resume runs.
 
     404 for an unknown thread or checkpoint (another tenant's included); 409 while a run executes on
-    the thread, or one waits for a human through ``/v1``; 422 for a thread no run has bound to an
+    the thread, or one waits for a human through ``/v1``, or when its checkpoints are under a key not
+    configured here; 422 for a thread no run has bound to an
     agent yet (no graph to update), a subgraph's namespace (not implemented), values the run guards
     block, or an update LangGraph refuses (e.g. an unknown node), each naming why.
     """
