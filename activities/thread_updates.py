@@ -19,7 +19,7 @@ from sqlmodel import select
 from temporalio import activity
 
 from activities.graph_runner import GraphActivities
-from shipway.checkpoint_crypto import CheckpointDecryptionError
+from shipway.checkpoint_crypto import CHECKPOINTS_UNREADABLE, CheckpointDecryptionError
 from shipway.db.models import Run, Thread
 from workflows.statuses import RunStatus
 from workflows.types import UPDATE_THREAD_STATE, StateUpdateRefusal, ThreadStateUpdate, ThreadStateUpdated
@@ -78,8 +78,7 @@ class ThreadUpdateActivities:
             try:
                 return await self._write(graph, inp, configurable)
             except CheckpointDecryptionError as exc:
-                return _refused(StateUpdateRefusal.UNREADABLE,
-                                f"the thread's checkpoints cannot be decrypted with the configured keys: {exc}")
+                return _refused(StateUpdateRefusal.UNREADABLE, f"{CHECKPOINTS_UNREADABLE}: {exc}")
 
     @staticmethod
     async def _write(graph: Any, inp: ThreadStateUpdate, configurable: dict[str, Any]) -> ThreadStateUpdated:

@@ -75,6 +75,10 @@ class CheckpointDecryptionError(Exception):
     cipher this module does not know."""
 
 
+# what an API answer or a refused update says before the error's own message
+CHECKPOINTS_UNREADABLE = "the thread's checkpoints cannot be decrypted with the configured keys"
+
+
 def new_checkpoint_key(key_id: str | None = None, size: int = 32) -> Key:
     """A fresh random AES key.
 

@@ -18,10 +18,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from shipway.checkpoint_crypto import CheckpointDecryptionError
+from shipway.checkpoint_crypto import CHECKPOINTS_UNREADABLE, CheckpointDecryptionError
 
 log = logging.getLogger("shipway.gateway")
-CHECKPOINT_UNREADABLE = "the thread's checkpoints cannot be decrypted with the configured keys"
 
 
 class FieldError(BaseModel):
@@ -91,7 +90,7 @@ async def sealed_checkpoint(_: Request, exc: CheckpointDecryptionError) -> JSONR
     longer in ``SHIPWAY_CHECKPOINT_KEYS``, or altered): the thread is there, its state is not
     readable until that key is configured again."""
     log.warning("checkpoint not readable here: %s", exc)
-    return error_response(409, CHECKPOINT_UNREADABLE, str(exc))
+    return error_response(409, CHECKPOINTS_UNREADABLE, str(exc))
 
 
 async def unexpected(_: Request, exc: Exception) -> JSONResponse:

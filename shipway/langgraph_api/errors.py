@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shipway.checkpoint_crypto import CheckpointDecryptionError
-from shipway.gateway.errors import CHECKPOINT_UNREADABLE, ApiError
+from shipway.checkpoint_crypto import CHECKPOINTS_UNREADABLE, CheckpointDecryptionError
+from shipway.gateway.errors import ApiError
 
 
 class PlatformError(BaseModel):
@@ -63,7 +63,7 @@ class PlatformRoute(APIRoute):
                 message = exc.error if exc.detail in (None, "", [], {}) else f"{exc.error}: {exc.detail}"
                 return platform_error(exc.status, message, exc.headers)
             except CheckpointDecryptionError as exc:
-                return platform_error(409, f"{CHECKPOINT_UNREADABLE}: {exc}")
+                return platform_error(409, f"{CHECKPOINTS_UNREADABLE}: {exc}")
             except RequestValidationError as exc:
                 return platform_error(422, [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
                                             for e in exc.errors()])
