@@ -268,13 +268,17 @@ class GraphActivities:
             await self._step_locks.close()
 
     @asynccontextmanager
-    async def thread_step(self, thread_id: str) -> AsyncIterator[None]:
+    async def thread_step(self, thread_id: str, wait: bool = True) -> AsyncIterator[bool]:
         """Hold ``thread_id``'s step lock for the block: a PostgreSQL session advisory lock, so one
-        execution at a time (across workers) reads the thread's checkpoint, runs nodes and writes
+        execution at a time (across workers) reads the thread's checkpoint, runs nodes or writes
         checkpoints. Another holder (an earlier attempt Temporal gave up on that still runs, a local
         attempt timed out into the regular activity) is waited for, polling; the caller keeps
-        heartbeating meanwhile. A holder whose worker died holds nothing: its session ended with it.
+        heartbeating meanwhile. With ``wait=False`` it is not waited for: the block runs at once
+        without the lock. A holder whose worker died holds nothing: its session ended with it.
         A lock whose release fails or is interrupted ends its session instead of going back to the pool.
+
+        Yields:
+            True when the block holds the lock; False only with ``wait=False`` and another holder.
         """
         if not self._step_locks_opened:  # on the event loop that runs the activities
             await self._step_locks.open()
@@ -285,6 +289,10 @@ class GraphActivities:
             try:
                 pause, waited = 0.02, 0.0
                 while not (await (await conn.execute(_TRY_STEP_LOCK, key)).fetchone())["locked"]:
+                    if not wait:
+                        released = True  # nothing to release: the session goes back to the pool
+                        yield False
+                        return
                     if waited == 0.0:
                         activity.logger.info("thread %s: another execution of its step still runs; waiting for it", thread_id)
                     await asyncio.sleep(pause)
@@ -293,7 +301,7 @@ class GraphActivities:
                 if waited:
                     activity.logger.info("thread %s: step lock taken after %.1f s", thread_id, waited)
                 try:
-                    yield
+                    yield True
                 finally:
                     await conn.execute(_STEP_UNLOCK, key)
                     released = True

@@ -6,7 +6,10 @@ its runs compile it (:meth:`activities.graph_runner.GraphActivities.compiled`: f
 artifact, with the encrypted checkpointer), with LangGraph's ``aupdate_state``. It holds the thread's
 row lock while it writes: ``start_run`` takes the same lock to claim a thread, so no run starts on the
 thread in between, and a thread an unfinished run holds (running, or waiting for a human through
-``/v1``) is refused as busy, so an update never changes a state a graph step is using. Nothing but
+``/v1``) is refused as busy. It also holds the thread's step lock
+(:meth:`~activities.graph_runner.GraphActivities.thread_step`), not waiting for it: a step still
+running after its run ended (an attempt Temporal gave up on, whose worker has not noticed yet) makes
+the thread busy too, so an update never changes a state a graph step is using. Nothing but
 the checkpoint is written (``threads`` and ``runs`` stay :mod:`activities.runs`'s).
 """
 
@@ -55,7 +58,8 @@ class ThreadUpdateActivities:
         Returns:
             the new checkpoint (its parent is the checkpoint it was written on); or refused, nothing
             written: ``not_found`` (no such thread of the tenant or of the agent, or no such
-            checkpoint), ``busy`` (an unfinished run holds the thread), ``invalid`` (LangGraph refused
+            checkpoint), ``busy`` (an unfinished run holds the thread, or a graph step still runs on
+            it), ``invalid`` (LangGraph refused
             the update, e.g. an unknown node; the reason is its message), ``unreadable`` (a
             checkpoint under a key not configured here; the reason names it). A retried attempt whose
             earlier attempt wrote the checkpoint answers that checkpoint.
@@ -75,10 +79,13 @@ class ThreadUpdateActivities:
             if thread.active_run_id and (holder := await s.get(Run, thread.active_run_id)) is not None \
                     and holder.status in _UNFINISHED:
                 return _refused(StateUpdateRefusal.BUSY, f"thread {inp.thread_id!r} is busy: run {holder.id} is {holder.status}")
-            try:
-                return await self._write(graph, inp, configurable)
-            except CheckpointDecryptionError as exc:
-                return _refused(StateUpdateRefusal.UNREADABLE, f"{CHECKPOINTS_UNREADABLE}: {exc}")
+            async with self.graphs.thread_step(inp.thread_id, wait=False) as held:
+                if not held:
+                    return _refused(StateUpdateRefusal.BUSY, f"thread {inp.thread_id!r} is busy: a graph step still runs on it")
+                try:
+                    return await self._write(graph, inp, configurable)
+                except CheckpointDecryptionError as exc:
+                    return _refused(StateUpdateRefusal.UNREADABLE, f"{CHECKPOINTS_UNREADABLE}: {exc}")
 
     @staticmethod
     async def _write(graph: Any, inp: ThreadStateUpdate, configurable: dict[str, Any]) -> ThreadStateUpdated:

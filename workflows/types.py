@@ -1109,7 +1109,7 @@ def thread_state_workflow_id(thread_id: str, update_id: str) -> str:
 
 
 class StateUpdateRefusal(StrEnum):
-    """Why a thread's state was not updated: ``busy`` (an unfinished run holds the thread),
+    """Why a thread's state was not updated: ``busy`` (an unfinished run holds the thread, or a graph step still runs on it),
     ``not_found`` (no such thread of the tenant, or no such checkpoint), ``invalid`` (LangGraph refused
     the update, e.g. an unknown ``as_node``), ``blocked`` (the run guards refused the values),
     ``unreadable`` (its checkpoints are encrypted under a key the worker is not configured with)."""

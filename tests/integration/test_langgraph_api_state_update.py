@@ -166,3 +166,30 @@ async def test_a_retried_write_answers_the_checkpoint_its_earlier_attempt_wrote(
     history = await sdk.threads.get_history(thread_id, limit=50)
     assert [h["checkpoint"]["checkpoint_id"] for h in history if h["metadata"].get("update_id") == update.update_id] == [
         first.checkpoint["checkpoint_id"]]
+
+
+async def test_an_update_is_refused_busy_while_a_graph_step_still_holds_the_thread(worker, db, clients, tmp_path):
+    name = await shared_counting(worker, db)
+    sdk = clients(await make_key())
+    thread_id = (await sdk.threads.create())["thread_id"]
+    await sdk.runs.wait(thread_id, name, input={"log_path": str(tmp_path / "l")})  # the run has ended
+    version = (await db.read(queries.lg_thread, thread_id)).run.version
+    before = await sdk.threads.get_state(thread_id)
+    settings = get_settings()
+    cache = ArtifactCache(settings.resolved_artifact_cache_dir, store_from_settings(settings).get)
+    # a step attempt Temporal gave up on, still running on another worker, holds the thread's step lock
+    zombie, graphs = GraphActivities(db, cache), GraphActivities(db, cache)
+    update = ThreadStateUpdate(thread_id=thread_id, tenant="default", agent_name=name, version=version,
+                               values={"message": "edited"}, as_node="c", update_id=str(uuid.uuid4()))
+    write = ThreadUpdateActivities(graphs).update_thread_state
+    try:
+        async with zombie.thread_step(thread_id) as held:
+            assert held
+            refused = await ActivityEnvironment().run(write, update)
+            assert (await sdk.threads.get_state(thread_id))["checkpoint"] == before["checkpoint"]
+        written = await ActivityEnvironment().run(write, update)  # the step is over: the thread is free
+    finally:
+        await zombie.close()
+        await graphs.close()
+    assert refused.checkpoint is None and refused.refused == "busy" and "a graph step still runs" in refused.reason
+    assert written.checkpoint is not None and (await sdk.threads.get_state(thread_id))["values"]["message"] == "edited"
