@@ -227,7 +227,7 @@ class GraphActivities:
         step_lock_pool_size: most threads' step locks held at once (:meth:`thread_step`, one connection each).
 
     Raises:
-        shipway.checkpoint_crypto.CheckpointKeyError: the configured checkpoint keys do not parse.
+        shipway.checkpoint_keys.CheckpointKeyError: the configured checkpoint keys do not parse.
     """
 
     def __init__(self, db: Database, artifacts: ArtifactCache, default_model: str | None = None, pool_size: int = 30,

@@ -1,11 +1,11 @@
 """``shipway checkpoints new-key``: a fresh AES key for checkpoint encryption, and how to rotate to it
-(:mod:`shipway.checkpoint_crypto`)."""
+(:mod:`shipway.checkpoint_keys`)."""
 
 from __future__ import annotations
 
 import typer
 
-from shipway.checkpoint_crypto import CheckpointKeyError, checkpoint_key_file, format_checkpoint_keys, new_checkpoint_key
+from shipway.checkpoint_keys import CheckpointKeyError, checkpoint_key_file, format_checkpoint_keys, new_checkpoint_key
 from shipway.cli.common import exit_now
 from shipway.settings import get_settings
 

@@ -197,7 +197,7 @@ class LocalStack:
     def _up_checkpoint_keys(self) -> None:
         """Check ``SHIPWAY_CHECKPOINT_KEYS`` when set, else keep the checkpoint encryption key file
         ``<state_dir>/checkpoint.keys`` (0600; created with a fresh key when missing)."""
-        from shipway.checkpoint_crypto import KEY_FILE_NAME, ensure_checkpoint_key_file, parse_checkpoint_keys
+        from shipway.checkpoint_keys import KEY_FILE_NAME, ensure_checkpoint_key_file, parse_checkpoint_keys
 
         t0 = self._step("checkpoint keys")
         if self.settings.checkpoint_keys is not None:

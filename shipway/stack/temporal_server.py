@@ -17,7 +17,6 @@ from pathlib import Path
 
 from shipway.stack import processes
 from shipway.stack.ports import choose_port, port_is_listening
-from shipway.temporal import SEARCH_ATTRIBUTES
 
 DYNAMIC_CONFIG = ("history.transferProcessorMaxPollRPS=1000",)
 # WAL instead of a rollback journal, synced at checkpoints instead of every commit: measured on this
@@ -91,6 +90,9 @@ class TemporalDevServer:
             argv += ["--dynamic-config-value", value]
         for pragma in SQLITE_PRAGMAS:
             argv += ["--sqlite-pragma", pragma]
+        # here, not at the top: the Temporal SDK takes ~0.2 s to import, and every CLI command imports this module
+        from shipway.temporal import SEARCH_ATTRIBUTES
+
         for key in SEARCH_ATTRIBUTES:
             argv += ["--search-attribute", f"{key.name}=Keyword"]
         return argv

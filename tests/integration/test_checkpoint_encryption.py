@@ -20,8 +20,8 @@ from shipway.checkpoint_crypto import (
     CheckpointDecryptionError,
     EncryptedAsyncPostgresSaver,
     RotatingAesCipher,
-    new_checkpoint_key,
 )
+from shipway.checkpoint_keys import new_checkpoint_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -15,10 +15,9 @@ import pytest
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from shipway.checkpoint_crypto import (
-    CheckpointDecryptionError,
+from shipway.checkpoint_crypto import CheckpointDecryptionError, RotatingAesCipher
+from shipway.checkpoint_keys import (
     CheckpointKeyError,
-    RotatingAesCipher,
     ensure_checkpoint_key_file,
     format_checkpoint_keys,
     new_checkpoint_key,
