@@ -14,8 +14,8 @@ with truth (a hit: the truth's span or one of its alternatives):
 - the same per operator kind, and per confidence band (accept >= 0.8, second pass 0.5-0.8, review
   < 0.5): node count and line@1 precision, plus how many nodes without truth (optimiser-made) land
   in each band;
-- side by side, the BM25-only baseline: every call chunk ranked by BM25 for the node's tokens
-  plus the whole plan's tokens.
+- side by side, the BM25-only baseline with whole-plan context: functions ranked by BM25 for the
+  whole plan's tokens, then in each the call ranked by BM25 for the node's tokens.
 
 ``--languages python`` (default) tells the mapper the plans came from DataFrame code, as a user
 knows whether a job is PySpark or SQL; ``--languages all`` maps into SQL too (the SQL files then
@@ -120,26 +120,28 @@ def run_mapper(index: MapperIndex, truths: list[GroundTruth]) -> tuple[list[Scor
 
 
 def run_baseline(index: MapperIndex, truths: list[GroundTruth]) -> list[Scored]:
-    """BM25 alone: per node, call chunks ranked by BM25 of node tokens + whole-plan tokens."""
+    """BM25 alone, with whole-plan context, in two stages: functions ranked by the mean BM25 score
+    of their call chunks for the whole plan's tokens; then, in each of the first three functions,
+    the call chunk with the best BM25 score for the node's own tokens. (Summing both scores per
+    chunk instead, the plan's many tokens swamp the node's and every node of a plan gets the same
+    call: TPC-DS line@1 0.205 against 0.603.)"""
     lexical = index.lexical
+    members: dict[tuple[str, str], list[int]] = {}
+    for i, chunk in enumerate(lexical.chunks):
+        members.setdefault((chunk.path, chunk.symbol), []).append(i)
     scored = []
     for gt in truths:
         plan_scores = lexical.scores(plan_tokens(gt.plan))
+        functions = sorted(members, key=lambda f: (-float(np.mean(plan_scores[members[f]])), f))[:3]
         for node in gt.plan.walk():
             truth = gt.truth.get(node.node_id)
             if truth is None:
                 continue
-            scores = plan_scores + lexical.scores(node_tokens(node))
-            order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-            predicted, seen = [], set()
-            for i in order:
-                c = lexical.chunks[i]
-                span = (c.path, c.symbol, c.start_line, c.end_line)
-                if span not in seen:
-                    seen.add(span)
-                    predicted.append(span)
-                if len(predicted) == 3:
-                    break
+            node_scores = lexical.scores(node_tokens(node))
+            predicted = []
+            for function in functions:
+                c = lexical.chunks[max(members[function], key=lambda i: (node_scores[i], -i))]
+                predicted.append((c.path, c.symbol, c.start_line, c.end_line))
             scored.append(score_node(node.kind.value, predicted, truth))
     return scored
 
